@@ -1,0 +1,103 @@
+"""alert-router's core: the public plugin API.
+
+Everything a plugin may use is importable from here and nothing else is promised. Names are
+loaded on first use, so ``import router_core`` stays cheap (the CLI's ``--help`` imports it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # plugin machinery
+    "hookimpl": "router_core.plugins",
+    "make_plugin_manager": "router_core.plugins",
+    # brokers
+    "Broker": "router_core.brokers",
+    "BrokerConfig": "router_core.brokers",
+    "BrokerContext": "router_core.brokers",
+    "Capabilities": "router_core.brokers",
+    # models
+    "Balance": "router_core.models",
+    "Bracket": "router_core.models",
+    "CanonicalSymbol": "router_core.models",
+    "ExecutionReport": "router_core.models",
+    "Instrument": "router_core.models",
+    "InstrumentKind": "router_core.models",
+    "Leg": "router_core.models",
+    "LegPurpose": "router_core.models",
+    "Order": "router_core.models",
+    "OrderResult": "router_core.models",
+    "OrderStatus": "router_core.models",
+    "OrderType": "router_core.models",
+    "Plan": "router_core.models",
+    "Position": "router_core.models",
+    "Side": "router_core.models",
+    "TimeInForce": "router_core.models",
+    # errors
+    "RetryClass": "router_core.errors",
+    "RouterError": "router_core.errors",
+    "AlertError": "router_core.errors",
+    "ConfigError": "router_core.errors",
+    "PluginError": "router_core.errors",
+    "BrokerError": "router_core.errors",
+    "AuthError": "router_core.errors",
+    "PermissionDenied": "router_core.errors",
+    "InsufficientFunds": "router_core.errors",
+    "InvalidOrder": "router_core.errors",
+    "UnknownSymbol": "router_core.errors",
+    "MarketClosed": "router_core.errors",
+    "RateLimited": "router_core.errors",
+    "VenueUnavailable": "router_core.errors",
+    "AmbiguousOutcome": "router_core.errors",
+    "NotSupported": "router_core.errors",
+    "OrderNotFound": "router_core.errors",
+    # helpers shared by venue plugins
+    "Clock": "router_core.clock",
+    "SystemClock": "router_core.clock",
+    "NonceSource": "router_core.nonces",
+    "NonceRegistry": "router_core.nonces",
+    "key_fingerprint": "router_core.nonces",
+    "DecayingCounter": "router_core.ratelimit",
+    "RateLimiterRegistry": "router_core.ratelimit",
+    "round_down": "router_core.decimals",
+    "round_to_step": "router_core.decimals",
+    "decimals_step": "router_core.decimals",
+    "format_decimal": "router_core.decimals",
+    "to_decimal": "router_core.decimals",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'router_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; never executed
+    from .brokers import Broker, BrokerConfig, BrokerContext, Capabilities  # noqa: F401
+    from .clock import Clock, SystemClock  # noqa: F401
+    from .decimals import (  # noqa: F401
+        decimals_step,
+        format_decimal,
+        round_down,
+        round_to_step,
+        to_decimal,
+    )
+    from .errors import *  # noqa: F403
+    from .models import *  # noqa: F403
+    from .nonces import NonceRegistry, NonceSource, key_fingerprint  # noqa: F401
+    from .plugins import hookimpl, make_plugin_manager  # noqa: F401
+    from .ratelimit import DecayingCounter, RateLimiterRegistry  # noqa: F401

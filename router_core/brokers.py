@@ -1,0 +1,274 @@
+"""The Broker contract every venue plugin implements, its capabilities and the broker registry.
+
+A plugin registers Broker subclasses through the ``router_register_brokers`` hook. The core
+builds one instance per configured account and calls it one leg at a time, so an exception on
+one venue never stops another venue's leg.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from .clock import Clock, SystemClock
+from .errors import ConfigError, NotSupported, PluginError, UnknownSymbol
+from .models import (
+    Balance,
+    CanonicalSymbol,
+    Instrument,
+    Order,
+    OrderResult,
+    OrderType,
+    Position,
+    TimeInForce,
+)
+from .nonces import NonceRegistry
+from .ratelimit import RateLimiterRegistry
+
+if TYPE_CHECKING:
+    import httpx
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+
+
+class BrokerConfig(BaseModel):
+    """Base of every broker's settings: the account's section of the config file.
+
+    Subclass it and add the venue's fields. Never put a secret itself in the config: declare the
+    *name* of the environment variable that holds it (``api_secret_env: str = "KRAKEN_SECRET"``)
+    and read it with ``context.secret(self.config.api_secret_env)``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a broker can do; read by the planner, the risk checks and the contract tests."""
+
+    order_types: frozenset[OrderType] = frozenset({OrderType.MARKET, OrderType.LIMIT})
+    time_in_force: frozenset[TimeInForce] = frozenset({TimeInForce.GTC})
+    reduce_only: bool = False
+    post_only: bool = False
+    attached_brackets: bool = False  # take profit / stop loss ride on the entry order
+    separate_brackets: bool = False  # brackets go out as their own reduce-only orders
+    can_short: bool = False
+    net_position: bool = False  # one signed position per instrument (futures, margin)
+    single_order_flip: bool = False  # one order may close and open (net position venues)
+    leverage: bool = False
+    fractional: bool = True
+    cancel: bool = True
+    find_order: bool = True
+
+
+@dataclass
+class BrokerContext:
+    """Shared services the core hands to every broker instance.
+
+    ``transport`` is an optional ``httpx.AsyncBaseTransport``; tests inject one to fake the venue
+    or to simulate a dropped reply. ``state_dir`` is where a broker may keep small files.
+    """
+
+    account: str
+    state_dir: Path
+    nonces: NonceRegistry
+    limiters: RateLimiterRegistry
+    clock: Clock = field(default_factory=SystemClock)
+    transport: httpx.AsyncBaseTransport | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def secret(self, env_name: str | None, *, key: str = "credentials") -> SecretStr:
+        """Read a secret from the environment variable the config names.
+
+        Raises ConfigError naming the account, the key and the variable when it is unset; the
+        secret's value never appears in any message.
+        """
+        if not env_name:
+            raise ConfigError(f"{key} is not configured", key=f"accounts.{self.account}.{key}")
+        value = self.environ.get(env_name)
+        if not value:
+            raise ConfigError(
+                f"environment variable {env_name} is not set",
+                key=f"accounts.{self.account}.{key}",
+            )
+        return SecretStr(value)
+
+
+class Broker(ABC):
+    """One account on one venue.
+
+    Class attributes a plugin sets:
+
+    ``name``
+        the broker name accounts refer to (``broker = "kraken-spot"``), lower case.
+    ``Config``
+        a ``BrokerConfig`` subclass; its JSON Schema validates the account's config section.
+    ``capabilities``
+        a ``Capabilities``; the planner never asks for what is not declared.
+    ``stub``
+        ``True`` for a broker that cannot place orders yet; listed as a stub.
+
+    Only ``resolve``, ``balance``, ``position`` and ``submit_order`` are required. Every method
+    is async and called one leg at a time; a broker must be safe for concurrent calls from
+    different alerts (the core serialises work per account and symbol, not per account).
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[BrokerConfig]] = BrokerConfig
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    stub: ClassVar[bool] = False
+
+    def __init__(self, config: BrokerConfig, context: BrokerContext) -> None:
+        self.config = config
+        self.context = context
+
+    @property
+    def account(self) -> str:
+        return self.context.account
+
+    def __repr__(self) -> str:  # never show config values: they may name secrets' sources
+        return f"<{type(self).__name__} {self.name} account={self.account!r}>"
+
+    async def start(self) -> None:
+        """Called once before the first alert: log in, load instruments, measure clock skew."""
+
+    async def instruments(self) -> Sequence[Instrument]:
+        """All instruments, loaded once and cached by the broker."""
+        raise NotSupported(f"{self.name}: listing instruments is not supported")
+
+    @abstractmethod
+    async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
+        """The venue instrument for a canonical symbol; raise UnknownSymbol when there is none."""
+
+    @abstractmethod
+    async def balance(self, currency: str | None = None) -> Balance:
+        """Equity and available funds, in ``currency`` or the account's settlement currency."""
+
+    @abstractmethod
+    async def position(self, instrument: Instrument) -> Position:
+        """The current net position on ``instrument`` (zero when flat)."""
+
+    async def reference_price(self, instrument: Instrument) -> Any:
+        """A current price when the alert carries none; ``None`` when the venue cannot tell."""
+        return None
+
+    @abstractmethod
+    async def submit_order(self, order: Order) -> OrderResult:
+        """Send one order. Return the venue's answer as an OrderResult.
+
+        Raise a ``BrokerError`` subclass for refusals: with ``from_venue=False`` when nothing
+        was sent (a denial), ``from_venue=True`` when the venue refused (a rejection). Raise
+        ``AmbiguousOutcome`` when the request may have reached the venue but the answer is lost.
+        """
+
+    async def cancel_order(self, client_order_id: str, instrument: Instrument) -> OrderResult:
+        """Cancel by client order id."""
+        raise NotSupported(f"{self.name}: cancelling orders is not supported")
+
+    async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
+        """Look an order up by client order id; ``None`` when the venue has no such order.
+
+        Called after an ambiguous outcome and at restart, before anything is re-sent.
+        """
+        raise NotSupported(f"{self.name}: looking orders up is not supported")
+
+    async def close(self) -> None:
+        """Release connections; called once at shutdown."""
+
+
+RegisterBroker = Callable[[type[Broker]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerEntry:
+    cls: type[Broker]
+    plugin: str
+
+
+class BrokerRegistry:
+    """Broker classes by name; validates what plugins register."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, BrokerEntry] = {}
+
+    def register(self, cls: type[Broker], *, plugin: str) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Broker)):
+            raise PluginError(f"registered {cls!r}, which is not a Broker subclass", plugin=plugin)
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(
+                f"{cls.__qualname__}.name must be lower-case letters, digits, '-' or '_' "
+                f"(got {name!r})",
+                plugin=plugin,
+            )
+        if not (isinstance(cls.Config, type) and issubclass(cls.Config, BrokerConfig)):
+            raise PluginError(f"{cls.__qualname__}.Config must subclass BrokerConfig", plugin=plugin)
+        if not isinstance(cls.capabilities, Capabilities):
+            raise PluginError(
+                f"{cls.__qualname__}.capabilities must be a Capabilities", plugin=plugin
+            )
+        if cls.__abstractmethods__:
+            missing = ", ".join(sorted(cls.__abstractmethods__))
+            raise PluginError(f"{cls.__qualname__} does not implement {missing}", plugin=plugin)
+        existing = self._entries.get(name)
+        if existing is not None and existing.cls is not cls:
+            raise PluginError(
+                f"broker name {name!r} is registered twice: by plugin {existing.plugin!r} "
+                f"and by plugin {plugin!r}",
+                plugin=plugin,
+            )
+        self._entries[name] = BrokerEntry(cls, plugin)
+
+    def get(self, name: str) -> type[Broker]:
+        try:
+            return self._entries[name].cls
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise UnknownBroker(name, known) from None
+
+    def entry(self, name: str) -> BrokerEntry:
+        self.get(name)
+        return self._entries[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def by_plugin(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, entry in sorted(self._entries.items()):
+            out.setdefault(entry.plugin, []).append(name)
+        return out
+
+    def __iter__(self) -> Iterable[tuple[str, type[Broker]]]:  # type: ignore[override]
+        return iter((name, entry.cls) for name, entry in sorted(self._entries.items()))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+
+class UnknownBroker(ConfigError):
+    def __init__(self, name: str, known: str) -> None:
+        super().__init__(f"no broker named {name!r} is installed (installed: {known})")
+        self.name = name
+
+
+__all__ = [
+    "Broker",
+    "BrokerConfig",
+    "BrokerContext",
+    "BrokerEntry",
+    "BrokerRegistry",
+    "Capabilities",
+    "RegisterBroker",
+    "UnknownBroker",
+    "UnknownSymbol",
+]

@@ -1,0 +1,349 @@
+"""Frozen value types that travel along the data path.
+
+Plain dataclasses, not pydantic models: they are built once per alert and per leg on the hot
+path, and they never come from untrusted input (the ``Alert`` model in ``alert.py`` does).
+Money, prices and quantities are ``Decimal`` everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class Action(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+    EXIT = "exit"
+    CANCEL = "cancel"
+    ADD = "add"
+    REVERSE = "reverse"
+
+
+class Sentiment(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
+    BULLISH = "bullish"
+    BEARISH = "bearish"
+
+    @property
+    def direction(self) -> int:
+        """+1 long, -1 short, 0 flat."""
+        if self in (Sentiment.LONG, Sentiment.BULLISH):
+            return 1
+        if self in (Sentiment.SHORT, Sentiment.BEARISH):
+            return -1
+        return 0
+
+
+class QuantityType(StrEnum):
+    FIXED_QUANTITY = "fixed_quantity"
+    DOLLAR_AMOUNT = "dollar_amount"
+    PERCENT_OF_EQUITY = "percent_of_equity"
+    PERCENT_OF_POSITION = "percent_of_position"
+    RISK_PERCENT = "risk_percent"
+    RISK_DOLLAR_AMOUNT = "risk_dollar_amount"
+
+
+class InstrumentKind(StrEnum):
+    SPOT = "spot"
+    PERPETUAL = "perpetual"
+    FUTURE = "future"  # dated
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+    TAKE_PROFIT = "take_profit"
+    TAKE_PROFIT_LIMIT = "take_profit_limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+    GTD = "gtd"
+    DAY = "day"
+
+
+class OrderStatus(StrEnum):
+    """The outcome of one leg.
+
+    ``denied`` was refused by the router or the plugin and never sent; ``rejected`` was refused
+    by the venue; ``unknown`` was sent and nobody knows yet whether it exists.
+    """
+
+    DENIED = "denied"
+    REJECTED = "rejected"
+    ACCEPTED = "accepted"
+    FILLED = "filled"
+    PARTIALLY_FILLED = "partially_filled"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not OrderStatus.UNKNOWN
+
+    @property
+    def is_success(self) -> bool:
+        return self in (OrderStatus.ACCEPTED, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
+
+
+class LegPurpose(StrEnum):
+    CLOSE = "close"  # reduce or flatten the current position
+    OPEN = "open"  # open or add in the signal's direction
+    FLIP = "flip"  # one order that closes and opens (venues with a net position)
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalSymbol:
+    """A venue-neutral reading of the alert's ticker; only a broker knows its venue's name.
+
+    ``root`` is the futures root (``NQ``), ``expiry_year``/``expiry_month`` a dated contract,
+    ``continuous`` the ``1`` in ``NQ1!``. ``base``/``quote`` are set for crypto pairs.
+    """
+
+    raw: str
+    exchange: str | None
+    kind: InstrumentKind
+    base: str | None = None
+    quote: str | None = None
+    root: str | None = None
+    expiry_year: int | None = None
+    expiry_month: int | None = None
+    continuous: int | None = None
+    ticker: str = ""  # the ticker without exchange prefix and perpetual suffix
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """One tradeable instrument of one venue, with Decimal steps.
+
+    ``lot_size`` is the quantity step, ``tick_size`` the price step. For inverse contracts
+    (``inverse=True``) the quantity is counted in the quote currency (e.g. USD contracts).
+    ``contract_size`` multiplies quantity into base units for linear contracts.
+    """
+
+    symbol: str  # the venue's own name, e.g. "XXBTZUSD" or "PF_XBTUSD"
+    base: str
+    quote: str
+    kind: InstrumentKind
+    tick_size: Decimal
+    lot_size: Decimal
+    min_quantity: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+    contract_size: Decimal = Decimal(1)
+    inverse: bool = False
+    expiry: date | None = None
+    status: str = "online"
+    tradeable: bool = True
+    max_leverage: Decimal | None = None
+    venue: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)  # venue-specific extras
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Account value in one currency. ``equity`` includes open profit and loss."""
+
+    currency: str
+    equity: Decimal
+    available: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A net position: positive quantity is long, negative short, zero flat."""
+
+    symbol: str
+    quantity: Decimal
+    average_price: Decimal | None = None
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """A take-profit or stop-loss attached to an order, with absolute prices.
+
+    ``order_type`` is ``take_profit``/``take_profit_limit`` (or ``limit``) for a take profit and
+    ``stop``/``stop_limit``/``trailing_stop`` for a stop loss.
+    """
+
+    order_type: OrderType
+    trigger_price: Decimal | None = None
+    limit_price: Decimal | None = None
+    trail_amount: Decimal | None = None
+    trail_percent: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order as the broker must send it: sized, rounded, with its client order id."""
+
+    client_order_id: str
+    account: str
+    instrument: Instrument
+    side: Side
+    quantity: Decimal
+    order_type: OrderType = OrderType.MARKET
+    purpose: LegPurpose = LegPurpose.OPEN
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_amount: Decimal | None = None
+    trail_percent: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    expire_time: int | None = None  # unix seconds, for GTD
+    reduce_only: bool = False
+    post_only: bool = False
+    leverage: Decimal | None = None
+    take_profit: Bracket | None = None
+    stop_loss: Bracket | None = None
+    reference_price: Decimal | None = None  # the price the size was computed from
+    extras: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """What became of one order."""
+
+    status: OrderStatus
+    client_order_id: str
+    venue_order_id: str | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    filled_quantity: Decimal | None = None
+    average_price: Decimal | None = None
+    reason: str | None = None
+    venue_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "client_order_id": self.client_order_id,
+            "venue_order_id": self.venue_order_id,
+            "quantity": _str(self.quantity),
+            "price": _str(self.price),
+            "filled_quantity": _str(self.filled_quantity),
+            "average_price": _str(self.average_price),
+            "reason": self.reason,
+            "venue_code": self.venue_code,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OrderResult:
+        return cls(
+            status=OrderStatus(data["status"]),
+            client_order_id=data["client_order_id"],
+            venue_order_id=data.get("venue_order_id"),
+            quantity=_dec(data.get("quantity")),
+            price=_dec(data.get("price")),
+            filled_quantity=_dec(data.get("filled_quantity")),
+            average_price=_dec(data.get("average_price")),
+            reason=data.get("reason"),
+            venue_code=data.get("venue_code"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One step of a plan for one account: an order, or a denial decided before sending."""
+
+    purpose: LegPurpose
+    order: Order | None
+    denied_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The ordered legs for one account and one symbol."""
+
+    account: str
+    broker: str
+    symbol: str
+    legs: tuple[Leg, ...]
+    position_before: Position | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LegReport:
+    account: str
+    broker: str
+    purpose: LegPurpose
+    result: OrderResult
+    side: Side | None = None
+    symbol: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "account": self.account,
+            "broker": self.broker,
+            "leg": self.purpose.value,
+            "side": self.side.value if self.side else None,
+            "symbol": self.symbol,
+        }
+        data.update(self.result.to_dict())
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    """Everything that happened to one alert, per account and leg."""
+
+    alert_id: str
+    intent_key: str
+    legs: tuple[LegReport, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no leg was denied, rejected or left unknown."""
+        return all(
+            leg.result.status not in _BAD for leg in self.legs
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "intent_key": self.intent_key,
+            "ok": self.ok,
+            "legs": [leg.to_dict() for leg in self.legs],
+            "notes": list(self.notes),
+        }
+
+
+_BAD = frozenset({OrderStatus.DENIED, OrderStatus.REJECTED, OrderStatus.UNKNOWN})
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

@@ -1,0 +1,82 @@
+"""Strictly increasing nonces per API key, across threads, restarts and clock steps.
+
+A nonce is ``max(last + 1, now in milliseconds)``: it follows the clock when it can and counts
+past it when many requests share one millisecond or the clock steps backwards. Restarts are
+covered by a persisted *ceiling*: before a nonce above the ceiling is handed out, a new ceiling
+(``LEASE`` ahead) is written and fsynced, and a restarted process starts above the old ceiling.
+So one file write covers ``LEASE`` nonces instead of one write per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+LEASE = 60_000  # nonces (one minute of milliseconds) covered by one persisted ceiling
+
+
+class NonceSource:
+    def __init__(self, path: Path | None, *, now_ms: Callable[[], int] | None = None) -> None:
+        self._path = path
+        self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
+        self._lock = threading.Lock()
+        self._ceiling = self._read_ceiling()
+        self._last = self._ceiling  # a restart resumes above anything handed out before
+
+    def next(self) -> int:
+        with self._lock:
+            nonce = max(self._last + 1, self._now_ms())
+            if nonce > self._ceiling:
+                self._write_ceiling(nonce + LEASE)
+            self._last = nonce
+            return nonce
+
+    def _read_ceiling(self) -> int:
+        if self._path is None:
+            return 0
+        try:
+            return int(self._path.read_text().strip() or 0)
+        except FileNotFoundError:
+            return 0
+
+    def _write_ceiling(self, ceiling: int) -> None:
+        if self._path is not None:
+            tmp = self._path.with_suffix(".tmp")
+            with open(tmp, "w") as fh:
+                fh.write(str(ceiling))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self._path)
+        self._ceiling = ceiling
+
+
+class NonceRegistry:
+    """One NonceSource per key, persisted under ``state_dir/nonces``.
+
+    Keys are identified by a hash of the public API key, never the key itself.
+    """
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self._dir = None if state_dir is None else Path(state_dir) / "nonces"
+        self._sources: dict[str, NonceSource] = {}
+        self._lock = threading.Lock()
+
+    def for_key(self, key_id: str) -> NonceSource:
+        with self._lock:
+            source = self._sources.get(key_id)
+            if source is None:
+                path = None
+                if self._dir is not None:
+                    self._dir.mkdir(parents=True, exist_ok=True)
+                    path = self._dir / f"{key_fingerprint(key_id)}.nonce"
+                source = self._sources[key_id] = NonceSource(path)
+            return source
+
+
+def key_fingerprint(public_key: str) -> str:
+    """A short stable id for an API key, safe to write to disk and logs."""
+    return hashlib.sha256(public_key.encode()).hexdigest()[:16]

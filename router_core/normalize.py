@@ -1,0 +1,100 @@
+"""Read a TradingView-style ticker into a venue-neutral CanonicalSymbol.
+
+Only the broker knows its venue's names (``XXBTZUSD``, ``PF_XBTUSD``, ``NQM5``); this module
+only takes the ticker apart: exchange prefix, perpetual suffix, futures root, month and year,
+crypto base and quote. ``XBT`` and ``XDG`` become ``BTC`` and ``DOGE`` so brokers see one
+spelling.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from .errors import AlertError
+from .models import CanonicalSymbol, InstrumentKind
+
+MONTH_CODES = "FGHJKMNQUVXZ"  # January .. December
+ASSET_ALIASES = {"XBT": "BTC", "XDG": "DOGE"}
+# "USDT" before "USD"; no quote here may end another one's base ("TUSD" would eat "XBTUSD").
+QUOTES = (
+    "USDT", "USDC", "USD", "EUR", "GBP", "JPY", "CAD", "CHF", "AUD", "XBT", "BTC", "ETH", "DAI",
+)
+PERPETUAL_SUFFIXES = (".PM", ".P", "PERP")
+
+_CONTINUOUS = re.compile(r"^([A-Z0-9]{1,6}?)(\d{1,2})!$")
+_DATED = re.compile(r"^([A-Z][A-Z0-9]{0,5}?)([FGHJKMNQUVXZ])(\d{4}|\d{1,2})$")
+_VALID = re.compile(r"^[A-Z0-9._/!:-]{1,40}$")
+
+
+def asset(code: str) -> str:
+    """The canonical spelling of an asset code (``XBT`` -> ``BTC``)."""
+    code = code.upper()
+    return ASSET_ALIASES.get(code, code)
+
+
+def split_pair(ticker: str) -> tuple[str, str] | None:
+    """``BTCUSD`` -> ``("BTC", "USD")``; ``None`` when no known quote ends the ticker."""
+    if "/" in ticker:
+        base, _, quote = ticker.partition("/")
+        return (asset(base), asset(quote)) if base and quote else None
+    for quote in QUOTES:
+        if ticker.endswith(quote) and len(ticker) > len(quote):
+            return asset(ticker[: -len(quote)]), asset(quote)
+    return None
+
+
+def expand_year(digits: str, *, today: datetime | None = None) -> int:
+    """A 1, 2 or 4 digit contract year as a full year, the nearest one not in the past decade."""
+    if len(digits) == 4:
+        return int(digits)
+    now = (today or datetime.now(UTC)).year
+    if len(digits) == 2:
+        return 2000 + int(digits)
+    decade = now - now % 10
+    year = decade + int(digits)
+    return year + 10 if year < now - 1 else year
+
+
+@lru_cache(maxsize=4096)
+def normalize(ticker: str) -> CanonicalSymbol:
+    """Take a ticker apart. Raises AlertError on an empty or malformed ticker."""
+    raw = ticker
+    text = ticker.strip().upper()
+    if not text or not _VALID.match(text):
+        raise AlertError("ticker", f"{ticker!r} is not a symbol")
+    exchange, sep, rest = text.rpartition(":")
+    exchange = exchange if sep else None
+    text = rest
+    if not text:
+        raise AlertError("ticker", f"{ticker!r} has an exchange but no symbol")
+
+    if match := _CONTINUOUS.match(text):
+        return CanonicalSymbol(
+            raw=raw, exchange=exchange, kind=InstrumentKind.FUTURE, root=match.group(1),
+            continuous=int(match.group(2)), ticker=text,
+        )
+
+    for suffix in PERPETUAL_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            bare = text[: -len(suffix)]
+            pair = split_pair(bare)
+            return CanonicalSymbol(
+                raw=raw, exchange=exchange, kind=InstrumentKind.PERPETUAL,
+                base=pair[0] if pair else None, quote=pair[1] if pair else None, ticker=bare,
+            )
+
+    pair = split_pair(text)
+    if pair is None and (match := _DATED.match(text)):
+        root, month, year = match.groups()
+        root_pair = split_pair(root)
+        return CanonicalSymbol(
+            raw=raw, exchange=exchange, kind=InstrumentKind.FUTURE, root=root,
+            base=root_pair[0] if root_pair else None, quote=root_pair[1] if root_pair else None,
+            expiry_year=expand_year(year), expiry_month=MONTH_CODES.index(month) + 1, ticker=text,
+        )
+    return CanonicalSymbol(
+        raw=raw, exchange=exchange, kind=InstrumentKind.SPOT,
+        base=pair[0] if pair else text, quote=pair[1] if pair else None, ticker=text,
+    )

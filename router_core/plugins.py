@@ -1,0 +1,197 @@
+"""Plugin discovery and loading: the only module that touches entry points.
+
+Stevedore imports, pluggy calls. The entry-point group is catalogued with importlib.metadata
+first (a duplicate name or an enabled name that is not installed is an error naming the
+distributions, before anything is imported); then stevedore's NamedExtensionManager imports
+only the enabled names, collecting every failure; each module is registered with pluggy and
+``check_pending`` catches misspelt hooks. A process that holds exchange keys never runs with
+half its plugins loaded: any failure stops start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .brokers import Broker, BrokerRegistry
+from .errors import PluginError
+
+GROUP = "router_core.plugins"
+hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
+
+# Built into the core, registered before entry points; they are plugins like any other.
+BUILTIN_PLUGINS = (
+    "router_core.builtins",
+    "router_core.dialects.tradingview",
+    "router_core.dialects.pickmytrade",
+    "router_core.dialects.native",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPlugin:
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+
+
+def catalogue(group: str = GROUP) -> dict[str, InstalledPlugin]:
+    """Installed entry points by name, without importing any of them."""
+    found: dict[str, list[InstalledPlugin]] = {}
+    for ep in metadata.entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        found.setdefault(ep.name, []).append(
+            InstalledPlugin(
+                name=ep.name,
+                module=ep.value,
+                distribution=dist.metadata["Name"] if dist is not None else None,
+                version=dist.version if dist is not None else None,
+            )
+        )
+    result: dict[str, InstalledPlugin] = {}
+    for name, providers in found.items():
+        distinct = {(p.module, p.distribution) for p in providers}
+        if len(distinct) > 1:
+            names = ", ".join(f"{p.distribution} ({p.module})" for p in providers)
+            raise PluginError(f"installed more than once: {names}", plugin=name)
+        result[name] = providers[0]
+    return result
+
+
+class PluginSet:
+    """A plugin manager with its broker registry: the typed facade over ``pm.hook``."""
+
+    def __init__(self, pm: pluggy.PluginManager, installed: dict[str, InstalledPlugin]) -> None:
+        self.pm = pm
+        self.installed = installed
+        self.brokers = BrokerRegistry()
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def register(self, module: ModuleType | object, name: str) -> None:
+        try:
+            self.pm.register(module, name=name)
+        except ValueError as exc:  # pluggy: name already registered
+            raise PluginError(str(exc), plugin=name) from exc
+        except pluggy.PluginValidationError as exc:
+            info = self.installed.get(name)
+            raise PluginError(
+                str(exc),
+                plugin=name,
+                module=info.module if info else getattr(module, "__name__", None),
+                distribution=info.distribution if info else None,
+            ) from exc
+
+    def collect_brokers(self) -> None:
+        """Call every ``router_register_brokers`` and validate what is registered."""
+        for impl in self.pm.hook.router_register_brokers.get_hookimpls():
+            plugin_name = impl.plugin_name
+
+            def register(cls: type[Broker], _plugin: str = plugin_name) -> None:
+                self.brokers.register(cls, plugin=_plugin)
+
+            try:
+                impl.function(register=register)
+            except PluginError:
+                raise
+            except Exception as exc:
+                info = self.installed.get(plugin_name)
+                raise PluginError(
+                    f"router_register_brokers failed: {type(exc).__name__}: {exc}",
+                    plugin=plugin_name,
+                    module=info.module if info else None,
+                    distribution=info.distribution if info else None,
+                ) from exc
+
+
+def make_plugin_manager(
+    enabled: Iterable[str] | None = None,
+    *,
+    extra: Iterable[tuple[str, object]] = (),
+    group: str = GROUP,
+    builtins: Iterable[str] = BUILTIN_PLUGINS,
+) -> PluginSet:
+    """Build a fresh PluginSet: built-ins, the enabled entry points, then ``extra`` objects.
+
+    :param enabled: entry-point names to load; ``None`` loads every installed one, ``[]`` none.
+    :param extra: ``(name, module_or_object)`` pairs registered directly (tests, embedding).
+    """
+    installed = catalogue(group)
+    names = sorted(installed) if enabled is None else list(dict.fromkeys(enabled))
+    missing = [n for n in names if n not in installed]
+    if missing:
+        available = ", ".join(sorted(installed)) or "none"
+        raise PluginError(
+            f"enabled but not installed: {', '.join(missing)} (installed: {available}); "
+            "install the plugin's distribution with pip or remove it from [plugins] enabled",
+            plugin=missing[0],
+        )
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    plugins = PluginSet(pm, installed)
+    for module_name in builtins:
+        plugins.register(importlib.import_module(module_name), name=module_name)
+
+    for name, module in _import_entry_points(group, names, installed):
+        plugins.register(module, name=name)
+    for name, obj in extra:
+        plugins.register(obj, name=name)
+
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        name = pm.get_name(exc.plugin) or "?"
+        info = installed.get(name)
+        raise PluginError(
+            str(exc),
+            plugin=name,
+            module=info.module if info else None,
+            distribution=info.distribution if info else None,
+        ) from exc
+    plugins.collect_brokers()
+    return plugins
+
+
+def _import_entry_points(
+    group: str, names: list[str], installed: dict[str, InstalledPlugin]
+) -> list[tuple[str, object]]:
+    if not names:
+        return []
+    from stevedore import NamedExtensionManager  # imported only when a plugin is enabled
+
+    failures: list[PluginError] = []
+
+    def on_failure(_manager: object, ep: Any, exc: BaseException) -> None:
+        info = installed.get(ep.name)
+        failures.append(
+            PluginError(
+                f"import failed: {type(exc).__name__}: {exc}",
+                plugin=ep.name,
+                module=ep.value,
+                distribution=info.distribution if info else None,
+            )
+        )
+
+    manager = NamedExtensionManager(
+        group,
+        names=names,
+        name_order=True,
+        on_load_failure_callback=on_failure,
+        on_missing_entrypoints_callback=None,
+    )
+    if failures:
+        if len(failures) == 1:
+            raise failures[0]
+        raise PluginError("; ".join(str(f) for f in failures))
+    return [(ext.name, ext.plugin) for ext in manager]
