@@ -1,0 +1,327 @@
+"""US futures contracts shared by every prop-firm venue: month codes, contract specs, roll rule.
+
+Venues only differ in how they *spell* a contract (``NQM5``, ``NQM5`` + ``CME``,
+``CON.F.US.ENQ.M25``); which contract a TradingView ticker means is decided here, once.
+
+Dates are computed from the exchanges' published rules with weekends as the only non-business
+days: exchange holidays are ignored, so a computed date can be one business day late around a
+holiday. That is the precision a stub needs; a full adapter should read the venue's contract
+list instead.
+
+Roll rule for continuous tickers (``NQ1!``): the front contract is the first contract of the
+root's cycle whose *roll date* is after today (on the roll date itself the next contract is the
+front). The roll date is ``anchor - roll_days`` calendar days, where the anchor is the first
+notice day for physically delivered roots whose delivery starts before the last trading day
+(treasuries, metals) and the last trading day for everything else. Default ``roll_days``:
+8 for equity index and currency futures (third Friday - 8 days = the second Thursday, the
+usual quarterly roll date), 2 for the others (the "2 days before expiry" rule
+prop-brokers.md cites). An account may override it with ``roll_days_before_expiry``.
+``NQ2!`` is the contract after the front one.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import Field
+
+from router_core import BrokerConfig, CanonicalSymbol, InstrumentKind, UnknownSymbol
+
+MONTH_CODES = "FGHJKMNQUVXZ"  # January .. December (CME standard)
+QUARTERLY = "HMUZ"
+MONTHLY = MONTH_CODES
+
+
+class Family(StrEnum):
+    """Contract families that share an expiry rule and a default roll offset."""
+
+    EQUITY_INDEX = "equity_index"  # cash settled, last trading day = third Friday
+    CURRENCY = "currency"  # two business days before the third Wednesday
+    TREASURY = "treasury"  # delivery from the last business day of the prior month
+    ENERGY = "energy"  # trading ends before the 25th of the prior month
+    METAL = "metal"  # delivery from the last business day of the prior month
+
+
+@dataclass(frozen=True, slots=True)
+class ContractSpec:
+    """What every venue agrees on for one root (CME Group contract specifications)."""
+
+    root: str
+    description: str
+    exchange: str  # CME, CBOT, NYMEX or COMEX
+    family: Family
+    tick_size: Decimal
+    point_value: Decimal  # USD per 1.0 of price for one contract
+    cycle: str  # months the continuous contract walks through
+    listed: str  # months a dated ticker may name (at least the cycle)
+    ltd_business_days_before_25th: int = 3  # energy only: CL 3, MCL 4
+
+
+def _spec(
+    root: str,
+    description: str,
+    exchange: str,
+    family: Family,
+    tick: str,
+    point_value: str,
+    cycle: str,
+    listed: str | None = None,
+    **extra: int,
+) -> ContractSpec:
+    return ContractSpec(
+        root, description, exchange, family, Decimal(tick), Decimal(point_value), cycle,
+        listed or cycle, **extra,
+    )
+
+
+# The one table of roots. Gold and silver list near months monthly but trade (and roll) in
+# their active months, so a dated ticker may name any month while NQ1!-style tickers walk
+# the active cycle only.
+SPECS: Mapping[str, ContractSpec] = {
+    s.root: s
+    for s in (
+        _spec("ES", "E-mini S&P 500", "CME", Family.EQUITY_INDEX, "0.25", "50", QUARTERLY),
+        _spec("MES", "Micro E-mini S&P 500", "CME", Family.EQUITY_INDEX, "0.25", "5", QUARTERLY),
+        _spec("NQ", "E-mini Nasdaq-100", "CME", Family.EQUITY_INDEX, "0.25", "20", QUARTERLY),
+        _spec("MNQ", "Micro E-mini Nasdaq-100", "CME", Family.EQUITY_INDEX, "0.25", "2",
+              QUARTERLY),
+        _spec("RTY", "E-mini Russell 2000", "CME", Family.EQUITY_INDEX, "0.1", "50", QUARTERLY),
+        _spec("M2K", "Micro E-mini Russell 2000", "CME", Family.EQUITY_INDEX, "0.1", "5",
+              QUARTERLY),
+        _spec("YM", "E-mini Dow ($5)", "CBOT", Family.EQUITY_INDEX, "1", "5", QUARTERLY),
+        _spec("MYM", "Micro E-mini Dow", "CBOT", Family.EQUITY_INDEX, "1", "0.5", QUARTERLY),
+        _spec("6E", "Euro FX", "CME", Family.CURRENCY, "0.00005", "125000", QUARTERLY),
+        _spec("ZB", "30-Year U.S. Treasury Bond", "CBOT", Family.TREASURY, "0.03125", "1000",
+              QUARTERLY),
+        _spec("ZN", "10-Year U.S. Treasury Note", "CBOT", Family.TREASURY, "0.015625", "1000",
+              QUARTERLY),
+        _spec("CL", "Crude Oil (WTI)", "NYMEX", Family.ENERGY, "0.01", "1000", MONTHLY,
+              ltd_business_days_before_25th=3),
+        _spec("MCL", "Micro WTI Crude Oil", "NYMEX", Family.ENERGY, "0.01", "100", MONTHLY,
+              ltd_business_days_before_25th=4),
+        _spec("GC", "Gold", "COMEX", Family.METAL, "0.1", "100", "GJMQVZ", MONTHLY),
+        _spec("MGC", "Micro Gold", "COMEX", Family.METAL, "0.1", "10", "GJMQVZ", MONTHLY),
+        _spec("SI", "Silver", "COMEX", Family.METAL, "0.005", "5000", "HKNUZ", MONTHLY),
+    )
+}
+
+DEFAULT_ROLL_DAYS: Mapping[Family, int] = {
+    Family.EQUITY_INDEX: 8,
+    Family.CURRENCY: 8,
+    Family.TREASURY: 2,
+    Family.ENERGY: 2,
+    Family.METAL: 2,
+}
+
+
+class FuturesConfig(BrokerConfig):
+    """Settings every futures-trading prop venue shares."""
+
+    roll_days_before_expiry: int | None = Field(
+        default=None,
+        ge=0,
+        le=45,
+        description=(
+            "Calendar days before the last trading day (first notice day for treasuries and "
+            "metals) on which a continuous ticker such as NQ1! moves to the next contract. "
+            "Unset: 8 for equity index and currency futures, 2 for the others."
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """One dated contract: a root, a month and a full year."""
+
+    spec: ContractSpec
+    year: int
+    month: int
+
+    @property
+    def root(self) -> str:
+        return self.spec.root
+
+    @property
+    def month_code(self) -> str:
+        return MONTH_CODES[self.month - 1]
+
+    @property
+    def tradingview(self) -> str:
+        """The TradingView spelling, ``NQM2025``."""
+        return f"{self.root}{self.month_code}{self.year}"
+
+    def code(self, year_digits: int) -> str:
+        """Root, month letter and the last ``year_digits`` digits of the year: ``NQM5``."""
+        return f"{self.root}{self.month_code}{self.year % 10**year_digits:0{year_digits}d}"
+
+    @property
+    def last_trading_day(self) -> date:
+        return last_trading_day(self.spec, self.year, self.month)
+
+    def roll_date(self, roll_days: int | None = None) -> date:
+        days = DEFAULT_ROLL_DAYS[self.spec.family] if roll_days is None else roll_days
+        return roll_anchor(self.spec, self.year, self.month) - timedelta(days=days)
+
+    def next_in_cycle(self) -> Contract:
+        year, month = self.year, self.month
+        while True:
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            if MONTH_CODES[month - 1] in self.spec.cycle:
+                return Contract(self.spec, year, month)
+
+
+# ---- calendar arithmetic (weekends only; holidays are ignored, see the module docstring) ----
+
+def _is_business_day(day: date) -> bool:
+    return day.weekday() < 5
+
+
+def _business_days_before(day: date, count: int) -> date:
+    while count:
+        day -= timedelta(days=1)
+        if _is_business_day(day):
+            count -= 1
+    return day
+
+
+def _last_business_day(year: int, month: int) -> date:
+    day = date(year, month, monthrange(year, month)[1])
+    while not _is_business_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def _previous_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+_FRIDAY, _WEDNESDAY = 4, 2
+
+
+def last_trading_day(spec: ContractSpec, year: int, month: int) -> date:
+    """The last trading day of ``spec``'s contract for ``month`` of ``year``."""
+    family = spec.family
+    if family is Family.EQUITY_INDEX:
+        return _nth_weekday(year, month, _FRIDAY, 3)
+    if family is Family.CURRENCY:
+        return _business_days_before(_nth_weekday(year, month, _WEDNESDAY, 3), 2)
+    if family is Family.TREASURY:
+        return _business_days_before(_last_business_day(year, month), 7)
+    if family is Family.ENERGY:
+        # N business days before the 25th of the prior month; when the 25th is not a business
+        # day, counting starts from the business day before it.
+        anchor = date(*_previous_month(year, month), 25)
+        while not _is_business_day(anchor):
+            anchor -= timedelta(days=1)
+        return _business_days_before(anchor, spec.ltd_business_days_before_25th)
+    # metals: third-last business day of the contract month
+    return _business_days_before(_last_business_day(year, month), 2)
+
+
+def first_notice_day(spec: ContractSpec, year: int, month: int) -> date | None:
+    """The first delivery notice day, for roots where it comes before the last trading day."""
+    if spec.family in (Family.TREASURY, Family.METAL):
+        return _last_business_day(*_previous_month(year, month))
+    return None
+
+
+def roll_anchor(spec: ContractSpec, year: int, month: int) -> date:
+    return first_notice_day(spec, year, month) or last_trading_day(spec, year, month)
+
+
+# ---- reading what the alert named ----
+
+_DATED = re.compile(r"^([A-Z0-9]{1,4}?)([FGHJKMNQUVXZ])(\d{4}|\d{1,2})$")
+
+
+def expand_year(digits: str, today: date) -> int:
+    """A 1, 2 or 4 digit contract year as a full year: the first one from last year on."""
+    if len(digits) == 4:
+        return int(digits)
+    modulus = 10 ** len(digits)
+    year = today.year - 1 - (today.year - 1) % modulus + int(digits)
+    return year + modulus if year < today.year - 1 else year
+
+
+def spec_for(root: str, symbol: CanonicalSymbol, venue: str) -> ContractSpec:
+    spec = SPECS.get(root)
+    if spec is None:
+        known = ", ".join(sorted(SPECS))
+        raise UnknownSymbol(
+            f"{venue}: {symbol.raw!r} names futures root {root!r}, which is not in the "
+            f"contract table (known roots: {known})"
+        )
+    return spec
+
+
+def contract_for(
+    symbol: CanonicalSymbol, venue: str, *, today: date, roll_days: int | None = None
+) -> Contract:
+    """The dated contract a TradingView ticker means on ``today``.
+
+    ``NQ1!`` resolves by the roll rule of the module docstring, ``NQM2025``/``NQM5`` as named.
+    A dated contract that is not listed, or whose last trading day has passed, is refused.
+    Tickers the core cannot read as futures (``6EH2026``: the core wants a letter first) are
+    read here against the root table.
+    """
+    root, month, year, continuous = symbol.root, symbol.expiry_month, symbol.expiry_year, None
+    if symbol.kind is InstrumentKind.FUTURE and symbol.continuous is not None:
+        continuous = symbol.continuous
+    elif symbol.kind is not InstrumentKind.FUTURE or month is None or year is None:
+        match = _DATED.match(symbol.ticker)
+        if match is None or match.group(1) not in SPECS:
+            raise UnknownSymbol(f"{venue}: {symbol.raw!r} is not a futures contract it can trade")
+        root = match.group(1)
+        month = MONTH_CODES.index(match.group(2)) + 1
+        year = expand_year(match.group(3), today)
+    if not root:
+        raise UnknownSymbol(f"{venue}: {symbol.raw!r} has no futures root")
+    spec = spec_for(root, symbol, venue)
+
+    if continuous is not None:
+        if continuous < 1:
+            raise UnknownSymbol(f"{venue}: {symbol.raw!r}: continuous contracts count from 1")
+        contract = front_contract(spec, today, roll_days=roll_days)
+        for _ in range(continuous - 1):
+            contract = contract.next_in_cycle()
+        return contract
+
+    assert month is not None and year is not None
+    contract = Contract(spec, year, month)
+    if contract.month_code not in spec.listed:
+        raise UnknownSymbol(
+            f"{venue}: {symbol.raw!r}: {spec.root} lists only {', '.join(spec.listed)} "
+            f"contracts, not {contract.month_code}"
+        )
+    if contract.last_trading_day < today:
+        raise UnknownSymbol(
+            f"{venue}: {symbol.raw!r} expired on {contract.last_trading_day.isoformat()}"
+        )
+    return contract
+
+
+def front_contract(spec: ContractSpec, today: date, *, roll_days: int | None = None) -> Contract:
+    """The first contract of the root's cycle whose roll date is after ``today``."""
+    year, month = _previous_month(today.year, today.month)
+    contract = Contract(spec, year, month)
+    if contract.month_code not in spec.cycle:
+        contract = contract.next_in_cycle()
+    while contract.roll_date(roll_days) <= today:
+        contract = contract.next_in_cycle()
+    return contract
+
+
+def today_from(clock_time: Callable[[], float]) -> date:
+    """The UTC calendar date of a clock's wall time (``context.clock.time``)."""
+    return datetime.fromtimestamp(clock_time(), UTC).date()

@@ -1,0 +1,35 @@
+"""Config field types the five stubs share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from router_core import BrokerConfig
+
+# The *name* of an environment variable holding a secret, never the secret itself.
+EnvName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        max_length=128,
+        description="name of the environment variable that holds the secret",
+    ),
+]
+
+SymbolText = Annotated[str, Field(pattern=r"^[A-Za-z0-9._/!#-]{1,40}$")]
+HttpsUrl = Annotated[str, Field(pattern=r"^https://[^\s/]+(/\S*)?$", max_length=300)]
+WssUrl = Annotated[str, Field(pattern=r"^wss://[^\s/]+(/\S*)?$", max_length=300)]
+
+
+class CfdConfig(BrokerConfig):
+    """Settings the forex/CFD venues share."""
+
+    symbol_overrides: dict[SymbolText, SymbolText] = Field(
+        default_factory=dict,
+        description=(
+            "TradingView ticker (without exchange prefix) -> the venue's instrument name, for "
+            "names that differ, e.g. a broker suffix"
+        ),
+    )

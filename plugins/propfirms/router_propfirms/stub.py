@@ -1,0 +1,147 @@
+"""What the five prop-firm stubs share: honest refusals for everything that needs the venue.
+
+A stub reads its config and translates symbols; it never places, cancels or looks up an order
+and never reports a balance or a position it has not read from the venue. Every refusal is a
+``NotSupported`` raised before anything is sent (``from_venue=False``), so the core records a
+*denial* with a message that says "stub".
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from datetime import date
+from decimal import Decimal
+from typing import ClassVar, NoReturn
+
+from router_core import (
+    Balance,
+    Broker,
+    CanonicalSymbol,
+    Instrument,
+    InstrumentKind,
+    NotSupported,
+    Order,
+    OrderResult,
+    Position,
+    UnknownSymbol,
+)
+
+from .futures import Contract, FuturesConfig, contract_for, today_from
+from .settings import CfdConfig
+
+_ONE = Decimal(1)  # futures trade whole contracts
+
+
+def not_implemented(venue: str, what: str) -> NoReturn:
+    raise NotSupported(f"{venue}: {what} is not implemented yet (stub)", from_venue=False)
+
+
+class PropFirmStub(Broker):
+    """Base of the prop-firm stubs: every venue call is refused with a stub message."""
+
+    stub: ClassVar[bool] = True
+
+    async def balance(self, currency: str | None = None) -> Balance:
+        not_implemented(self.name, "reading the account balance")
+
+    async def position(self, instrument: Instrument) -> Position:
+        not_implemented(self.name, "reading positions")
+
+    async def submit_order(self, order: Order) -> OrderResult:
+        not_implemented(self.name, "order placement")
+
+    async def cancel_order(self, client_order_id: str, instrument: Instrument) -> OrderResult:
+        not_implemented(self.name, "order cancellation")
+
+    async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
+        not_implemented(self.name, "order lookup")
+
+    async def instruments(self) -> list[Instrument]:
+        not_implemented(self.name, "listing the venue's instruments")
+
+
+class FuturesStub(PropFirmStub):
+    """A stub for a futures venue: resolves TradingView futures tickers from the shared table.
+
+    A venue subclass says how it spells a contract (``venue_symbol``) and may add venue
+    extras; the contract itself, its tick size, point value and expiry come from ``futures``.
+    """
+
+    config: FuturesConfig
+
+    def today(self) -> date:
+        return today_from(self.context.clock.time)
+
+    def contract(self, symbol: CanonicalSymbol) -> Contract:
+        return contract_for(
+            symbol, self.name, today=self.today(),
+            roll_days=self.config.roll_days_before_expiry,
+        )
+
+    @abstractmethod
+    def venue_symbol(self, contract: Contract, symbol: CanonicalSymbol) -> str:
+        """The venue's name for ``contract``."""
+
+    def venue_extras(self, contract: Contract, symbol: CanonicalSymbol) -> dict[str, object]:
+        return {}
+
+    async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
+        contract = self.contract(symbol)
+        spec = contract.spec
+        extras: dict[str, object] = {
+            "root": spec.root,
+            "exchange": spec.exchange,
+            "month_code": contract.month_code,
+            "year": contract.year,
+            "tradingview": contract.tradingview,
+            "roll_date": contract.roll_date(self.config.roll_days_before_expiry).isoformat(),
+            "stub": True,
+        }
+        extras.update(self.venue_extras(contract, symbol))
+        return Instrument(
+            symbol=self.venue_symbol(contract, symbol),
+            base=spec.root,
+            quote="USD",
+            kind=InstrumentKind.FUTURE,
+            tick_size=spec.tick_size,
+            lot_size=_ONE,
+            min_quantity=_ONE,
+            contract_size=spec.point_value,
+            expiry=contract.last_trading_day,
+            venue=extras,
+        )
+
+
+class CfdStub(PropFirmStub):
+    """A stub for a forex/CFD venue whose instruments are plain names (``EURUSD``).
+
+    The name translation is real; the instrument itself (the venue's id, lot and tick size)
+    exists only in the account's instrument list, which a stub does not read, so ``resolve``
+    names the instrument and refuses rather than guess sizes. Futures names are not documented
+    for these venues and are refused as unknown.
+    """
+
+    config: CfdConfig
+
+    def instrument_name(self, symbol: CanonicalSymbol) -> str:
+        overrides = self.config.symbol_overrides
+        override = overrides.get(symbol.ticker) or overrides.get(symbol.raw)
+        if override:
+            return override
+        if symbol.kind is not InstrumentKind.SPOT:
+            raise UnknownSymbol(
+                f"{self.name}: {symbol.raw!r} is a {symbol.kind.value} contract; {self.name} "
+                "instrument names for futures and perpetuals are not documented (map it with "
+                "symbol_overrides once the account's instrument list shows its name)"
+            )
+        if symbol.base and symbol.quote:
+            return f"{symbol.base}{symbol.quote}"
+        return symbol.ticker.replace("/", "")
+
+    async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
+        name = self.instrument_name(symbol)
+        not_implemented(
+            self.name,
+            f"reading instrument {name} (its id, lot and tick size) from the account's "
+            "instrument list",
+        )
