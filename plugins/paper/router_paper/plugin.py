@@ -1,0 +1,12 @@
+"""Entry point of the paper plugin."""
+
+from __future__ import annotations
+
+from router_core import hookimpl
+
+from .broker import PaperBroker
+
+
+@hookimpl
+def router_register_brokers(register):  # type: ignore[no-untyped-def]
+    register(PaperBroker)

@@ -1,0 +1,58 @@
+"""``alert-router send``: route one alert without a server and print the ExecutionReport."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "route one alert (a file or - for stdin) and print the execution report as JSON"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("alert", nargs="?", default="-", help="alert JSON file, or - for stdin")
+    parser.add_argument("--config", "-c", default=None,
+                        help="config file (TOML); default: one paper account")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from router_core.errors import AlertError
+
+    raw = sys.stdin.buffer.read() if args.alert == "-" else _read(args.alert)
+    try:
+        report = asyncio.run(_send(raw, args.config))
+    except AlertError as exc:
+        print(f"alert-router send: invalid alert: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.to_dict(), indent=2))
+    return 0 if report.ok else 1
+
+
+async def _send(raw: bytes, config: str | None):  # type: ignore[no-untyped-def]
+    from router_core.journal import ClaimOutcome
+    from router_core.router import Router
+
+    router = Router.from_config_file(config)
+    try:
+        await router.start()
+        acceptance = router.accept(raw, "application/json", peer="cli", source="cli")
+        if acceptance.outcome is ClaimOutcome.CONFLICT:
+            from router_core.errors import AlertError
+
+            raise AlertError("id", f"an alert with this intent key but different content was "
+                             f"already routed (alert {acceptance.alert_id}); nothing placed")
+        return await router.execute(acceptance.alert_id)
+    finally:
+        await router.close()
+
+
+def _read(path: str) -> bytes:
+    from router_core.errors import ConfigError
+
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read alert file: {exc.strerror}", file=path) from None

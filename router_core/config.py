@@ -1,0 +1,224 @@
+"""The config file (TOML): router settings, server, defaults and accounts.
+
+Each account names a broker; every key of the account table that is not one of the core's own
+(``broker``, ``enabled``, ``multiplier``, ``reverse``, ``quantity``, ``quantity_type``,
+``risk``) belongs to the broker and is validated against the broker's ``Config`` model, so a
+typo is reported with the file, the key and the reason. Secrets are never written in the file:
+the file names the environment variable (or file) that holds them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .brokers import BrokerConfig, BrokerRegistry
+from .errors import ConfigError
+from .models import QuantityType
+
+DEFAULT_STATE_DIR = "alert-router-state"
+ACCOUNT_KEYS = frozenset(
+    {"broker", "enabled", "multiplier", "reverse", "quantity", "quantity_type", "risk"}
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RiskLimits(_Strict):
+    """Per-account pre-trade limits; ``None`` means no limit."""
+
+    max_order_notional: Decimal | None = Field(None, gt=0)
+    max_position: Decimal | None = Field(None, gt=0)
+    max_orders_per_minute: int | None = Field(None, gt=0)
+    daily_loss_limit: Decimal | None = Field(None, gt=0)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    passphrase_env: str | None = None
+    passphrase_file: Path | None = None
+    admin_token_env: str | None = None
+    route_tokens_env: dict[str, str] = Field(default_factory=dict)  # route name -> env var
+    ip_allowlist: list[str] | Literal["tradingview"] | None = None
+    trusted_proxies: list[str] = Field(default_factory=list)
+    hmac_secrets_env: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(64 * 1024, gt=0, le=1024 * 1024)
+    dedup_retention_days: float = Field(7, ge=1)
+    max_lag_seconds: float | None = Field(None, gt=0)
+
+
+class RouterSettings(_Strict):
+    state_dir: Path = Path(DEFAULT_STATE_DIR)
+    journal: Path | None = None  # default: state_dir / "journal.sqlite3"
+    plugins: list[str] | None = None  # entry-point names to load; None loads every installed
+    reconcile_attempts: int = Field(4, ge=1, le=50)
+    reconcile_window_seconds: float = Field(40, gt=0)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.journal or self.state_dir / "journal.sqlite3"
+
+
+class Defaults(_Strict):
+    quantity: Decimal = Field(Decimal(1), gt=0)
+    quantity_type: QuantityType = QuantityType.FIXED_QUANTITY
+    reverse: bool = True
+    accounts: list[str] | None = None  # where alerts without "accounts" go; None: every account
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _no_float(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, float) else value
+
+
+class _AccountCore(_Strict):
+    broker: str
+    enabled: bool = True
+    multiplier: Decimal = Field(Decimal(1), gt=0)
+    reverse: bool | None = None
+    quantity: Decimal | None = Field(None, gt=0)
+    quantity_type: QuantityType | None = None
+    risk: RiskLimits = RiskLimits()
+
+    @field_validator("multiplier", "quantity", mode="before")
+    @classmethod
+    def _no_float(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, float) else value
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    name: str
+    broker: str
+    settings: BrokerConfig
+    enabled: bool
+    multiplier: Decimal
+    reverse: bool
+    quantity: Decimal
+    quantity_type: QuantityType
+    risk: RiskLimits
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    path: Path | None
+    router: RouterSettings
+    server: ServerConfig
+    defaults: Defaults
+    accounts: Mapping[str, AccountConfig]
+
+    def targets(self, requested: list[str] | None) -> list[str]:
+        """Account names an alert goes to; unknown names raise ConfigError."""
+        names = requested or self.defaults.accounts or [
+            name for name, account in self.accounts.items() if account.enabled
+        ]
+        unknown = [n for n in names if n not in self.accounts]
+        if unknown:
+            raise ConfigError(
+                f"no account named {', '.join(map(repr, unknown))} "
+                f"(configured: {', '.join(self.accounts) or 'none'})",
+                key="accounts",
+            )
+        return list(dict.fromkeys(names))
+
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "accounts": {"paper": {"broker": "paper"}},
+}
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+
+
+def load_config(path: Path | str | None, brokers: BrokerRegistry) -> RouterConfig:
+    """Read and validate the whole config; ``None`` gives the embedded default (one paper
+    account). Every error names the file, the key and the reason."""
+    if path is None:
+        return build_config(DEFAULT_CONFIG, brokers, path=None)
+    path = Path(path)
+    return build_config(read_toml(path), brokers, path=path)
+
+
+def build_config(
+    data: Mapping[str, Any], brokers: BrokerRegistry, *, path: Path | None
+) -> RouterConfig:
+    file = str(path) if path else None
+    known = {"router", "server", "defaults", "accounts"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(
+                f"unknown section (expected one of {', '.join(sorted(known))})",
+                file=file,
+                key=key,
+            )
+    router = _validate(RouterSettings, data.get("router", {}), file, "router")
+    if path is not None and not router.state_dir.is_absolute():
+        router = router.model_copy(update={"state_dir": path.parent / router.state_dir})
+    server = _validate(ServerConfig, data.get("server", {}), file, "server")
+    defaults = _validate(Defaults, data.get("defaults", {}), file, "defaults")
+    accounts_data = data.get("accounts", {})
+    if not isinstance(accounts_data, dict) or not accounts_data:
+        raise ConfigError("at least one [accounts.NAME] table is required", file=file, key="accounts")
+    accounts = {}
+    for name, section in accounts_data.items():
+        accounts[name] = _account(name, section, defaults, brokers, file)
+    for name in defaults.accounts or []:
+        if name not in accounts:
+            raise ConfigError(f"names an account that is not configured: {name!r}",
+                              file=file, key="defaults.accounts")
+    return RouterConfig(path, router, server, defaults, accounts)
+
+
+def _account(
+    name: str, section: Any, defaults: Defaults, brokers: BrokerRegistry, file: str | None
+) -> AccountConfig:
+    key = f"accounts.{name}"
+    if not isinstance(section, dict):
+        raise ConfigError("must be a table", file=file, key=key)
+    core_part = {k: v for k, v in section.items() if k in ACCOUNT_KEYS}
+    broker_part = {k: v for k, v in section.items() if k not in ACCOUNT_KEYS}
+    core = _validate(_AccountCore, core_part, file, key)
+    try:
+        broker_cls = brokers.get(core.broker)
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, file=file, key=f"{key}.broker") from None
+    settings = _validate(broker_cls.Config, broker_part, file, key)
+    return AccountConfig(
+        name=name,
+        broker=core.broker,
+        settings=settings,
+        enabled=core.enabled,
+        multiplier=core.multiplier,
+        reverse=defaults.reverse if core.reverse is None else core.reverse,
+        quantity=core.quantity or defaults.quantity,
+        quantity_type=core.quantity_type or defaults.quantity_type,
+        risk=core.risk,
+    )
+
+
+def _validate(model: type[BaseModel], data: Any, file: str | None, section: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = ".".join(str(part) for part in error["loc"])
+        reason = error["msg"]
+        if error["type"] == "extra_forbidden":
+            reason = "unknown key"
+        raise ConfigError(reason, file=file, key=f"{section}.{loc}" if loc else section) from None

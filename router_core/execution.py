@@ -1,0 +1,197 @@
+"""Send one leg: journal the intent, submit through the hook, settle the outcome.
+
+The rules that keep one intent from becoming two orders live here:
+
+* the intent is committed before the first byte goes to the venue;
+* a leg journaled earlier (a re-run after a restart) is never sent again blindly: it is looked
+  up by its client order id first;
+* an ambiguous outcome is looked up several times across the reconcile window; only an order
+  still absent after the whole window (longer than any venue deadline, so it can no longer
+  appear) is re-sent, with the same client order id.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .brokers import Broker
+from .clock import Clock
+from .errors import AmbiguousOutcome, BrokerError, NotSupported, VenueUnavailable
+from .journal import LEG_PENDING, Journal
+from .models import Instrument, Order, OrderResult, OrderStatus
+
+log = logging.getLogger("router_core.execution")
+
+ABSENT_GIVEN_UP = "absent_given_up"  # journal status: looked up for the whole window, not found
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilePolicy:
+    attempts: int = 4  # lookups before an order counts as absent
+    window_seconds: float = 40.0  # spread of the lookups; longer than any venue deadline
+    resends: int = 1  # re-sends (same client order id) after an order was proven absent
+    connect_retries: int = 2  # retries when nothing was sent (connection refused)
+
+    def delays(self) -> list[float]:
+        """Waits before each lookup: growing, summing to the window."""
+        weights = [2**i for i in range(self.attempts)]
+        total = sum(weights)
+        return [self.window_seconds * w / total for w in weights]
+
+
+SubmitHook = Callable[..., Any]
+
+
+async def await_maybe(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def submit_through_hooks(hook: Any, broker: Broker, order: Order, context: dict[str, Any]) -> OrderResult:
+    """Call ``router_submit_order`` the way pluggy would for firstresult, awaiting async impls.
+
+    pluggy itself is synchronous and would stop at the first coroutine object (never ``None``),
+    so the implementations are walked here in pluggy's order, awaiting each.
+    """
+    for impl in reversed(hook.router_submit_order.get_hookimpls()):
+        kwargs = {name: value for name, value in
+                  (("broker", broker), ("order", order), ("context", context))
+                  if name in impl.argnames}
+        result = await await_maybe(impl.function(**kwargs))
+        if result is not None:
+            return result
+    raise NotSupported("no router_submit_order implementation returned a result")
+
+
+def result_from_error(order: Order, exc: BrokerError) -> OrderResult:
+    status = OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED
+    return OrderResult(status, order.client_order_id, quantity=order.quantity,
+                       price=order.limit_price, reason=str(exc), venue_code=exc.venue_code)
+
+
+class LegRunner:
+    def __init__(self, journal: Journal, hook: Any, clock: Clock, policy: ReconcilePolicy) -> None:
+        self.journal = journal
+        self.hook = hook
+        self.clock = clock
+        self.policy = policy
+
+    async def run(
+        self, broker: Broker, order: Order, *, alert_id: str, intent_key: str, symbol_text: str,
+    ) -> OrderResult:
+        recorded = self.journal.record_intent(
+            client_order_id=order.client_order_id, alert_id=alert_id, account=order.account,
+            broker=broker.name, symbol=order.instrument.symbol, purpose=order.purpose.value,
+            side=order.side.value, quantity=format(order.quantity, "f"),
+            notional=None, order=order_summary(order, symbol_text),
+        )
+        if not recorded:
+            return await self.resume(broker, order.client_order_id, order)
+        context = {"alert_id": alert_id, "intent_key": intent_key, "leg": order.purpose}
+        return self._settle(order.client_order_id, await self._send(broker, order, context))
+
+    async def resume(self, broker: Broker, client_order_id: str, order: Order | None,
+                     instrument: Instrument | None = None) -> OrderResult:
+        """A leg journaled before: use its outcome, or look it up, never send it blindly."""
+        leg = self.journal.get_leg(client_order_id)
+        if leg is not None and leg.result is not None and leg.status not in (LEG_PENDING, "unknown"):
+            return OrderResult.from_dict(leg.result)
+        instrument = instrument or (order.instrument if order else None)
+        assert instrument is not None
+        found = await self._reconcile(broker, client_order_id, instrument)
+        if found is not None:
+            return self._settle(client_order_id, _Outcome(found))
+        if order is not None:  # proven absent: the intent was journaled but never placed
+            outcome = await self._send(broker, order, {"resumed": True}, already_absent=True)
+            return self._settle(client_order_id, outcome)
+        return self._settle(client_order_id, _Outcome(OrderResult(
+            OrderStatus.UNKNOWN, client_order_id,
+            reason="not found at the venue across the reconcile window and the order is "
+            "not known here; not re-sent: check the venue",
+        ), given_up=True))
+
+    async def _send(self, broker: Broker, order: Order, context: dict[str, Any],
+                    *, already_absent: bool = False) -> _Outcome:
+        resends = self.policy.resends - (1 if already_absent else 0)
+        connect_retries = self.policy.connect_retries
+        while True:
+            try:
+                return _Outcome(await submit_through_hooks(self.hook, broker, order, context))
+            except VenueUnavailable as exc:  # nothing was written: safe to try again
+                if connect_retries <= 0:
+                    return _Outcome(result_from_error(order, exc))
+                connect_retries -= 1
+                await self.clock.sleep(0.5)
+            except AmbiguousOutcome as exc:
+                log.warning("leg %s outcome unknown (%s); looking it up", order.client_order_id, exc)
+                self.journal.record_outcome(order.client_order_id, OrderResult(
+                    OrderStatus.UNKNOWN, order.client_order_id, reason=str(exc)).to_dict())
+                found = await self._reconcile(broker, order.client_order_id, order.instrument)
+                if found is not None:
+                    return _Outcome(found)
+                if resends <= 0:
+                    return _Outcome(OrderResult(
+                        OrderStatus.UNKNOWN, order.client_order_id,
+                        reason=f"{exc}; not found across the reconcile window; not re-sent again",
+                    ), given_up=True)
+                resends -= 1
+                log.warning("leg %s proven absent; re-sending with the same client order id",
+                            order.client_order_id)
+            except BrokerError as exc:
+                return _Outcome(result_from_error(order, exc))
+
+    async def _reconcile(self, broker: Broker, client_order_id: str,
+                         instrument: Instrument) -> OrderResult | None:
+        for delay in self.policy.delays():
+            await self.clock.sleep(delay)
+            try:
+                found = await broker.find_order(client_order_id, instrument)
+            except NotSupported:
+                return OrderResult(
+                    OrderStatus.UNKNOWN, client_order_id,
+                    reason=f"{broker.name} cannot look orders up; check the venue by hand",
+                )
+            except BrokerError as exc:
+                log.warning("lookup of %s failed: %s", client_order_id, exc)
+                continue
+            if found is not None:
+                return found
+        return None
+
+    def _settle(self, client_order_id: str, outcome: _Outcome) -> OrderResult:
+        record = outcome.result.to_dict()
+        if outcome.given_up:  # final for the journal, still "unknown" for the report
+            record["status"] = ABSENT_GIVEN_UP
+        self.journal.record_outcome(client_order_id, record)
+        return outcome.result
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    result: OrderResult
+    given_up: bool = False
+
+
+def order_summary(order: Order, symbol_text: str) -> dict[str, Any]:
+    """What the journal keeps of an order: enough to find it again and to show it."""
+    return {
+        "ticker": symbol_text,
+        "symbol": order.instrument.symbol,
+        "side": order.side.value,
+        "quantity": _s(order.quantity),
+        "order_type": order.order_type.value,
+        "purpose": order.purpose.value,
+        "limit_price": _s(order.limit_price),
+        "stop_price": _s(order.stop_price),
+        "reduce_only": order.reduce_only,
+        "reference_price": _s(order.reference_price),
+    }
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+

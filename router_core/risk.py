@@ -1,0 +1,88 @@
+"""Pre-trade risk checks: pure functions over a plan and a snapshot of the account.
+
+They run after sizing and planning and before any leg is journaled for sending. A breach
+denies the whole plan for that account; nothing is placed and the reason is reported. Missing,
+stale or non-finite inputs fail closed: a limit that cannot be checked is a denial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from .config import RiskLimits
+from .models import LegPurpose, Plan, Side
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSnapshot:
+    """What the checks need to know, gathered by the router before calling them."""
+
+    position: Decimal  # signed, before the plan
+    price: Decimal | None  # reference price for notional; None when unknown
+    orders_last_minute: int
+    realised_pnl_today: Decimal  # negative is a loss
+
+
+def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | None:
+    """The first breached limit as a sentence, or ``None`` when the plan passes."""
+    sending = [leg.order for leg in plan.legs if leg.order is not None and leg.denied_reason is None]
+    if not sending:
+        return None
+    if limits.daily_loss_limit is not None and -snapshot.realised_pnl_today >= limits.daily_loss_limit:
+        return (
+            f"daily loss limit reached: realised {snapshot.realised_pnl_today} today, "
+            f"limit {limits.daily_loss_limit}"
+        )
+    if limits.max_orders_per_minute is not None:
+        count = snapshot.orders_last_minute + len(sending)
+        if count > limits.max_orders_per_minute:
+            return (
+                f"max orders per minute: {snapshot.orders_last_minute} in the last minute plus "
+                f"{len(sending)} would exceed {limits.max_orders_per_minute}"
+            )
+    opening = [o for o in sending if not o.reduce_only]
+    needs_price = limits.max_order_notional is not None and opening
+    if needs_price and (snapshot.price is None or not snapshot.price.is_finite()):
+        return "max order notional is set but no price is known for this alert (failing closed)"
+    if limits.max_order_notional is not None:
+        for order in opening:
+            notional = _notional(order.quantity, order.limit_price or snapshot.price,
+                                 order.instrument.contract_size, order.instrument.inverse)
+            if notional > limits.max_order_notional:
+                return (
+                    f"order notional {notional} for {order.quantity} {order.instrument.symbol} "
+                    f"exceeds max_order_notional {limits.max_order_notional}"
+                )
+    if limits.max_position is not None:
+        position = snapshot.position
+        for leg in plan.legs:
+            if leg.order is None or leg.denied_reason is not None or leg.purpose is LegPurpose.CANCEL:
+                continue
+            signed = leg.order.quantity if leg.order.side is Side.BUY else -leg.order.quantity
+            position += signed
+            if abs(position) > limits.max_position and not leg.order.reduce_only:
+                return (
+                    f"position would reach {position} {plan.symbol}, beyond max_position "
+                    f"{limits.max_position}"
+                )
+    return None
+
+
+def check_lag(sent_at: datetime | None, now: datetime, max_lag_seconds: float | None) -> str | None:
+    """Refuse alerts older than the configured lag; an alert without a time fails closed."""
+    if max_lag_seconds is None:
+        return None
+    if sent_at is None:
+        return "max lag is set but the alert carries no time or timenow (failing closed)"
+    lag = (now - sent_at).total_seconds()
+    if lag > max_lag_seconds:
+        return f"alert is {lag:.0f} s old, older than the max lag of {max_lag_seconds:.0f} s"
+    return None
+
+
+def _notional(quantity: Decimal, price: Decimal | None, contract_size: Decimal, inverse: bool) -> Decimal:
+    if inverse:  # quantity already counts quote-currency contracts
+        return quantity * contract_size
+    return quantity * (price or Decimal(0)) * contract_size

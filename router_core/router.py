@@ -1,0 +1,585 @@
+"""The data path, in order. The only module that knows the order of the steps.
+
+``accept`` takes a raw body to a durable claim in the journal (the webhook answers here);
+``execute`` takes a claimed alert to an ExecutionReport: accounts fan out concurrently, the legs
+of one account run in order, and work for one (account, symbol) is serialised so two alerts
+cannot race each other into a double position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .brokers import Broker, BrokerContext
+from .clock import Clock, SystemClock
+from .config import AccountConfig, RouterConfig, load_config
+from .errors import AlertError, BrokerError, ConfigError, RouterError
+from .execution import LegRunner, ReconcilePolicy, await_maybe
+from .journal import AlertState, ClaimOutcome, Journal
+from .models import (
+    Action,
+    Bracket,
+    ExecutionReport,
+    Instrument,
+    Leg,
+    LegPurpose,
+    LegReport,
+    Order,
+    OrderResult,
+    OrderStatus,
+    OrderType,
+    Plan,
+    Position,
+    QuantityType,
+    Side,
+)
+from .nonces import NonceRegistry
+from .normalize import normalize
+from .planning import LegSpec, plan_legs
+from .plugins import PluginSet, make_plugin_manager
+from .ratelimit import RateLimiterRegistry
+from .risk import RiskSnapshot, check_lag, check_plan
+from .sizing import PriceTarget, SizingDenied, SizingRequest, bracket_prices, round_price, size_quantity
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .alert import Alert, StopLoss
+
+log = logging.getLogger("router_core")
+
+CLIENT_ID_NAMESPACE = uuid.UUID("6f6d1f57-3b51-4c47-9a7e-2f1c0b1e8a11")
+HALT_FLAG = "halt"
+EQUITY_TYPES = frozenset(
+    {QuantityType.PERCENT_OF_EQUITY, QuantityType.RISK_PERCENT}
+)
+
+
+def client_order_id(intent_key: str, account: str, purpose: LegPurpose) -> str:
+    """Deterministic: the same intent, account and leg give the same id after any restart.
+
+    A UUID, which every venue accepts (Kraken spot ``cl_ord_id`` takes a UUID or 18 characters
+    of free text; Kraken Futures ``cliOrdId`` up to 100 characters)."""
+    return str(uuid.uuid5(CLIENT_ID_NAMESPACE, f"{intent_key}\x1f{account}\x1f{purpose.value}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """The answer to a delivery: what the webhook tells the sender."""
+
+    outcome: ClaimOutcome
+    alert_id: str
+    alert: Alert | None = None
+
+
+@dataclass
+class Router:
+    config: RouterConfig
+    plugins: PluginSet
+    journal: Journal
+    clock: Clock = field(default_factory=SystemClock)
+    transport: httpx.AsyncBaseTransport | None = None
+    brokers: dict[str, Broker] = field(default_factory=dict)
+    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    _runner: LegRunner | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    # -- building -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_config_file(
+        cls, path: Path | str | None, *, clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None, plugins: PluginSet | None = None,
+    ) -> Router:
+        """Load plugins and config, open the journal, build one broker per enabled account."""
+        if plugins is None:
+            enabled = _enabled_plugins(path)
+            plugins = make_plugin_manager(enabled)
+        config = load_config(path, plugins.brokers)
+        state_dir = config.router.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        clock = clock or SystemClock()
+        journal = Journal(config.router.journal_path, clock=clock)
+        router = cls(config=config, plugins=plugins, journal=journal, clock=clock,
+                     transport=transport)
+        router._build_brokers()
+        return router
+
+    def _build_brokers(self) -> None:
+        nonces = NonceRegistry(self.config.router.state_dir)
+        limiters = RateLimiterRegistry(self.clock)
+        for name, account in self.config.accounts.items():
+            if not account.enabled:
+                continue
+            cls = self.plugins.brokers.get(account.broker)
+            context = BrokerContext(
+                account=name, state_dir=self.config.router.state_dir, nonces=nonces,
+                limiters=limiters, clock=self.clock, transport=self.transport,
+            )
+            self.brokers[name] = cls(account.settings, context)
+        self._runner = LegRunner(
+            self.journal, self.plugins.hook, self.clock,
+            ReconcilePolicy(attempts=self.config.router.reconcile_attempts,
+                            window_seconds=self.config.router.reconcile_window_seconds),
+        )
+
+    @property
+    def runner(self) -> LegRunner:
+        assert self._runner is not None
+        return self._runner
+
+    async def start(self) -> list[str]:
+        """Start every broker, then settle what an earlier run left unfinished, before any new
+        alert executes. Returns one line per problem found (a broker that did not start)."""
+        problems = []
+        results = await asyncio.gather(
+            *(broker.start() for broker in self.brokers.values()), return_exceptions=True
+        )
+        for name, result in zip(self.brokers, results, strict=True):
+            if isinstance(result, ConfigError):
+                raise result
+            if isinstance(result, Exception):
+                problems.append(f"account {name}: {result}")
+                log.error("account %s did not start: %s", name, result)
+        await self.recover()
+        return problems
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for broker in self.brokers.values():
+            try:
+                await broker.close()
+            except Exception as exc:  # closing must not hide anything else
+                log.warning("closing %s failed: %s", broker, exc)
+        self.journal.close()
+
+    # -- intake -------------------------------------------------------------------------------
+
+    def accept(
+        self, raw: bytes, content_type: str | None, *, peer: str | None = None,
+        source: str = "webhook",
+    ) -> Acceptance:
+        """Parse and durably claim a delivery. Raises AlertError for a bad body (nothing is
+        journaled). A duplicate or a conflict names the earlier alert."""
+        from .intake import parse_alert  # pydantic-heavy; only paid by paths that take alerts
+
+        alert = parse_alert(raw, content_type, self.plugins)
+        delivery_key = hashlib.sha256(raw).hexdigest()
+        public = alert.public_dict()
+        intent_key = alert.intent_key() or f"body:{delivery_key}"
+        fingerprint = hashlib.sha256(json.dumps(
+            {k: v for k, v in public.items() if k not in ("timenow", "passphrase")},
+            sort_keys=True).encode()).hexdigest()
+        claim = self.journal.claim(
+            alert_id=str(uuid.uuid4()), delivery_key=delivery_key, intent_key=intent_key,
+            fingerprint=fingerprint, alert=public, peer=peer, source=source,
+        )
+        return Acceptance(claim.outcome, claim.alert_id, alert)
+
+    def spawn(self, alert_id: str) -> asyncio.Task[ExecutionReport]:
+        """Execute in the background (the webhook has already answered)."""
+        task = asyncio.get_running_loop().create_task(self.execute(alert_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- execution ----------------------------------------------------------------------------
+
+    async def execute(self, alert_id: str) -> ExecutionReport:
+        from .alert import Alert
+
+        record = self.journal.get_alert(alert_id)
+        if record is None:
+            raise RouterError(f"no alert {alert_id} in the journal")
+        if record.state in (AlertState.DONE, AlertState.REFUSED) and record.report is not None:
+            return report_from_dict(record.report)
+        alert = Alert.model_validate(record.alert)
+        intent_key = record.intent_key
+        refusal = self._refusal(alert)
+        if refusal is not None:
+            report = ExecutionReport(alert_id, intent_key, (), notes=(refusal,))
+            self.journal.set_state(alert_id, AlertState.REFUSED, reason=refusal,
+                                   report=report.to_dict())
+            log.info("alert %s refused: %s", alert_id, refusal)
+            await self._notify(report)
+            return report
+
+        self.journal.set_state(alert_id, AlertState.EXECUTING)
+        try:
+            targets = self._targets(alert)
+        except ConfigError as exc:
+            report = ExecutionReport(alert_id, intent_key, (), notes=(str(exc),))
+            self.journal.set_state(alert_id, AlertState.REFUSED, reason=str(exc),
+                                   report=report.to_dict())
+            await self._notify(report)
+            return report
+        per_account = await asyncio.gather(*(
+            self._execute_account(alert, alert_id, intent_key, account, multiplier)
+            for account, multiplier in targets
+        ))
+        legs = tuple(leg for legs, _ in per_account for leg in legs)
+        notes = tuple(note for _, notes in per_account for note in notes)
+        report = ExecutionReport(alert_id, intent_key, legs, notes)
+        self.journal.set_state(alert_id, AlertState.DONE, report=report.to_dict())
+        log.info(
+            "alert %s %s: %s", alert_id, alert.summary(),
+            "; ".join(f"{leg.account}/{leg.purpose}={leg.result.status}" for leg in legs)
+            or "no legs",
+        )
+        await self._notify(report)
+        return report
+
+    def _refusal(self, alert: Alert) -> str | None:
+        halted = self.journal.get_flag(HALT_FLAG)
+        if halted is not None and alert.action is not Action.CANCEL:
+            return f"trading is halted ({halted}); run `alert-router resume` to trade again"
+        sent_at = alert.timenow or alert.time
+        return check_lag(sent_at, datetime.fromtimestamp(self.clock.time(), UTC),
+                         self.config.server.max_lag_seconds)
+
+    def _targets(self, alert: Alert) -> list[tuple[AccountConfig, Decimal]]:
+        requested = [t.account for t in alert.accounts] or None
+        overrides = {t.account: t.multiplier for t in alert.accounts if t.multiplier is not None}
+        targets = []
+        for name in self.config.targets(requested):
+            account = self.config.accounts[name]
+            if not account.enabled:
+                raise ConfigError(f"account {name!r} is disabled", key=f"accounts.{name}.enabled")
+            targets.append((account, overrides.get(name, account.multiplier)))
+        return targets
+
+    async def _execute_account(
+        self, alert: Alert, alert_id: str, intent_key: str, account: AccountConfig,
+        multiplier: Decimal,
+    ) -> tuple[list[LegReport], list[str]]:
+        broker = self.brokers[account.name]
+        try:
+            instrument = await broker.resolve(normalize(alert.ticker))
+        except (BrokerError, AlertError) as exc:
+            return [_denied(account, broker, LegPurpose.OPEN, intent_key, str(exc))], []
+        lock = self._locks.setdefault((account.name, instrument.symbol), asyncio.Lock())
+        async with lock:
+            try:
+                if alert.action is Action.CANCEL:
+                    return await self._cancel(broker, account, instrument), []
+                plan, decision_notes = await self._plan(alert, intent_key, account, broker,
+                                                        instrument, multiplier)
+            except BrokerError as exc:  # the venue could not tell position or balance
+                return [_denied(account, broker, LegPurpose.OPEN, intent_key,
+                                f"{broker.name}: {exc}", instrument)], []
+            return await self._run_plan(plan, broker, alert, alert_id, intent_key), decision_notes
+
+    async def _plan(
+        self, alert: Alert, intent_key: str, account: AccountConfig, broker: Broker,
+        instrument: Instrument, multiplier: Decimal,
+    ) -> tuple[Plan, list[str]]:
+        position = await broker.position(instrument)
+        price = await self._reference_price(alert, broker, instrument)
+        quantity_type = alert.quantity_type or (
+            QuantityType.FIXED_QUANTITY if alert.quantity is not None else account.quantity_type
+        )
+        opens = alert.action in (Action.BUY, Action.SELL, Action.ADD, Action.REVERSE)
+        open_quantity: Decimal | None = None
+        sizing_denial: str | None = None
+        if opens and not (alert.action is Action.REVERSE and alert.quantity is None):
+            equity = None
+            if quantity_type in EQUITY_TYPES:
+                equity = (await broker.balance(instrument.quote)).equity
+            try:
+                open_quantity = size_quantity(
+                    SizingRequest(
+                        quantity=alert.quantity, quantity_type=quantity_type, price=price,
+                        stop_price=_stop_for_risk(alert, price),
+                        multiplier=multiplier, leverage=alert.leverage,
+                        default_quantity=account.quantity,
+                    ),
+                    instrument, equity=equity, position=position.quantity,
+                )
+            except SizingDenied as exc:
+                sizing_denial = exc.reason
+        decision = plan_legs(
+            action=alert.action, sentiment=alert.sentiment, position=position.quantity,
+            open_quantity=open_quantity, capabilities=broker.capabilities,
+            reverse=account.reverse,
+            single_order_flip=getattr(broker.config, "reverse_mode", "") == "single_order",
+            lot_size=instrument.lot_size,
+        )
+        legs = []
+        has_open = any(s.purpose in (LegPurpose.OPEN, LegPurpose.FLIP) for s in decision.legs)
+        for spec in decision.legs:
+            denied = spec.denied
+            if sizing_denial and spec.purpose in (LegPurpose.OPEN, LegPurpose.FLIP):
+                denied = sizing_denial
+            if denied is not None:
+                legs.append(Leg(spec.purpose, _draft_order(spec, account, instrument, intent_key),
+                                denied_reason=denied))
+                continue
+            try:
+                order = self._order(spec, alert, account, broker, instrument, intent_key, price,
+                                    makes_room=spec.purpose is LegPurpose.CLOSE and has_open)
+                legs.append(Leg(spec.purpose, order))
+            except (SizingDenied, BrokerError) as exc:
+                reason = exc.reason if isinstance(exc, SizingDenied) else str(exc)
+                legs.append(Leg(spec.purpose, _draft_order(spec, account, instrument, intent_key),
+                                denied_reason=reason))
+        plan = Plan(account.name, broker.name, instrument.symbol, tuple(legs), position,
+                    decision.notes)
+        denial = self._risk(plan, account, position, price)
+        if denial is not None:
+            plan = Plan(plan.account, plan.broker, plan.symbol,
+                        tuple(Leg(leg.purpose, leg.order, leg.denied_reason or f"risk: {denial}")
+                              for leg in plan.legs), position, plan.notes)
+        notes = [f"{account.name}: {note}" for note in decision.notes]
+        return plan, notes
+
+    def _risk(self, plan: Plan, account: AccountConfig, position: Position,
+              price: Decimal | None) -> str | None:
+        now = self.clock.time()
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        snapshot = RiskSnapshot(
+            position=position.quantity, price=price,
+            orders_last_minute=self.journal.legs_since(account.name, now - 60),
+            realised_pnl_today=Decimal(self.journal.realised_pnl(account.name, day)),
+        )
+        denial = check_plan(plan, account.risk, snapshot)
+        if denial is not None:
+            return denial
+        for reason in self.plugins.hook.router_check_plan(
+            plan=plan, context={"account": account, "position": position}
+        ):
+            if reason:
+                return str(reason)
+        return None
+
+    async def _reference_price(self, alert: Alert, broker: Broker,
+                               instrument: Instrument) -> Decimal | None:
+        for candidate in (alert.price, alert.limit_price, alert.signal_price, alert.stop_price):
+            if candidate is not None:
+                return candidate
+        try:
+            quote = await broker.reference_price(instrument)
+        except BrokerError as exc:
+            log.warning("%s: no reference price for %s: %s", broker.name, instrument.symbol, exc)
+            return None
+        return Decimal(str(quote)) if quote is not None else None
+
+    def _order(
+        self, spec: LegSpec, alert: Alert, account: AccountConfig, broker: Broker,
+        instrument: Instrument, intent_key: str, price: Decimal | None, *, makes_room: bool,
+    ) -> Order:
+        assert spec.side is not None
+        caps = broker.capabilities
+        # A close that makes room for an open goes at market: the open waits on it.
+        order_type = OrderType.MARKET if makes_room else OrderType(alert.order_type)
+        if order_type not in caps.order_types:
+            raise BrokerError(f"{broker.name} does not support {order_type.value} orders")
+        limit_price = stop_price = None
+        if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            raw = alert.limit_price or (alert.price if order_type is OrderType.LIMIT else None)
+            if raw is None:
+                raise SizingDenied(f"a {order_type.value} order needs limitPrice")
+            limit_price = round_price(raw, instrument, spec.side, purpose="limit")
+        if order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+            if alert.stop_price is None:
+                raise SizingDenied(f"a {order_type.value} order needs stopPrice")
+            stop_price = round_price(alert.stop_price, instrument, spec.side, purpose="stop")
+        opening = spec.purpose in (LegPurpose.OPEN, LegPurpose.FLIP)
+        if opening and alert.leverage is not None and not caps.leverage:
+            raise BrokerError(f"{broker.name} cannot trade with leverage on this account")
+        take_profit, stop_loss = (None, None)
+        if opening and (alert.take_profit or alert.stop_loss):
+            take_profit, stop_loss = _brackets(alert, spec.side, instrument,
+                                               limit_price or price, broker)
+        return Order(
+            client_order_id=client_order_id(intent_key, account.name, spec.purpose),
+            account=account.name, instrument=instrument, side=spec.side,
+            quantity=spec.quantity, order_type=order_type, purpose=spec.purpose,
+            limit_price=limit_price, stop_price=stop_price,
+            trail_amount=alert.trail_amount if order_type is OrderType.TRAILING_STOP else None,
+            trail_percent=alert.trail_percent if order_type is OrderType.TRAILING_STOP else None,
+            time_in_force=alert.time_in_force,
+            expire_time=int(alert.expire_time.timestamp()) if alert.expire_time else None,
+            reduce_only=(spec.reduce_only or (alert.reduce_only and not opening))
+            and caps.reduce_only,
+            post_only=alert.post_only and opening,
+            leverage=alert.leverage if opening else None,
+            take_profit=take_profit, stop_loss=stop_loss, reference_price=price,
+            extras=alert.extras,
+        )
+
+    async def _run_plan(self, plan: Plan, broker: Broker, alert: Alert, alert_id: str,
+                        intent_key: str) -> list[LegReport]:
+        account = self.config.accounts[plan.account]
+        reports: list[LegReport] = []
+        blocked: str | None = None
+        for leg in plan.legs:
+            order = leg.order
+            if leg.denied_reason is not None or order is None or blocked is not None:
+                reason = leg.denied_reason or blocked or "no order"
+                reports.append(_denied(account, broker, leg.purpose, intent_key, reason,
+                                       order.instrument if order else None, order))
+                continue
+            result = await self.runner.run(broker, order, alert_id=alert_id,
+                                           intent_key=intent_key, symbol_text=alert.ticker)
+            reports.append(LegReport(account.name, broker.name, leg.purpose, result,
+                                     order.side, order.instrument.symbol))
+            if leg.purpose is LegPurpose.CLOSE and not result.status.is_success:
+                blocked = f"skipped: the close leg ended {result.status.value}"
+        return reports
+
+    async def _cancel(self, broker: Broker, account: AccountConfig,
+                      instrument: Instrument) -> list[LegReport]:
+        reports = []
+        for leg in self.journal.open_legs(account.name, instrument.symbol):
+            try:
+                result = await broker.cancel_order(leg.client_order_id, instrument)
+            except BrokerError as exc:
+                result = OrderResult(OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
+                                     leg.client_order_id, reason=str(exc))
+            if result.status is OrderStatus.CANCELED:
+                self.journal.record_outcome(leg.client_order_id, result.to_dict())
+            reports.append(LegReport(account.name, broker.name, LegPurpose.CANCEL, result,
+                                     None, instrument.symbol))
+        if not reports:
+            reports.append(LegReport(account.name, broker.name, LegPurpose.CANCEL, OrderResult(
+                OrderStatus.DENIED, "", reason="no open orders placed by this router for "
+                f"{instrument.symbol} on {account.name}"), None, instrument.symbol))
+        return reports
+
+    async def _notify(self, report: ExecutionReport) -> None:
+        for impl in self.plugins.hook.router_execution_finished.get_hookimpls():
+            try:
+                await await_maybe(impl.function(report=report))
+            except Exception:  # one observer never hides a fill from another
+                log.exception("observer %s failed on alert %s", impl.plugin_name, report.alert_id)
+
+    # -- restart recovery ---------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Settle every leg without a final outcome, then finish every alert that was
+        answered 2xx but not executed. Runs before any new alert. Returns alerts resumed."""
+        for leg in self.journal.unresolved_legs():
+            record = self.journal.get_alert(leg.alert_id)
+            if record is not None and record.state in (AlertState.RECEIVED, AlertState.EXECUTING):
+                continue  # re-executing the alert below resumes this leg with its order
+            broker = self.brokers.get(leg.account)
+            if broker is None:
+                log.error("leg %s belongs to account %s, which is not configured",
+                          leg.client_order_id, leg.account)
+                continue
+            try:
+                instrument = await broker.resolve(normalize(leg.order["ticker"]))
+                await self.runner.resume(broker, leg.client_order_id, None, instrument)
+            except RouterError as exc:
+                log.error("could not reconcile leg %s: %s", leg.client_order_id, exc)
+        unfinished = self.journal.unfinished_alerts()
+        for record in unfinished:
+            await self.execute(record.alert_id)
+        return len(unfinished)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def halt(self, reason: str) -> None:
+        self.journal.set_flag(HALT_FLAG, reason or "halted by the operator")
+
+    def resume(self) -> None:
+        self.journal.set_flag(HALT_FLAG, None)
+
+
+def _brackets(alert: Alert, side: Side, instrument: Instrument, entry: Decimal | None,
+              broker: Broker) -> tuple[Bracket | None, Bracket | None]:
+    caps = broker.capabilities
+    if not (caps.attached_brackets or caps.separate_brackets):
+        raise BrokerError(f"{broker.name} cannot attach a take profit or stop loss to an order")
+    if entry is None:
+        raise SizingDenied("take profit and stop loss need an entry price: give the alert a price")
+    tp_target = sl_target = None
+    if alert.take_profit is not None:
+        tp = alert.take_profit
+        tp_target = PriceTarget(price=tp.limit_price, amount=tp.amount, percent=tp.percent)
+    sl: StopLoss | None = alert.stop_loss
+    if sl is not None and sl.type.value != "trailing_stop":
+        sl_target = PriceTarget(price=sl.stop_price, amount=sl.amount, percent=sl.percent)
+    prices = bracket_prices(entry, side, instrument, take_profit=tp_target, stop_loss=sl_target)
+    take_profit = None
+    if prices.take_profit is not None:
+        take_profit = Bracket(OrderType.LIMIT, limit_price=prices.take_profit)
+    stop_loss = None
+    if sl is not None:
+        kind = OrderType(sl.type.value)
+        limit = None
+        if kind is OrderType.STOP_LIMIT and sl.limit_price is not None:
+            limit = round_price(sl.limit_price, instrument, side.opposite, purpose="limit")
+        stop_loss = Bracket(kind, trigger_price=prices.stop_loss, limit_price=limit,
+                            trail_amount=sl.trail_amount, trail_percent=sl.trail_percent)
+    return take_profit, stop_loss
+
+
+def _stop_for_risk(alert: Alert, price: Decimal | None) -> Decimal | None:
+    """The absolute stop price for risk sizing, from the stop loss however it is given."""
+    sl = alert.stop_loss
+    if sl is None:
+        return alert.stop_price
+    if sl.stop_price is not None:
+        return sl.stop_price
+    if price is None:
+        return None
+    direction = -1 if alert.action is Action.BUY or alert.sentiment in ("long", "bullish") else 1
+    if sl.amount is not None:
+        return price + direction * sl.amount
+    if sl.percent is not None:
+        return price + direction * price * sl.percent / 100
+    return None
+
+
+def _draft_order(spec: LegSpec, account: AccountConfig, instrument: Instrument,
+                 intent_key: str) -> Order | None:
+    if spec.side is None:
+        return None
+    return Order(client_order_id=client_order_id(intent_key, account.name, spec.purpose),
+                 account=account.name, instrument=instrument, side=spec.side,
+                 quantity=spec.quantity, purpose=spec.purpose)
+
+
+def _denied(account: AccountConfig, broker: Broker, purpose: LegPurpose, intent_key: str,
+            reason: str, instrument: Instrument | None = None,
+            order: Order | None = None) -> LegReport:
+    cid = order.client_order_id if order else client_order_id(intent_key, account.name, purpose)
+    result = OrderResult(OrderStatus.DENIED, cid, quantity=order.quantity if order else None,
+                         reason=reason)
+    return LegReport(account.name, broker.name, purpose, result,
+                     order.side if order else None, instrument.symbol if instrument else None)
+
+
+def report_from_dict(data: dict[str, Any]) -> ExecutionReport:
+    legs = tuple(
+        LegReport(
+            account=leg["account"], broker=leg["broker"], purpose=LegPurpose(leg["leg"]),
+            result=OrderResult.from_dict(leg), side=Side(leg["side"]) if leg.get("side") else None,
+            symbol=leg.get("symbol"),
+        )
+        for leg in data.get("legs", [])
+    )
+    return ExecutionReport(data["alert_id"], data["intent_key"], legs, tuple(data.get("notes", ())))
+
+
+def _enabled_plugins(path: Path | str | None) -> Sequence[str] | None:
+    """``[router] plugins`` read before the full config (which needs the brokers)."""
+    if path is None:
+        return None
+    from .config import read_toml
+
+    router = read_toml(Path(path)).get("router", {})
+    plugins = router.get("plugins") if isinstance(router, dict) else None
+    return plugins if isinstance(plugins, list) else None
