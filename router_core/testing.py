@@ -1,0 +1,906 @@
+"""Test kit for broker plugin authors: fixtures and the ``BrokerContract`` conformance suite.
+
+Opt in from a test module or your root ``conftest.py``::
+
+    pytest_plugins = ["router_core.testing"]
+
+or on the command line: ``pytest -p router_core.testing``. The kit needs pytest and
+pytest-asyncio; every contract test carries ``@pytest.mark.asyncio`` so it runs in strict and in
+auto mode alike. Give async fixtures ``@pytest_asyncio.fixture`` (works in both modes).
+
+Fixtures: ``plugin_manager`` (a fresh PluginSet without entry points), ``register_plugin``
+(registers extra plugin objects on it), ``fake_clock``, ``broker_context`` and ``paper_broker``.
+
+``BrokerContract`` is the suite every broker plugin runs in its own tests::
+
+    class TestMyBroker(BrokerContract):
+        known_symbol = "BTCUSD"
+        unknown_symbol = "NOPEUSD"
+        secrets = ["my-api-secret"]
+
+        @pytest_asyncio.fixture
+        async def broker(self, broker_context):
+            ...  # a started Broker talking to your fake venue
+
+Each test is gated by the broker's declared ``Capabilities`` and ``stub`` flag, and each failure
+says what the broker did and what the contract expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+try:
+    import pytest_asyncio
+except ModuleNotFoundError as exc:  # pragma: no cover - a clear message beats an import trace
+    raise ImportError(
+        "router_core.testing needs pytest-asyncio: pip install pytest-asyncio"
+    ) from exc
+
+from .brokers import Broker, BrokerContext
+from .errors import AmbiguousOutcome, BrokerError, NotSupported, UnknownSymbol
+from .models import (
+    Instrument,
+    LegPurpose,
+    Order,
+    OrderResult,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from .nonces import NonceRegistry
+from .plugins import PluginSet, make_plugin_manager
+from .ratelimit import RateLimiterRegistry
+
+__all__ = [
+    "BrokerContract",
+    "FakeClock",
+    "add_plugin",
+    "broker_context",
+    "fake_clock",
+    "make_broker_context",
+    "paper_broker",
+    "plugin_manager",
+    "register_plugin",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Clock and context
+
+
+class FakeClock:
+    """A ``router_core.clock.Clock`` that only moves when told; ``sleep`` returns at once.
+
+    ``sleeps`` records every requested sleep, so a test can assert a broker backed off.
+    """
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._wall = float(start)
+        self._monotonic = 1_000.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"a clock cannot go back {seconds} seconds")
+        self._wall += seconds
+        self._monotonic += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)  # still a scheduling point, like a real sleep
+
+    def __repr__(self) -> str:
+        return f"<FakeClock time={self._wall} monotonic={self._monotonic}>"
+
+
+def make_broker_context(
+    state_dir: Path,
+    *,
+    account: str = "test",
+    clock: FakeClock | None = None,
+    environ: dict[str, str] | None = None,
+) -> BrokerContext:
+    """A BrokerContext on ``state_dir`` with fresh registries; ``environ`` is a plain dict."""
+    clock = clock or FakeClock()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return BrokerContext(
+        account=account,
+        state_dir=state_dir,
+        nonces=NonceRegistry(state_dir),
+        limiters=RateLimiterRegistry(clock),
+        clock=clock,
+        environ={} if environ is None else environ,
+    )
+
+
+def add_plugin(plugins: PluginSet, obj: object, name: str | None = None) -> str:
+    """Register a plugin object (a module, class or instance with ``@hookimpl`` functions).
+
+    Brokers it registers through ``router_register_brokers`` are collected at once.
+    """
+    name = name or f"test-plugin-{uuid.uuid4().hex[:8]}"
+    plugins.register(obj, name=name)
+    plugins.pm.check_pending()
+    plugins.collect_brokers()
+    return name
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A FakeClock starting at 2023-11-14T22:13:20Z."""
+    return FakeClock()
+
+
+@pytest.fixture
+def broker_context(tmp_path: Path, fake_clock: FakeClock) -> BrokerContext:
+    """A BrokerContext for account ``test``: state in ``tmp_path``, the fake clock, an empty
+    ``environ`` dict you may fill (``broker_context.environ["MY_SECRET"] = "..."``)."""
+    return make_broker_context(tmp_path / "state", clock=fake_clock)
+
+
+@pytest.fixture
+def plugin_manager() -> PluginSet:
+    """A fresh PluginSet: the core's built-in plugins, no entry points."""
+    return make_plugin_manager(enabled=[])
+
+
+@pytest.fixture
+def register_plugin(plugin_manager: PluginSet) -> Callable[..., str]:
+    """``register_plugin(obj, name=None)`` adds a plugin object to ``plugin_manager``."""
+
+    def register(obj: object, name: str | None = None) -> str:
+        return add_plugin(plugin_manager, obj, name)
+
+    return register
+
+
+@pytest_asyncio.fixture
+async def paper_broker(broker_context: BrokerContext) -> AsyncIterator[Broker]:
+    """A started broker of the ``paper`` plugin with its default config.
+
+    Skipped when the alert-router-paper distribution (package ``router_paper``) is missing.
+    """
+    try:
+        module = importlib.import_module("router_paper.plugin")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("router_paper", "router_paper.plugin"):
+            raise
+        pytest.skip("paper_broker needs alert-router-paper: pip install -e plugins/paper")
+    plugins = make_plugin_manager(enabled=[], extra=[("paper", module)])
+    cls = plugins.brokers.get("paper")
+    broker = cls(cls.Config(), broker_context)
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The conformance suite
+
+_SUCCESS = (OrderStatus.ACCEPTED, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
+# Tried in this order when looking for an order type the broker does not declare.
+_EXOTIC_TYPES = (
+    OrderType.TRAILING_STOP,
+    OrderType.TAKE_PROFIT_LIMIT,
+    OrderType.TAKE_PROFIT,
+    OrderType.STOP_LIMIT,
+    OrderType.STOP,
+    OrderType.LIMIT,
+    OrderType.MARKET,
+)
+
+
+def _describe(exc: BaseException) -> str:
+    origin = "from the venue" if getattr(exc, "from_venue", False) else "before sending"
+    if isinstance(exc, BrokerError):
+        return f"raised {type(exc).__name__}({exc.message!r}, {origin})"
+    return f"raised {type(exc).__name__}({exc})"
+
+
+def _outcome(result: object) -> str:
+    if isinstance(result, OrderResult):
+        extra = f", reason={result.reason!r}" if result.reason else ""
+        return (
+            f"returned OrderResult(status={result.status.value}, "
+            f"client_order_id={result.client_order_id!r}{extra})"
+        )
+    return f"returned {result!r}"
+
+
+def _on_step(quantity: Decimal, step: Decimal) -> bool:
+    return step > 0 and quantity % step == 0
+
+
+class BrokerContract:
+    """Conformance tests for one Broker; subclass it in your plugin's tests.
+
+    Provide:
+
+    ``broker`` (fixture, required)
+        a *started* Broker talking to your plugin's fake venue; a fresh venue per test.
+    ``known_symbol`` / ``unknown_symbol``
+        tickers (as in an alert) the broker does / does not resolve.
+    ``secrets``
+        strings that must never appear in reprs, error messages or log records.
+
+    Optional:
+
+    ``ambiguous_broker`` (fixture)
+        a started Broker whose transport drops the reply to the *first order placement* after
+        the venue executed it (raise ``httpx.ReadTimeout`` from a MockTransport handler after
+        recording the order). Other requests, such as the look-up, must go through.
+    ``venue_rejection_order`` (fixture)
+        an ``Order``, or a callable ``(instrument) -> Order``, that the venue refuses (too big
+        for the balance, say); the test expects a rejection, not a denial.
+    ``order_quantity``
+        the quantity of the small test orders (default: the instrument's minimum and lot step).
+    ``resting_limit_price``
+        a buy limit price that rests on the book (default: half the reference price).
+    ``client_order_id(tag)``
+        override when your venue limits client order ids (the default is a 36-char UUID).
+    """
+
+    known_symbol: ClassVar[str | None] = None
+    unknown_symbol: ClassVar[str] = "NOPEUSD"
+    secrets: ClassVar[Sequence[str]] = ()
+    order_quantity: ClassVar[Decimal | None] = None
+    resting_limit_price: ClassVar[Decimal | None] = None
+
+    # ---- fixtures a subclass provides --------------------------------------------------------
+
+    @pytest.fixture
+    def broker(self) -> Broker:
+        pytest.fail(
+            f"{type(self).__name__} subclasses BrokerContract but defines no `broker` fixture; "
+            "the contract requires a started Broker against the plugin's fake venue"
+        )
+
+    @pytest.fixture
+    def ambiguous_broker(self) -> Broker | None:
+        return None
+
+    @pytest.fixture
+    def venue_rejection_order(self) -> Order | Callable[[Instrument], Order] | None:
+        return None
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def client_order_id(self, tag: str) -> str:
+        """A fresh client order id; ``tag`` names the test step (unused by the default)."""
+        return str(uuid.uuid4())
+
+    def make_order(
+        self,
+        broker: Broker,
+        instrument: Instrument,
+        *,
+        quantity: Decimal,
+        side: Side = Side.BUY,
+        order_type: OrderType = OrderType.MARKET,
+        purpose: LegPurpose = LegPurpose.OPEN,
+        tag: str = "order",
+        **fields: Any,
+    ) -> Order:
+        return Order(
+            client_order_id=self.client_order_id(tag),
+            account=broker.account,
+            instrument=instrument,
+            side=side,
+            quantity=quantity,
+            order_type=order_type,
+            purpose=purpose,
+            **fields,
+        )
+
+    def _leak_check(self, broker: Broker, where: str, text: str) -> None:
+        for secret in self.secrets:
+            if secret and secret in text:
+                pytest.fail(
+                    f"{broker.name}: {where} contains the secret {secret[:3]}...; the contract "
+                    "requires secrets never to appear in reprs, error messages or logs",
+                    pytrace=False,
+                )
+
+    def _check_error(self, broker: Broker, call: str, exc: BaseException) -> None:
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:  # the chain reaches logs too
+            seen.add(id(current))
+            texts = [str(current), repr(current), str(getattr(current, "venue_code", "") or "")]
+            self._leak_check(broker, f"the error {call} raised", " ".join(texts))
+            current = current.__cause__ or current.__context__
+
+    async def call(self, broker: Broker, method: str, *args: Any) -> Any:
+        """Call ``broker.<method>(*args)``, checking any error it raises for secrets."""
+        label = f"{method}({', '.join(_short(a) for a in args)})"
+        try:
+            return await getattr(broker, method)(*args)
+        except Exception as exc:
+            self._check_error(broker, label, exc)
+            raise
+
+    def _symbol(self, text: str) -> Any:
+        from .normalize import normalize
+
+        return normalize(text)
+
+    async def _instrument(self, broker: Broker) -> Instrument:
+        if not self.known_symbol:
+            pytest.fail(
+                f"{type(self).__name__} sets no known_symbol; the contract needs a ticker "
+                f"{broker.name} resolves"
+            )
+        try:
+            return await self.call(broker, "resolve", self._symbol(self.known_symbol))
+        except NotSupported:
+            if broker.stub:
+                return _stub_instrument(self.known_symbol)
+            raise
+
+    async def _reference_price(self, broker: Broker, instrument: Instrument) -> Decimal | None:
+        try:
+            price = await self.call(broker, "reference_price", instrument)
+        except NotSupported:
+            return None
+        return None if price is None else Decimal(str(price))
+
+    async def _small_quantity(self, broker: Broker, instrument: Instrument) -> Decimal:
+        if self.order_quantity is not None:
+            return self.order_quantity
+        step = instrument.lot_size
+        quantity = max(step, instrument.min_quantity)
+        if instrument.min_notional > 0:
+            price = await self._reference_price(broker, instrument)
+            if price:
+                quantity = max(quantity, instrument.min_notional / price)
+        return (quantity / step).to_integral_value(rounding=ROUND_CEILING) * step
+
+    def _skip_unless_trading(self, broker: Broker) -> None:
+        if broker.stub:
+            pytest.skip(f"{broker.name} is a stub: it places no orders")
+
+    def _entry_type(self, broker: Broker) -> OrderType:
+        if OrderType.MARKET not in broker.capabilities.order_types:
+            pytest.skip(f"{broker.name} declares no market orders; this test needs one to fill")
+        return OrderType.MARKET
+
+    async def _submit_ok(self, broker: Broker, order: Order, step: str) -> OrderResult:
+        try:
+            result = await self.call(broker, "submit_order", order)
+        except Exception as exc:
+            pytest.fail(
+                f"{broker.name}: submit_order({_order_text(order)}) {_describe(exc)} ({step}); "
+                "the contract requires a small valid order to be accepted or filled",
+                pytrace=False,
+            )
+        if not isinstance(result, OrderResult) or result.status not in _SUCCESS:
+            pytest.fail(
+                f"{broker.name}: submit_order({_order_text(order)}) {_outcome(result)} ({step}); "
+                "the contract requires a small valid order to be accepted or filled",
+                pytrace=False,
+            )
+        if result.client_order_id != order.client_order_id:
+            pytest.fail(
+                f"{broker.name}: submit_order returned client_order_id "
+                f"{result.client_order_id!r} for an order sent with {order.client_order_id!r}; "
+                "the contract requires Order.client_order_id to be used verbatim",
+                pytrace=False,
+            )
+        return result
+
+    async def _position(self, broker: Broker, instrument: Instrument) -> Decimal:
+        position = await self.call(broker, "position", instrument)
+        return position.quantity
+
+    @pytest.fixture(autouse=True)
+    def _no_secret_in_logs(self, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+        caplog.set_level(logging.DEBUG)
+        yield
+        if not self.secrets:
+            return
+        for record in caplog.records:
+            text = record.getMessage() + (record.exc_text or "")
+            for secret in self.secrets:
+                if secret and secret in text:
+                    pytest.fail(
+                        f"log record from {record.name} contains the secret {secret[:3]}...; "
+                        "the contract requires secrets never to reach a log line",
+                        pytrace=False,
+                    )
+
+    # ---- symbols and precision ---------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_resolves_known_symbol(self, broker: Broker) -> None:
+        instrument = await self._instrument(broker)
+        if not isinstance(instrument, Instrument):
+            pytest.fail(
+                f"{broker.name}: resolve({self.known_symbol!r}) returned {instrument!r}; "
+                "the contract requires an Instrument",
+                pytrace=False,
+            )
+
+    @pytest.mark.asyncio
+    async def test_unknown_symbol_raises_unknown_symbol(self, broker: Broker) -> None:
+        symbol = self._symbol(self.unknown_symbol)
+        try:
+            result = await self.call(broker, "resolve", symbol)
+        except UnknownSymbol:
+            return
+        except Exception as exc:
+            if broker.stub and isinstance(exc, NotSupported):
+                pytest.skip(f"{broker.name} is a stub that resolves nothing")
+            pytest.fail(
+                f"{broker.name}: resolve({self.unknown_symbol!r}) {_describe(exc)}; "
+                "the contract requires UnknownSymbol for a symbol the venue does not list",
+                pytrace=False,
+            )
+        pytest.fail(
+            f"{broker.name}: resolve({self.unknown_symbol!r}) returned {result!r}; "
+            "the contract requires UnknownSymbol for a symbol the venue does not list",
+            pytrace=False,
+        )
+
+    @pytest.mark.asyncio
+    async def test_instrument_has_positive_decimal_steps(self, broker: Broker) -> None:
+        instrument = await self._instrument(broker)
+        for name in ("tick_size", "lot_size"):
+            value = getattr(instrument, name)
+            if not isinstance(value, Decimal) or value <= 0:
+                pytest.fail(
+                    f"{broker.name}: {instrument.symbol}.{name} is {value!r}; the contract "
+                    "requires a positive Decimal step",
+                    pytrace=False,
+                )
+        for name in ("min_quantity", "min_notional", "contract_size"):
+            value = getattr(instrument, name)
+            if not isinstance(value, Decimal) or value < 0:
+                pytest.fail(
+                    f"{broker.name}: {instrument.symbol}.{name} is {value!r}; the contract "
+                    "requires a Decimal that is not negative",
+                    pytrace=False,
+                )
+
+    @pytest.mark.asyncio
+    async def test_off_step_quantity_is_rounded_or_denied(self, broker: Broker) -> None:
+        self._skip_unless_trading(broker)
+        order_type = self._entry_type(broker)
+        instrument = await self._instrument(broker)
+        quantity = await self._small_quantity(broker, instrument) + instrument.lot_size / 2
+        order = self.make_order(
+            broker, instrument, quantity=quantity, order_type=order_type, tag="off-step"
+        )
+        expectation = (
+            f"the contract requires a quantity off the lot step {instrument.lot_size} to be "
+            "rounded down to the step or denied before sending, never sent as is"
+        )
+        try:
+            result = await self.call(broker, "submit_order", order)
+        except BrokerError as exc:
+            if exc.from_venue or isinstance(exc, AmbiguousOutcome):
+                pytest.fail(
+                    f"{broker.name}: submit_order(quantity={quantity}) {_describe(exc)}, so "
+                    f"the quantity reached the venue; {expectation}",
+                    pytrace=False,
+                )
+            return  # a denial
+        if result.status is OrderStatus.DENIED:
+            return
+        if result.status not in _SUCCESS:
+            pytest.fail(
+                f"{broker.name}: submit_order(quantity={quantity}) {_outcome(result)}; "
+                f"{expectation}",
+                pytrace=False,
+            )
+        sent = result.quantity
+        if sent is None and broker.capabilities.find_order:
+            found = await self.call(broker, "find_order", order.client_order_id, instrument)
+            sent = found.quantity if found is not None else None
+        if sent is None:
+            pytest.fail(
+                f"{broker.name}: submit_order(quantity={quantity}) succeeded without reporting "
+                "the quantity (OrderResult.quantity is None, and find_order does not say); "
+                "the contract requires the quantity sent, to check it is on the lot step",
+                pytrace=False,
+            )
+        if not _on_step(sent, instrument.lot_size) or sent > quantity:
+            pytest.fail(
+                f"{broker.name}: submit_order(quantity={quantity}) sent {sent}; {expectation}",
+                pytrace=False,
+            )
+
+    # ---- orders --------------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_submit_small_order(self, broker: Broker) -> None:
+        self._skip_unless_trading(broker)
+        order_type = self._entry_type(broker)
+        instrument = await self._instrument(broker)
+        quantity = await self._small_quantity(broker, instrument)
+        order = self.make_order(broker, instrument, quantity=quantity, order_type=order_type)
+        await self._submit_ok(broker, order, "a small market buy")
+
+    @pytest.mark.asyncio
+    async def test_find_order_by_client_order_id(self, broker: Broker) -> None:
+        self._skip_unless_trading(broker)
+        if not broker.capabilities.find_order:
+            pytest.skip(f"{broker.name} declares capabilities.find_order=False")
+        order_type = self._entry_type(broker)
+        instrument = await self._instrument(broker)
+        quantity = await self._small_quantity(broker, instrument)
+        order = self.make_order(broker, instrument, quantity=quantity, order_type=order_type)
+        await self._submit_ok(broker, order, "before the look-up")
+        cid = order.client_order_id
+        found = await self.call(broker, "find_order", cid, instrument)
+        if found is None:
+            pytest.fail(
+                f"{broker.name}: find_order({cid}) returned None after a successful submit; "
+                "the contract requires the order to be found by its client order id",
+                pytrace=False,
+            )
+        if found.client_order_id != cid:
+            pytest.fail(
+                f"{broker.name}: find_order({cid}) returned an order with client_order_id "
+                f"{found.client_order_id!r}; the contract requires the order with the id "
+                "it was looked up by (Order.client_order_id used verbatim)",
+                pytrace=False,
+            )
+        if found.status not in (*_SUCCESS, OrderStatus.CANCELED):
+            pytest.fail(
+                f"{broker.name}: find_order({cid}) {_outcome(found)} for an order the venue "
+                "accepted; the contract requires its venue status (accepted, filled, ...)",
+                pytrace=False,
+            )
+
+    @pytest.mark.asyncio
+    async def test_find_order_of_unknown_id_returns_none(self, broker: Broker) -> None:
+        self._skip_unless_trading(broker)
+        if not broker.capabilities.find_order:
+            pytest.skip(f"{broker.name} declares capabilities.find_order=False")
+        instrument = await self._instrument(broker)
+        cid = self.client_order_id("never-sent")
+        try:
+            found = await self.call(broker, "find_order", cid, instrument)
+        except Exception as exc:
+            pytest.fail(
+                f"{broker.name}: find_order({cid}) for an id never sent {_describe(exc)}; "
+                "the contract requires None when the venue has no such order",
+                pytrace=False,
+            )
+        if found is not None:
+            pytest.fail(
+                f"{broker.name}: find_order({cid}) for an id never sent {_outcome(found)}; "
+                "the contract requires None when the venue has no such order",
+                pytrace=False,
+            )
+
+    @pytest.mark.asyncio
+    async def test_cancel_resting_order(self, broker: Broker) -> None:
+        self._skip_unless_trading(broker)
+        caps = broker.capabilities
+        if not caps.cancel:
+            pytest.skip(f"{broker.name} declares capabilities.cancel=False")
+        if OrderType.LIMIT not in caps.order_types:
+            pytest.skip(f"{broker.name} declares no limit orders; nothing can rest to cancel")
+        instrument = await self._instrument(broker)
+        price = self.resting_limit_price
+        if price is None:
+            reference = await self._reference_price(broker, instrument)
+            if not reference:
+                pytest.skip(
+                    f"{broker.name} gives no reference price; set resting_limit_price to a buy "
+                    "limit price that rests on the book"
+                )
+            tick = instrument.tick_size
+            price = (reference / 2 / tick).to_integral_value() * tick
+        quantity = await self._small_quantity(broker, instrument)
+        order = self.make_order(
+            broker, instrument, quantity=quantity, order_type=OrderType.LIMIT,
+            limit_price=price, tag="resting",
+        )
+        placed = await self._submit_ok(broker, order, f"a buy limit at {price} meant to rest")
+        if placed.status is not OrderStatus.ACCEPTED:
+            pytest.fail(
+                f"{broker.name}: a buy limit at {price} {_outcome(placed)}; the cancel test "
+                "needs it to rest: set resting_limit_price further from the market",
+                pytrace=False,
+            )
+        cid = order.client_order_id
+        try:
+            cancelled = await self.call(broker, "cancel_order", cid, instrument)
+        except Exception as exc:
+            pytest.fail(
+                f"{broker.name}: cancel_order({cid}) of a resting order {_describe(exc)}; "
+                "the contract requires it to be cancelled by its client order id",
+                pytrace=False,
+            )
+        if cancelled.status is not OrderStatus.CANCELED or cancelled.client_order_id != cid:
+            pytest.fail(
+                f"{broker.name}: cancel_order({cid}) {_outcome(cancelled)}; the contract "
+                "requires status canceled and the same client order id",
+                pytrace=False,
+            )
+        if caps.find_order:
+            found = await self.call(broker, "find_order", cid, instrument)
+            if found is None or found.status is not OrderStatus.CANCELED:
+                pytest.fail(
+                    f"{broker.name}: find_order({cid}) after a cancel {_outcome(found)}; the "
+                    "contract requires the order found with status canceled",
+                    pytrace=False,
+                )
+
+    # ---- denied versus rejected ----------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_undeclared_order_type_is_denied(self, broker: Broker) -> None:
+        self._skip_unless_trading(broker)
+        undeclared = [t for t in _EXOTIC_TYPES if t not in broker.capabilities.order_types]
+        if not undeclared:
+            pytest.skip(f"{broker.name} declares every order type")
+        order_type = undeclared[0]
+        instrument = await self._instrument(broker)
+        quantity = await self._small_quantity(broker, instrument)
+        price = await self._reference_price(broker, instrument) or instrument.tick_size * 1000
+        order = self.make_order(
+            broker, instrument, quantity=quantity, order_type=order_type, tag="undeclared",
+            limit_price=price, stop_price=price, trail_amount=instrument.tick_size * 10,
+        )
+        expectation = (
+            f"the contract requires an order type outside capabilities.order_types "
+            f"({order_type.value}) to be denied before sending: raise a BrokerError with "
+            "from_venue=False (NotSupported) or return status denied"
+        )
+        try:
+            result = await self.call(broker, "submit_order", order)
+        except BrokerError as exc:
+            if exc.from_venue or isinstance(exc, AmbiguousOutcome):
+                pytest.fail(f"{broker.name}: submit_order {_describe(exc)}; {expectation}",
+                            pytrace=False)
+            return
+        if result.status is not OrderStatus.DENIED:
+            pytest.fail(f"{broker.name}: submit_order {_outcome(result)}; {expectation}",
+                        pytrace=False)
+
+    @pytest.mark.asyncio
+    async def test_venue_refusal_is_a_rejection(
+        self, broker: Broker, venue_rejection_order: Any
+    ) -> None:
+        self._skip_unless_trading(broker)
+        if venue_rejection_order is None:
+            pytest.skip(
+                f"{type(self).__name__} provides no venue_rejection_order fixture "
+                "(an order the fake venue refuses)"
+            )
+        order = venue_rejection_order
+        if callable(order):
+            order = order(await self._instrument(broker))
+        expectation = (
+            "the contract requires a refusal by the venue to be a rejection: a BrokerError "
+            "with from_venue=True or status rejected"
+        )
+        try:
+            result = await self.call(broker, "submit_order", order)
+        except BrokerError as exc:
+            if not exc.from_venue:
+                pytest.fail(
+                    f"{broker.name}: submit_order({_order_text(order)}) {_describe(exc)}; "
+                    f"{expectation}",
+                    pytrace=False,
+                )
+            return
+        if result.status is not OrderStatus.REJECTED:
+            pytest.fail(
+                f"{broker.name}: submit_order({_order_text(order)}) {_outcome(result)}; "
+                f"{expectation}",
+                pytrace=False,
+            )
+
+    # ---- ambiguous outcome ---------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_ambiguous_outcome_is_found_by_client_order_id(
+        self, ambiguous_broker: Broker | None
+    ) -> None:
+        if ambiguous_broker is None:
+            pytest.skip(
+                f"{type(self).__name__} provides no ambiguous_broker fixture (a broker whose "
+                "transport drops the reply after the venue executed the order)"
+            )
+        broker = ambiguous_broker
+        self._skip_unless_trading(broker)
+        order_type = self._entry_type(broker)
+        instrument = await self._instrument(broker)
+        quantity = await self._small_quantity(broker, instrument)
+        order = self.make_order(
+            broker, instrument, quantity=quantity, order_type=order_type, tag="ambiguous"
+        )
+        cid = order.client_order_id
+        try:
+            result = await self.call(broker, "submit_order", order)
+        except AmbiguousOutcome:
+            pass
+        except Exception as exc:
+            pytest.fail(
+                f"{broker.name}: submit_order with the reply dropped {_describe(exc)}; the "
+                "contract requires AmbiguousOutcome (or status unknown): the order may exist",
+                pytrace=False,
+            )
+        else:
+            if result.status is not OrderStatus.UNKNOWN:
+                pytest.fail(
+                    f"{broker.name}: submit_order with the reply dropped {_outcome(result)}; "
+                    "the contract requires AmbiguousOutcome (or status unknown)",
+                    pytrace=False,
+                )
+        if not broker.capabilities.find_order:
+            pytest.fail(
+                f"{broker.name}: declares capabilities.find_order=False yet can meet an "
+                "ambiguous outcome; the contract requires find_order to resolve it",
+                pytrace=False,
+            )
+        found = await self.call(broker, "find_order", cid, instrument)
+        if found is None or found.client_order_id != cid or found.status not in _SUCCESS:
+            pytest.fail(
+                f"{broker.name}: find_order({cid}) after the dropped reply {_outcome(found)}; "
+                "the contract requires the one executed order, found by its client order id",
+                pytrace=False,
+            )
+
+    # ---- reverse legs --------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_reverse_close_leg_then_open_leg(self, broker: Broker) -> None:
+        self._skip_unless_trading(broker)
+        caps = broker.capabilities
+        if not (caps.can_short or caps.net_position):
+            pytest.skip(f"{broker.name} declares neither can_short nor net_position")
+        order_type = self._entry_type(broker)
+        instrument = await self._instrument(broker)
+        quantity = await self._small_quantity(broker, instrument)
+        start = await self._position(broker, instrument)
+
+        async def leg(side: Side, purpose: LegPurpose, expected: Decimal, what: str) -> None:
+            order = self.make_order(
+                broker, instrument, quantity=quantity, side=side, order_type=order_type,
+                purpose=purpose, reduce_only=purpose is LegPurpose.CLOSE and caps.reduce_only,
+                tag=purpose.value,
+            )
+            await self._submit_ok(broker, order, what)
+            now = await self._position(broker, instrument)
+            if now != expected:
+                pytest.fail(
+                    f"{broker.name}: position({instrument.symbol}) is {now} after {what}; "
+                    f"the contract requires {expected}",
+                    pytrace=False,
+                )
+
+        await leg(Side.BUY, LegPurpose.OPEN, start + quantity, f"opening a long of {quantity}")
+        await leg(Side.SELL, LegPurpose.CLOSE, start, f"the close leg (sell {quantity})")
+        await leg(Side.SELL, LegPurpose.OPEN, start - quantity, f"the open leg (sell {quantity})")
+
+    @pytest.mark.asyncio
+    async def test_reduce_only_never_opens_a_position(self, broker: Broker) -> None:
+        self._skip_unless_trading(broker)
+        if not broker.capabilities.reduce_only:
+            pytest.skip(f"{broker.name} declares capabilities.reduce_only=False")
+        order_type = self._entry_type(broker)
+        instrument = await self._instrument(broker)
+        if await self._position(broker, instrument) != 0:
+            pytest.skip(f"{broker.name}: the fake venue does not start flat")
+        quantity = await self._small_quantity(broker, instrument)
+        order = self.make_order(
+            broker, instrument, quantity=quantity, side=Side.BUY, order_type=order_type,
+            purpose=LegPurpose.CLOSE, reduce_only=True, tag="reduce-only",
+        )
+        try:
+            await self.call(broker, "submit_order", order)
+        except BrokerError:
+            pass  # refused, locally or by the venue: both keep the account flat
+        now = await self._position(broker, instrument)
+        if now != 0:
+            pytest.fail(
+                f"{broker.name}: a reduce-only buy while flat left position {now}; the "
+                "contract requires reduce-only orders never to open a position",
+                pytrace=False,
+            )
+
+    # ---- secrets and stubs ---------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_secrets_absent_from_reprs_and_errors(self, broker: Broker) -> None:
+        if not self.secrets:
+            pytest.skip(f"{type(self).__name__} declares no secrets to look for")
+        self._leak_check(broker, "repr(broker)", repr(broker))
+        self._leak_check(broker, "str(broker)", str(broker))
+        self._leak_check(broker, "repr(broker.config)", repr(broker.config))
+        self._leak_check(broker, "broker.config as JSON", broker.config.model_dump_json())
+        instrument = _stub_instrument(self.known_symbol or "BTCUSD")
+        with_errors: list[tuple[str, tuple[Any, ...]]] = [
+            ("resolve", (self._symbol(self.unknown_symbol),)),
+            ("find_order", (self.client_order_id("never-sent"), instrument)),
+            ("cancel_order", (self.client_order_id("never-sent"), instrument)),
+            ("submit_order", (self.make_order(broker, instrument, quantity=Decimal(0)),)),
+        ]
+        for method, args in with_errors:
+            try:
+                await self.call(broker, method, *args)  # checks the error it raises
+            except Exception:  # noqa: S112 - only the messages matter here
+                continue
+
+    @pytest.mark.asyncio
+    async def test_stub_refuses_orders_as_a_stub(self, broker: Broker) -> None:
+        if not broker.stub:
+            pytest.skip(f"{broker.name} is not a stub")
+        instrument = await self._instrument(broker)
+        order = self.make_order(broker, instrument, quantity=instrument.lot_size, tag="stub")
+        expectation = (
+            "the contract requires a stub's submit_order to raise NotSupported whose message "
+            "says (stub)"
+        )
+        try:
+            result = await self.call(broker, "submit_order", order)
+        except NotSupported as exc:
+            if "(stub)" not in str(exc):
+                pytest.fail(f"{broker.name}: submit_order {_describe(exc)}; {expectation}",
+                            pytrace=False)
+            if exc.from_venue:
+                pytest.fail(f"{broker.name}: submit_order {_describe(exc)}; a stub sends "
+                            "nothing, so from_venue must be False", pytrace=False)
+            return
+        except Exception as exc:
+            pytest.fail(f"{broker.name}: submit_order {_describe(exc)}; {expectation}",
+                        pytrace=False)
+        pytest.fail(f"{broker.name}: submit_order {_outcome(result)}; {expectation}",
+                    pytrace=False)
+
+
+def _stub_instrument(ticker: str) -> Instrument:
+    """A plausible instrument for calls that must not depend on the venue's listing."""
+    from .normalize import normalize
+
+    symbol = normalize(ticker)
+    return Instrument(
+        symbol=symbol.ticker or ticker,
+        base=symbol.base or symbol.root or "BASE",
+        quote=symbol.quote or "USD",
+        kind=symbol.kind,
+        tick_size=Decimal("0.01"),
+        lot_size=Decimal("0.001"),
+    )
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Instrument):
+        return value.symbol
+    if isinstance(value, Order):
+        return value.client_order_id
+    return str(value) if isinstance(value, str) else repr(value)
+
+
+def _order_text(order: Order) -> str:
+    price = f" @ {order.limit_price}" if order.limit_price is not None else ""
+    flags = " reduce_only" if order.reduce_only else ""
+    return (
+        f"{order.side.value} {order.quantity} {order.instrument.symbol} "
+        f"{order.order_type.value}{price}{flags}, id {order.client_order_id}"
+    )
+
