@@ -1,0 +1,316 @@
+"""Transport to Kraken spot REST: allowlist, signing, nonces in order, rate budgets, errors.
+
+One pooled ``httpx.AsyncClient`` per broker instance. Every private call on one API key goes
+through one ``asyncio.Lock`` held from taking the nonce until the answer is read: Kraken checks
+nonces in *arrival* order, and two requests on two pooled connections can overtake each other,
+so only one private request per key is in flight at a time. Rate budgets are waited for before
+the lock, so a waiting call never holds up the key.
+
+Retry policy is not decided here: this module classifies failures (see ``errors.py``) and never
+re-sends anything itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from pydantic import SecretStr
+from router_core import (
+    AmbiguousOutcome,
+    BrokerContext,
+    BrokerError,
+    ConfigError,
+    DecayingCounter,
+    NonceSource,
+    RateLimited,
+    RetryClass,
+    VenueUnavailable,
+    key_fingerprint,
+)
+
+from . import __version__
+from .config import KrakenSpotConfig
+from .endpoints import (
+    REST_LIMITS,
+    TRADING_LIMITS,
+    Counter,
+    endpoint,
+)
+from .errors import ORDER_ENTRY, first_error, venue_error
+from .signing import BadSecret, decode_secret, sign
+
+log = logging.getLogger("router_kraken_spot")
+
+LOCKOUT_SECONDS = 15 * 60  # Kraken's temporary lockout lasts about 15 minutes
+REST_BACKOFF_SECONDS = 15.0  # after EAPI:Rate limit exceeded ("a few seconds, longer if you keep calling")
+TRADING_BACKOFF_SECONDS = 10.0  # after EOrder:Rate limit exceeded
+REFUSE_ABOVE_SECONDS = 60.0  # a pause longer than this refuses calls instead of waiting
+CLOCK_REFRESH_SECONDS = 300.0  # re-measure the offset to Kraken's clock this often
+CLOCK_WARN_SECONDS = 2.0
+
+_RATE_CODES = ("EAPI:Rate limit exceeded", "EGeneral:Too many requests",
+               "EAuth:Rate limit exceeded", "EAuth:Too many requests")
+_TRADING_RATE_CODES = ("EOrder:Rate limit exceeded", "EOrder:Domain rate limit exceeded")
+
+# One lock per API key, shared by every broker instance that uses the key in this process
+# (they share the NonceSource the core's NonceRegistry hands out for the key).
+_KEY_LOCKS: weakref.WeakKeyDictionary[NonceSource, asyncio.Lock] = weakref.WeakKeyDictionary()
+_LOCKOUTS: weakref.WeakKeyDictionary[DecayingCounter, str] = weakref.WeakKeyDictionary()
+
+
+class KrakenSpotClient:
+    def __init__(self, config: KrakenSpotConfig, context: BrokerContext) -> None:
+        self._config = config
+        self._context = context
+        self._clock = context.clock
+        self._api_key: SecretStr = context.secret(config.api_key_env, key="api_key_env")
+        secret = context.secret(config.api_secret_env, key="api_secret_env")
+        try:
+            self._secret = decode_secret(secret.get_secret_value())
+        except BadSecret as exc:
+            raise ConfigError(
+                f"{exc} (environment variable {config.api_secret_env})",
+                key=f"accounts.{context.account}.api_secret_env",
+            ) from None
+        self._otp: SecretStr | None = (
+            context.secret(config.otp_env, key="otp_env") if config.otp_env else None
+        )
+        public_key = self._api_key.get_secret_value()
+        self.key_id = key_fingerprint(public_key)
+        self._nonces = context.nonces.for_key(public_key)
+        self._lock = _KEY_LOCKS.setdefault(self._nonces, asyncio.Lock())
+        rest_max, rest_decay = REST_LIMITS[config.tier]
+        self.rest_counter = context.limiters.get(
+            f"kraken-spot:rest:{self.key_id}",
+            lambda clock: DecayingCounter(
+                rest_max, rest_decay, clock=clock, name=f"kraken-spot REST counter {self.key_id}"
+            ),
+        )
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
+            transport=context.transport,
+            timeout=httpx.Timeout(config.timeout_seconds),
+            headers={"User-Agent": f"alert-router-kraken-spot/{__version__}"},
+            follow_redirects=False,
+        )
+        self.clock_offset: float | None = None  # Kraken server time minus our clock.time()
+        self._offset_measured_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"<KrakenSpotClient key={self.key_id} base_url={self._config.base_url!r}>"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- rate budgets -------------------------------------------------------------------------
+
+    def trading_counter(self, pair: str) -> DecayingCounter:
+        threshold, decay = TRADING_LIMITS[self._config.tier]
+        return self._context.limiters.get(
+            f"kraken-spot:trading:{self.key_id}:{pair}",
+            lambda clock: DecayingCounter(
+                threshold, decay, clock=clock, name=f"kraken-spot trading counter {pair}"
+            ),
+        )
+
+    def lockout(self) -> tuple[str, datetime] | None:
+        """``(reason, resumes_at)`` while this key is locked out, else None."""
+        paused = self.rest_counter.paused_for
+        if paused <= REFUSE_ABOVE_SECONDS:
+            return None
+        reason = _LOCKOUTS.get(self.rest_counter, "rate limit back-off")
+        return reason, datetime.fromtimestamp(self._clock.time() + paused, UTC)
+
+    def _refuse_if_locked_out(self, method: str) -> None:
+        state = self.lockout()
+        if state is not None:
+            reason, resumes = state
+            raise RateLimited(
+                f"kraken-spot key {self.key_id} is paused after {reason}; {method} refused "
+                f"locally, nothing sent; calls resume at {resumes.isoformat(timespec='seconds')}",
+                from_venue=False,
+            )
+
+    def _after_error(self, code: str, pair: str | None) -> None:
+        if code.startswith("EGeneral:Temporary lockout"):
+            _LOCKOUTS[self.rest_counter] = "Kraken's EGeneral:Temporary lockout"
+            self.rest_counter.pause(LOCKOUT_SECONDS)
+        elif code.startswith(_RATE_CODES):
+            self.rest_counter.pause(REST_BACKOFF_SECONDS)
+        elif code.startswith(_TRADING_RATE_CODES) and pair is not None:
+            self.trading_counter(pair).pause(TRADING_BACKOFF_SECONDS)
+        elif code.startswith("EService:Throttled"):
+            self.rest_counter.pause(self._throttled_for(code))
+
+    def _throttled_for(self, code: str) -> float:
+        # "EService:Throttled: <unix ts>" names when to retry, in Kraken's clock
+        try:
+            until = float(code.rsplit(":", 1)[1])
+        except (IndexError, ValueError):
+            return REST_BACKOFF_SECONDS
+        now = self._clock.time() + (self.clock_offset or 0.0)
+        return min(max(until - now, 1.0), LOCKOUT_SECONDS)
+
+    # -- Kraken's clock -----------------------------------------------------------------------
+
+    async def measure_clock(self) -> float:
+        """Measure the offset to Kraken's clock from /0/public/Time; returns it in seconds."""
+        before = self._clock.time()
+        result = await self.public("Time")
+        after = self._clock.time()
+        try:
+            server = float(result["unixtime"]) + 0.5  # whole seconds, truncated
+        except (KeyError, TypeError, ValueError):
+            raise VenueUnavailable("Kraken's /0/public/Time answer has no unixtime") from None
+        self.clock_offset = server - (before + after) / 2
+        self._offset_measured_at = self._clock.monotonic()
+        if abs(self.clock_offset) > CLOCK_WARN_SECONDS:
+            log.warning("host clock differs from Kraken's by %.1f s; deadlines use Kraken's "
+                        "clock", self.clock_offset)
+        return self.clock_offset
+
+    async def _fresh_clock(self) -> float:
+        stale = self._clock.monotonic() - self._offset_measured_at > CLOCK_REFRESH_SECONDS
+        if self.clock_offset is None:
+            try:
+                return await self.measure_clock()
+            except BrokerError as exc:
+                raise VenueUnavailable(
+                    f"cannot read Kraken's clock for the order deadline; nothing sent ({exc})",
+                    from_venue=False,
+                ) from None
+        if stale:
+            try:
+                await self.measure_clock()
+            except BrokerError as exc:  # keep the last offset; it was fine five minutes ago
+                log.warning("re-measuring Kraken's clock failed: %s", exc)
+        return self.clock_offset
+
+    def deadline(self) -> str:
+        """RFC3339 deadline ``deadline_seconds`` after Kraken's current time."""
+        server_now = self._clock.time() + (self.clock_offset or 0.0)
+        moment = datetime.fromtimestamp(server_now + self._config.deadline_seconds, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+    # -- calls --------------------------------------------------------------------------------
+
+    async def public(self, method: str, params: Mapping[str, str] | None = None) -> Any:
+        ep = endpoint(f"/0/public/{method}")
+        try:
+            response = await self._http.get(ep.path, params=dict(params or {}))
+        except httpx.TransportError as exc:
+            raise VenueUnavailable(
+                f"Kraken {method}: {type(exc).__name__}", from_venue=False
+            ) from None
+        return self._parse(method, response, pair=None)
+
+    async def private(
+        self,
+        method: str,
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        pair: str | None = None,
+        trading_cost: float = 0,
+        deadline: bool = False,
+    ) -> Any:
+        """Sign and send one private call; returns Kraken's ``result``.
+
+        ``pair`` and ``trading_cost`` charge the pair's matching-engine counter (AddOrder,
+        CancelOrder); other calls charge the key's REST counter. ``deadline`` appends a
+        ``deadline`` computed against Kraken's clock at the moment of signing.
+        """
+        ep = endpoint(f"/0/private/{method}")  # refuses anything outside the allowlist
+        self._refuse_if_locked_out(method)
+        if ep.counter is Counter.REST:
+            await self.rest_counter.acquire(ep.cost)
+        elif pair is not None and trading_cost > 0:
+            await self.trading_counter(pair).acquire(trading_cost)
+        if deadline:
+            await self._fresh_clock()
+        order_entry = method in ORDER_ENTRY
+        async with self._lock:
+            self._refuse_if_locked_out(method)  # a call that waited may meet a new lockout
+            fields = [("nonce", str(self._nonces.next())), *params]
+            if deadline:
+                fields.append(("deadline", self.deadline()))
+            if self._otp is not None:
+                fields.append(("otp", self._otp.get_secret_value()))
+            body = urlencode(fields)
+            headers = {
+                "API-Key": self._api_key.get_secret_value(),
+                "API-Sign": sign(self._secret, ep.path, fields[0][1], body),
+                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            }
+            started = time.perf_counter()
+            try:
+                response = await self._http.post(ep.path, content=body.encode(), headers=headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                    httpx.UnsupportedProtocol) as exc:
+                raise VenueUnavailable(
+                    f"could not connect to Kraken for {method} ({type(exc).__name__}); "
+                    "nothing was sent",
+                    from_venue=False,
+                ) from None
+            except Exception as exc:
+                # The request may have been written: for an order that is "unknown", never "no".
+                if order_entry:
+                    raise AmbiguousOutcome(
+                        f"Kraken {method}: {type(exc).__name__} after the request was sent; "
+                        "the order may exist",
+                        from_venue=True,
+                    ) from None
+                raise VenueUnavailable(
+                    f"Kraken {method}: {type(exc).__name__}", from_venue=False
+                ) from None
+            log.debug("kraken-spot %s -> HTTP %s in %.1f ms", method, response.status_code,
+                      (time.perf_counter() - started) * 1000)
+        return self._parse(method, response, pair=pair)
+
+    def _parse(self, method: str, response: httpx.Response, *, pair: str | None) -> Any:
+        order_entry = method in ORDER_ENTRY
+        if response.status_code != 200:
+            if response.status_code == 429:
+                self.rest_counter.pause(REST_BACKOFF_SECONDS)
+            if order_entry:
+                raise AmbiguousOutcome(
+                    f"Kraken {method}: HTTP {response.status_code}; the order may exist",
+                    venue_code=f"HTTP {response.status_code}", from_venue=True,
+                )
+            error = (RateLimited if response.status_code == 429 else VenueUnavailable)(
+                f"Kraken {method}: HTTP {response.status_code}",
+                venue_code=f"HTTP {response.status_code}", from_venue=True,
+            )
+            error.retry = RetryClass.WAIT if response.status_code == 429 else RetryClass.RETRY_READ
+            raise error
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            if order_entry:
+                raise AmbiguousOutcome(
+                    f"Kraken {method}: the answer is not JSON; the order may exist",
+                    from_venue=True,
+                )
+            raise VenueUnavailable(f"Kraken {method}: the answer is not JSON", from_venue=True)
+        code = first_error(data.get("error"))
+        if code is not None:
+            self._after_error(code, pair)
+            raise venue_error(code, method)
+        if "result" not in data:
+            if order_entry:
+                raise AmbiguousOutcome(
+                    f"Kraken {method}: the answer has no result; the order may exist",
+                    from_venue=True,
+                )
+            raise VenueUnavailable(f"Kraken {method}: the answer has no result", from_venue=True)
+        return data["result"]

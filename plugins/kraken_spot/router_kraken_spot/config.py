@@ -1,0 +1,52 @@
+"""The account's ``[accounts.<name>]`` section for ``broker = "kraken-spot"``.
+
+Secrets are never in the config: it names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import ConfigDict, Field, field_validator
+from router_core import BrokerConfig
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class KrakenSpotConfig(BrokerConfig):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    api_key_env: str = Field("KRAKEN_API_KEY", description="environment variable with the API key")
+    api_secret_env: str = Field(
+        "KRAKEN_API_SECRET", description="environment variable with the base64 API secret"
+    )
+    otp_env: str | None = Field(
+        None, description="environment variable with the key's 2FA password, if the key has one"
+    )
+    tier: Literal["starter", "intermediate", "pro"] = Field(
+        "starter", description="the account's verification tier; sets the rate-limit budgets"
+    )
+    validate_only: bool = Field(
+        False,
+        alias="validate",
+        description="send every order with validate=true: Kraken checks it, nothing is placed",
+    )
+    margin: bool = Field(
+        False, description="margin trading: positions from OpenPositions, shorts and leverage"
+    )
+    base_url: str = Field("https://api.kraken.com", description="override for proxies and fakes")
+    deadline_seconds: int = Field(
+        10, ge=5, le=30, description="AddOrder deadline, seconds after Kraken's server time"
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=60, description="HTTP timeout per request")
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_or_loopback(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value.rstrip("/")
+        if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+            return value.rstrip("/")
+        raise ValueError("must be an https:// URL (plain http only for 127.0.0.1/localhost)")
