@@ -1,0 +1,346 @@
+"""The Kraken Futures REST client: URL encoding, signing, nonces, rate budget, transport errors.
+
+One client per account; the nonce source, the per-key lock and the rate budget are shared by
+every account that uses the same API key. Private calls on one key take their nonce and leave
+in nonce order: a per-key lock is held from signing until the request is written (or, on
+transports that do not report that, until the answer arrives).
+
+Retry policy lives here only where Kraken documents that a request was refused before it was
+processed (nonce refusals; rate-limit refusals on reads). An order whose outcome is unknown is
+never sent again by the client: it raises ``AmbiguousOutcome`` and the core looks it up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+from weakref import WeakKeyDictionary
+
+import httpx
+from pydantic import SecretStr
+
+from router_core import (
+    AmbiguousOutcome,
+    AuthError,
+    BrokerError,
+    Clock,
+    InvalidOrder,
+    NonceSource,
+    PermissionDenied,
+    RateLimited,
+    RateLimiterRegistry,
+    RetryClass,
+    VenueUnavailable,
+)
+
+from .config import API_PATH
+from .errors import NUMERIC, Rule, top_level_rule, venue_error
+from .ratelimits import DERIVATIVES_PAUSE, derivatives_budget, derivatives_cost
+from .signing import authent
+
+logger = logging.getLogger("router_kraken_futures.client")
+
+Params = Mapping[str, str | Sequence[str]]
+
+# Locks by nonce source: accounts sharing a key share its source, hence its lock.
+_KEY_LOCKS: WeakKeyDictionary[NonceSource, asyncio.Lock] = WeakKeyDictionary()
+
+_CONNECT_PHASE_ERRORS = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.ProxyError,
+)
+_AFTER_WRITE_ERRORS = (httpx.TransportError, asyncio.TimeoutError)
+
+
+def key_lock(source: NonceSource) -> asyncio.Lock:
+    lock = _KEY_LOCKS.get(source)
+    if lock is None:
+        lock = _KEY_LOCKS[source] = asyncio.Lock()
+    return lock
+
+
+def encode_params(params: Params | None) -> str:
+    """``a=1&b=x%20y``: percent-encoded (spaces as %20, ':' as %3A), in the given order.
+
+    This exact string is both sent and signed. Sequence values repeat the key.
+    """
+    if not params:
+        return ""
+    parts: list[str] = []
+    for key, value in params.items():
+        values = [value] if isinstance(value, str) else list(value)
+        parts.extend(f"{quote(key, safe='')}={quote(v, safe='')}" for v in values)
+    return "&".join(parts)
+
+
+def parse_json(content: bytes) -> Any:
+    """JSON with every fractional number as Decimal (money never passes through float)."""
+    return json.loads(content, parse_float=Decimal)
+
+
+class _WriteProgress:
+    """Follows httpcore's trace events to tell 'nothing written' from 'request written'."""
+
+    def __init__(self) -> None:
+        self.seen_any = False
+        self.started_writing = False
+        self.written = asyncio.Event()
+
+    async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        self.seen_any = True
+        if event.endswith(".send_request_headers.started"):
+            self.started_writing = True
+        elif event.endswith(".send_request_body.complete"):
+            self.written.set()
+
+    @property
+    def nothing_written(self) -> bool:
+        """True only when the transport reported its phases and never started writing."""
+        return self.seen_any and not self.started_writing
+
+
+class KrakenFuturesClient:
+    def __init__(
+        self,
+        *,
+        host: str,
+        limiters: RateLimiterRegistry,
+        clock: Clock,
+        transport: httpx.AsyncBaseTransport | None,
+        timeout: float,
+    ) -> None:
+        self.host = host
+        self._api_key: SecretStr | None = None
+        self._secret: bytes | None = None
+        self._nonces: NonceSource | None = None
+        self._limiters = limiters
+        self._clock = clock
+        self._timeout = timeout
+        self.server_offset = 0.0  # Kraken server time minus local time, in seconds
+        self._http = httpx.AsyncClient(
+            base_url=host,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": "alert-router-kraken-futures"},
+        )
+
+    def __repr__(self) -> str:
+        return f"<KrakenFuturesClient {self.host}>"
+
+    def set_credentials(self, api_key: SecretStr, secret: bytes, nonces: NonceSource) -> None:
+        self._api_key, self._secret, self._nonces = api_key, secret, nonces
+
+    @property
+    def has_credentials(self) -> bool:
+        return self._api_key is not None
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # -- public -----------------------------------------------------------------------------
+
+    async def raw_get(self, endpoint: str) -> httpx.Response:
+        """An unsigned GET, returned as it came (used by the host health check)."""
+        try:
+            return await asyncio.wait_for(
+                self._http.get(f"{API_PATH}/{endpoint}"), self._timeout
+            )
+        except (*_CONNECT_PHASE_ERRORS, *_AFTER_WRITE_ERRORS) as exc:
+            raise VenueUnavailable(
+                f"cannot reach Kraken Futures at {self.host} ({type(exc).__name__})"
+            ) from None
+
+    async def public(self, endpoint: str, params: Params | None = None) -> dict[str, Any]:
+        path = f"{API_PATH}/{endpoint}"
+        query = encode_params(params)
+        url = f"{path}?{query}" if query else path
+        request = self._http.build_request("GET", url)
+        response = await self._send(request, _WriteProgress(), side_effect=False, endpoint=endpoint)
+        return self._payload(response, endpoint=endpoint, side_effect=False)
+
+    # -- private ----------------------------------------------------------------------------
+
+    async def private(
+        self,
+        method: str,
+        endpoint: str,
+        params: Params | None = None,
+        *,
+        side_effect: bool,
+    ) -> dict[str, Any]:
+        """A signed call. ``side_effect`` marks calls that change state (orders, leverage):
+        for them a lost answer is ``AmbiguousOutcome``, never a retry."""
+        if self._api_key is None or self._secret is None or self._nonces is None:
+            raise AuthError("Kraken Futures API credentials are not loaded (call start())")
+        budget = derivatives_budget(self._limiters, self._api_key.get_secret_value())
+        post_data = encode_params(params)
+        retried = False
+        while True:
+            await budget.acquire(derivatives_cost(method, endpoint, dict(params or {})))
+            try:
+                return await self._signed_call(method, endpoint, post_data, side_effect)
+            except BrokerError as exc:
+                if retried or not _may_resend(exc, side_effect=side_effect):
+                    raise
+                retried = True
+                logger.info("kraken-futures %s %s: %s; sending again", method, endpoint,
+                            exc.venue_code)
+
+    async def _signed_call(
+        self, method: str, endpoint: str, post_data: str, side_effect: bool
+    ) -> dict[str, Any]:
+        assert self._api_key is not None and self._secret is not None and self._nonces is not None
+        path = f"{API_PATH}/{endpoint}"
+        url = f"{path}?{post_data}" if post_data else path
+        progress = _WriteProgress()
+        lock = key_lock(self._nonces)
+        await lock.acquire()
+        try:
+            nonce = str(self._nonces.next())
+            headers = {
+                "APIKey": self._api_key.get_secret_value(),
+                "Nonce": nonce,
+                "Authent": authent(self._secret, path, post_data, nonce),
+            }
+            request = self._http.build_request(
+                method, url, headers=headers, extensions={"trace": progress}
+            )
+            sending = asyncio.ensure_future(
+                self._send(request, progress, side_effect=side_effect, endpoint=endpoint)
+            )
+            written = asyncio.ensure_future(progress.written.wait())
+            try:
+                await asyncio.wait({sending, written}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                sending.cancel()
+                raise
+            finally:
+                written.cancel()
+        finally:
+            lock.release()
+        response = await sending
+        return self._payload(response, endpoint=endpoint, side_effect=side_effect)
+
+    # -- transport and answers --------------------------------------------------------------
+
+    async def _send(
+        self, request: httpx.Request, progress: _WriteProgress, *, side_effect: bool,
+        endpoint: str,
+    ) -> httpx.Response:
+        try:
+            response = await asyncio.wait_for(self._http.send(request), self._timeout)
+        except _CONNECT_PHASE_ERRORS as exc:
+            raise VenueUnavailable(
+                f"cannot reach Kraken Futures at {self.host} ({type(exc).__name__}); "
+                "nothing was sent"
+            ) from None
+        except _AFTER_WRITE_ERRORS as exc:
+            what = type(exc).__name__
+            if progress.nothing_written:
+                raise VenueUnavailable(
+                    f"{endpoint}: no connection to {self.host} ({what}); nothing was sent"
+                ) from None
+            if side_effect:
+                raise AmbiguousOutcome(
+                    f"{endpoint}: the request was sent but no answer came ({what}); "
+                    "the order may exist"
+                ) from None
+            raise VenueUnavailable(f"{endpoint}: no answer from {self.host} ({what})") from None
+        logger.debug("kraken-futures %s %s -> HTTP %s", request.method, endpoint,
+                     response.status_code)
+        return response
+
+    def _payload(
+        self, response: httpx.Response, *, endpoint: str, side_effect: bool
+    ) -> dict[str, Any]:
+        status = response.status_code
+        if 300 <= status < 400:
+            location = response.headers.get("location", "?")
+            raise VenueUnavailable(
+                f"{self.host} answered {endpoint} with a redirect (HTTP {status} to {location}) "
+                "instead of the Kraken Futures API; the demo host is reported retired"
+            )
+        if status == 429:
+            self._pause()
+            raise RateLimited(
+                f"{endpoint}: Kraken Futures rate limit (HTTP 429)", venue_code="429",
+                from_venue=True,
+            )
+        try:
+            payload = parse_json(response.content)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and (
+            payload.get("result") == "error" or payload.get("errors")
+        ):
+            raise self._error(payload, endpoint=endpoint, side_effect=side_effect)
+        if status < 300 and isinstance(payload, dict) and payload.get("result") == "success":
+            self._note_server_time(payload.get("serverTime"))
+            return payload
+        raise self._unreadable(status, endpoint=endpoint, side_effect=side_effect)
+
+    def _error(self, payload: dict[str, Any], *, endpoint: str, side_effect: bool) -> BrokerError:
+        code = payload.get("error")
+        rule: Rule | None = None
+        if not isinstance(code, str):
+            first = (payload.get("errors") or [{}])[0]
+            number = first.get("code") if isinstance(first, dict) else None
+            message = str(first.get("message", "")) if isinstance(first, dict) else ""
+            rule = NUMERIC.get(number) if isinstance(number, int) else None
+            code = message or f"code {number}"
+        if rule is None:
+            rule = top_level_rule(code)
+        if rule.retry is RetryClass.WAIT:
+            self._pause()
+        return venue_error(rule, code, context=endpoint, side_effect=side_effect)
+
+    def _unreadable(self, status: int, *, endpoint: str, side_effect: bool) -> BrokerError:
+        what = f"HTTP {status} without a Kraken JSON answer"
+        if status in (401, 403):
+            cls = AuthError if status == 401 else PermissionDenied
+            return cls(f"{endpoint}: {what}", venue_code=str(status), from_venue=True)
+        if 400 <= status < 500 and status not in (405, 408, 409):
+            return InvalidOrder(f"{endpoint}: {what}", venue_code=str(status), from_venue=True)
+        if side_effect:
+            return AmbiguousOutcome(
+                f"{endpoint}: {what}; the order may exist", venue_code=str(status),
+                from_venue=True,
+            )
+        return VenueUnavailable(f"{endpoint}: {what}", venue_code=str(status), from_venue=True)
+
+    def _pause(self) -> None:
+        if self._api_key is not None:
+            derivatives_budget(self._limiters, self._api_key.get_secret_value()).pause(
+                DERIVATIVES_PAUSE
+            )
+
+    def _note_server_time(self, value: object) -> None:
+        if not isinstance(value, str):
+            return
+        try:
+            server = datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return
+        self.server_offset = server - self._clock.time()
+
+    def server_time(self) -> float:
+        """Kraken's clock as measured from the last answer, in epoch seconds."""
+        return self._clock.time() + self.server_offset
+
+
+def _may_resend(exc: BrokerError, *, side_effect: bool) -> bool:
+    """Resend only what Kraken refused before processing: nonce refusals always, rate-limit
+    refusals on reads (the budget has been paused, so the resend waits)."""
+    if exc.venue_code in ("nonceBelowThreshold", "nonceDuplicate"):
+        return True
+    return isinstance(exc, RateLimited) and not side_effect and exc.venue_code is not None

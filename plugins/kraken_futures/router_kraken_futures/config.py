@@ -1,0 +1,54 @@
+"""The account settings of a Kraken Futures account (its section of the config file)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from router_core import BrokerConfig
+
+HOSTS = {
+    "live": "https://futures.kraken.com",
+    "demo": "https://demo-futures.kraken.com",
+}
+API_PATH = "/derivatives/api/v3"
+
+
+class KrakenFuturesConfig(BrokerConfig):
+    """Settings for one Kraken Futures account.
+
+    Secrets are never written here: ``api_key_env`` and ``api_secret_env`` name the
+    environment variables that hold them.
+    """
+
+    api_key_env: str = "KRAKEN_FUTURES_API_KEY"
+    api_secret_env: str = "KRAKEN_FUTURES_API_SECRET"  # noqa: S105 - a variable name
+    environment: Literal["live", "demo"] = "live"
+    default_contract: Literal["PF", "PI"] = Field(
+        "PF",
+        description="contract family for tickers without a venue prefix: PF (linear, "
+        "multi-collateral) or PI (inverse); dated tickers use FF or FI accordingly",
+    )
+    reverse_mode: Literal["two_legs", "single_order"] = Field(
+        "two_legs",
+        description="two_legs: a reduce-only close then an open; single_order: one flip order",
+    )
+    process_before_seconds: float = Field(
+        10.0, gt=0, le=60, description="orders not processed within this many seconds are dropped"
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("base_url must start with https:// (or http:// for a local fake)")
+        return value.rstrip("/").removesuffix(API_PATH)
+
+    @property
+    def host(self) -> str:
+        """The scheme and host every path is appended to."""
+        return self.base_url or HOSTS[self.environment]
