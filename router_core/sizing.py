@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from typing import Literal
 
 from .decimals import format_decimal, round_down, round_to_step
@@ -26,6 +26,9 @@ from .models import Instrument, QuantityType, Side
 
 HUNDRED = Decimal(100)
 _SHOWN = Context(prec=12)  # digits shown in a reason; the computation keeps full precision
+# Inexact steps round toward zero (all operands are positive), so a quantity never comes out
+# above the exact one; 34 digits keep the usual cases exact.
+_ARITHMETIC = Context(prec=34, rounding=ROUND_FLOOR)
 
 PriceRole = Literal["limit", "stop"]
 
@@ -82,16 +85,16 @@ def size_quantity(
       ``contract_size x |price - stop| / (price x stop)`` base units; a dollar risk is
       converted to base at the stop price (where the loss is realised).
 
-    Every type but ``percent_of_position`` is then multiplied by ``multiplier``.
+    Every type but ``percent_of_position`` scales the alert's number by ``multiplier``
+    (before any division, so exact results stay exact).
     Raises ``SizingDenied`` when an input the rule needs is missing, not finite or not
     positive, when the result rounds to zero, or when it is below ``min_quantity`` or
     ``min_notional``.
     """
-    raw = _RULES[request.quantity_type](request, instrument, equity, position)
-    if request.quantity_type is not QuantityType.PERCENT_OF_POSITION:
-        raw *= _positive(request.multiplier, "the account multiplier", request)
-    quantity = round_down(raw, instrument.lot_size)
-    _check_minimums(quantity, raw, request.price, instrument)
+    with localcontext(_ARITHMETIC):
+        raw = _RULES[request.quantity_type](request, instrument, equity, position)
+        quantity = round_down(raw, instrument.lot_size)
+        _check_minimums(quantity, raw, request.price, instrument)
     return quantity
 
 
@@ -175,17 +178,23 @@ def _risk_to_quantity(risk: Decimal, request: SizingRequest, instrument: Instrum
     contract_size = _contract_size(instrument, request)
     if not instrument.inverse:
         return risk / (distance * contract_size)
-    if not risk_in_base:
-        risk /= stop
-    return risk * price * stop / (contract_size * distance)
+    # one division, last: an intermediate quotient would be cut at 28 digits and a result of
+    # exactly 100 could come out as 99.99.. and round down a whole lot
+    if risk_in_base:
+        return risk * price * stop / (contract_size * distance)
+    return risk * price / (contract_size * distance)  # the loss valued at the stop price
 
 
 def _alert_quantity(request: SizingRequest) -> Decimal:
+    """The alert's number, times the account multiplier (applied before any division)."""
     value = request.quantity if request.quantity is not None else request.default_quantity
     if value is None:
         raise SizingDenied(f"{request.quantity_type} sizing needs a quantity, but the alert "
                            f"has none and the account sets no default quantity")
-    return _positive(value, "a positive quantity", request)
+    value = _positive(value, "a positive quantity", request)
+    if request.quantity_type is QuantityType.PERCENT_OF_POSITION:
+        return value
+    return value * _positive(request.multiplier, "the account multiplier", request)
 
 
 def _contract_size(instrument: Instrument, request: SizingRequest) -> Decimal:
