@@ -23,7 +23,9 @@ Fixtures: ``plugin_manager`` (a fresh PluginSet without entry points), ``registe
             ...  # a started Broker talking to your fake venue
 
 Each test is gated by the broker's declared ``Capabilities`` and ``stub`` flag, and each failure
-says what the broker did and what the contract expects.
+says what the broker did and what the contract expects, so pytest's assertion rewriting is
+not needed here: PYTEST_DONT_REWRITE (which also keeps pytest from warning when a test module
+imports this module before its ``pytest_plugins`` line is read).
 """
 
 from __future__ import annotations
@@ -238,7 +240,8 @@ class BrokerContract:
     ``broker`` (fixture, required)
         a *started* Broker talking to your plugin's fake venue; a fresh venue per test.
     ``known_symbol`` / ``unknown_symbol``
-        tickers (as in an alert) the broker does / does not resolve.
+        tickers (as in an alert) the broker does / does not resolve; ``unknown_symbol = None``
+        when the venue resolves every symbol (a simulator).
     ``secrets``
         strings that must never appear in reprs, error messages or log records.
 
@@ -253,16 +256,19 @@ class BrokerContract:
         for the balance, say); the test expects a rejection, not a denial.
     ``order_quantity``
         the quantity of the small test orders (default: the instrument's minimum and lot step).
-    ``resting_limit_price``
-        a buy limit price that rests on the book (default: half the reference price).
+    ``resting_order_type`` / ``resting_limit_price``
+        the order the cancel test places and expects to rest: a buy of this type (default
+        ``limit``) at this price (default: half the reference price). For a stop type the
+        price is the stop price.
     ``client_order_id(tag)``
         override when your venue limits client order ids (the default is a 36-char UUID).
     """
 
     known_symbol: ClassVar[str | None] = None
-    unknown_symbol: ClassVar[str] = "NOPEUSD"
+    unknown_symbol: ClassVar[str | None] = "NOPEUSD"
     secrets: ClassVar[Sequence[str]] = ()
     order_quantity: ClassVar[Decimal | None] = None
+    resting_order_type: ClassVar[OrderType] = OrderType.LIMIT
     resting_limit_price: ClassVar[Decimal | None] = None
 
     # ---- fixtures a subclass provides --------------------------------------------------------
@@ -310,6 +316,12 @@ class BrokerContract:
             purpose=purpose,
             **fields,
         )
+
+    async def _order(self, broker: Broker, instrument: Instrument, **fields: Any) -> Order:
+        """``make_order`` with the reference price the core would attach, when known."""
+        if "reference_price" not in fields:
+            fields["reference_price"] = await self._reference_price(broker, instrument)
+        return self.make_order(broker, instrument, **fields)
 
     def _leak_check(self, broker: Broker, where: str, text: str) -> None:
         for secret in self.secrets:
@@ -441,6 +453,9 @@ class BrokerContract:
 
     @pytest.mark.asyncio
     async def test_unknown_symbol_raises_unknown_symbol(self, broker: Broker) -> None:
+        if self.unknown_symbol is None:
+            pytest.skip(f"{type(self).__name__} sets unknown_symbol = None: the venue lists "
+                        "every symbol")
         symbol = self._symbol(self.unknown_symbol)
         try:
             result = await self.call(broker, "resolve", symbol)
@@ -486,7 +501,7 @@ class BrokerContract:
         order_type = self._entry_type(broker)
         instrument = await self._instrument(broker)
         quantity = await self._small_quantity(broker, instrument) + instrument.lot_size / 2
-        order = self.make_order(
+        order = await self._order(
             broker, instrument, quantity=quantity, order_type=order_type, tag="off-step"
         )
         expectation = (
@@ -536,7 +551,7 @@ class BrokerContract:
         order_type = self._entry_type(broker)
         instrument = await self._instrument(broker)
         quantity = await self._small_quantity(broker, instrument)
-        order = self.make_order(broker, instrument, quantity=quantity, order_type=order_type)
+        order = await self._order(broker, instrument, quantity=quantity, order_type=order_type)
         await self._submit_ok(broker, order, "a small market buy")
 
     @pytest.mark.asyncio
@@ -547,7 +562,7 @@ class BrokerContract:
         order_type = self._entry_type(broker)
         instrument = await self._instrument(broker)
         quantity = await self._small_quantity(broker, instrument)
-        order = self.make_order(broker, instrument, quantity=quantity, order_type=order_type)
+        order = await self._order(broker, instrument, quantity=quantity, order_type=order_type)
         await self._submit_ok(broker, order, "before the look-up")
         cid = order.client_order_id
         found = await self.call(broker, "find_order", cid, instrument)
@@ -599,8 +614,10 @@ class BrokerContract:
         caps = broker.capabilities
         if not caps.cancel:
             pytest.skip(f"{broker.name} declares capabilities.cancel=False")
-        if OrderType.LIMIT not in caps.order_types:
-            pytest.skip(f"{broker.name} declares no limit orders; nothing can rest to cancel")
+        resting = self.resting_order_type
+        if resting not in caps.order_types:
+            pytest.skip(f"{broker.name} declares no {resting.value} orders; set "
+                        "resting_order_type to one that rests on the book")
         instrument = await self._instrument(broker)
         price = self.resting_limit_price
         if price is None:
@@ -613,15 +630,19 @@ class BrokerContract:
             tick = instrument.tick_size
             price = (reference / 2 / tick).to_integral_value() * tick
         quantity = await self._small_quantity(broker, instrument)
-        order = self.make_order(
-            broker, instrument, quantity=quantity, order_type=OrderType.LIMIT,
-            limit_price=price, tag="resting",
+        is_stop = resting in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP,
+                              OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT)
+        order = await self._order(
+            broker, instrument, quantity=quantity, order_type=resting,
+            limit_price=None if resting is OrderType.STOP else price,
+            stop_price=price if is_stop else None, tag="resting",
         )
-        placed = await self._submit_ok(broker, order, f"a buy limit at {price} meant to rest")
+        what = f"a buy {resting.value} at {price} meant to rest"
+        placed = await self._submit_ok(broker, order, what)
         if placed.status is not OrderStatus.ACCEPTED:
             pytest.fail(
-                f"{broker.name}: a buy limit at {price} {_outcome(placed)}; the cancel test "
-                "needs it to rest: set resting_limit_price further from the market",
+                f"{broker.name}: {what} {_outcome(placed)}; the cancel test needs an order "
+                "that rests: set resting_order_type / resting_limit_price",
                 pytrace=False,
             )
         cid = order.client_order_id
@@ -660,7 +681,7 @@ class BrokerContract:
         instrument = await self._instrument(broker)
         quantity = await self._small_quantity(broker, instrument)
         price = await self._reference_price(broker, instrument) or instrument.tick_size * 1000
-        order = self.make_order(
+        order = await self._order(
             broker, instrument, quantity=quantity, order_type=order_type, tag="undeclared",
             limit_price=price, stop_price=price, trail_amount=instrument.tick_size * 10,
         )
@@ -730,7 +751,7 @@ class BrokerContract:
         order_type = self._entry_type(broker)
         instrument = await self._instrument(broker)
         quantity = await self._small_quantity(broker, instrument)
-        order = self.make_order(
+        order = await self._order(
             broker, instrument, quantity=quantity, order_type=order_type, tag="ambiguous"
         )
         cid = order.client_order_id
@@ -779,7 +800,7 @@ class BrokerContract:
         start = await self._position(broker, instrument)
 
         async def leg(side: Side, purpose: LegPurpose, expected: Decimal, what: str) -> None:
-            order = self.make_order(
+            order = await self._order(
                 broker, instrument, quantity=quantity, side=side, order_type=order_type,
                 purpose=purpose, reduce_only=purpose is LegPurpose.CLOSE and caps.reduce_only,
                 tag=purpose.value,
@@ -807,7 +828,7 @@ class BrokerContract:
         if await self._position(broker, instrument) != 0:
             pytest.skip(f"{broker.name}: the fake venue does not start flat")
         quantity = await self._small_quantity(broker, instrument)
-        order = self.make_order(
+        order = await self._order(
             broker, instrument, quantity=quantity, side=Side.BUY, order_type=order_type,
             purpose=LegPurpose.CLOSE, reduce_only=True, tag="reduce-only",
         )
@@ -835,7 +856,7 @@ class BrokerContract:
         self._leak_check(broker, "broker.config as JSON", broker.config.model_dump_json())
         instrument = _stub_instrument(self.known_symbol or "BTCUSD")
         with_errors: list[tuple[str, tuple[Any, ...]]] = [
-            ("resolve", (self._symbol(self.unknown_symbol),)),
+            ("resolve", (self._symbol(self.unknown_symbol or "NOPEUSD"),)),
             ("find_order", (self.client_order_id("never-sent"), instrument)),
             ("cancel_order", (self.client_order_id("never-sent"), instrument)),
             ("submit_order", (self.make_order(broker, instrument, quantity=Decimal(0)),)),
