@@ -3,10 +3,10 @@
 Venues only differ in how they *spell* a contract (``NQM5``, ``NQM5`` + ``CME``,
 ``CON.F.US.ENQ.M25``); which contract a TradingView ticker means is decided here, once.
 
-Dates are computed from the exchanges' published rules with weekends as the only non-business
-days: exchange holidays are ignored, so a computed date can be one business day late around a
-holiday. That is the precision a stub needs; a full adapter should read the venue's contract
-list instead.
+Dates are computed from the exchanges' published rules, counting weekends and the regular US
+exchange holidays (``exchange_holidays``) as non-business days. Special closures are unknown,
+so a computed date can be a business day off after one. That is the precision a stub needs; a
+full adapter should take expiries from the venue's contract list instead.
 
 Roll rule for continuous tickers (``NQ1!``): the front contract is the first contract of the
 root's cycle whose *roll date* is after today (on the roll date itself the next contract is the
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import Field
 
@@ -176,10 +177,60 @@ class Contract:
                 return Contract(self.spec, year, month)
 
 
-# ---- calendar arithmetic (weekends only; holidays are ignored, see the module docstring) ----
+# ---- calendar arithmetic ----
+
+_MONDAY, _WEDNESDAY, _THURSDAY, _FRIDAY = 0, 2, 3, 4
+
+def _observed(day: date) -> date:
+    """A fixed-date holiday on a weekend is observed on the Friday before or Monday after."""
+    if day.weekday() == 5:
+        return day - timedelta(days=1)
+    if day.weekday() == 6:
+        return day + timedelta(days=1)
+    return day
+
+
+def _easter(year: int) -> date:
+    """Gregorian Easter Sunday (the anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    weekday_fix = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * weekday_fix) // 451
+    month, day = divmod(h + weekday_fix - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+@lru_cache(maxsize=64)
+def exchange_holidays(year: int) -> frozenset[date]:
+    """The US exchange holidays on which CME Group counts no business day.
+
+    A Saturday New Year is not observed on the Friday before: that Friday belongs to the
+    previous year, whose set does not contain it.
+
+    The regular list only: special closures (days of mourning, emergencies) are not known.
+    """
+    days = {
+        _observed(date(year, 1, 1)),
+        _nth_weekday(year, 1, _MONDAY, 3),  # Martin Luther King Jr. Day
+        _nth_weekday(year, 2, _MONDAY, 3),  # Presidents' Day
+        _easter(year) - timedelta(days=2),  # Good Friday
+        _last_weekday(year, 5, _MONDAY),  # Memorial Day
+        _observed(date(year, 7, 4)),
+        _nth_weekday(year, 9, _MONDAY, 1),  # Labor Day
+        _nth_weekday(year, 11, _THURSDAY, 4),  # Thanksgiving
+        _observed(date(year, 12, 25)),
+    }
+    if year >= 2022:
+        days.add(_observed(date(year, 6, 19)))  # Juneteenth
+    return frozenset(days)
+
 
 def _is_business_day(day: date) -> bool:
-    return day.weekday() < 5
+    return day.weekday() < 5 and day not in exchange_holidays(day.year)
 
 
 def _business_days_before(day: date, count: int) -> date:
@@ -190,11 +241,14 @@ def _business_days_before(day: date, count: int) -> date:
     return day
 
 
-def _last_business_day(year: int, month: int) -> date:
-    day = date(year, month, monthrange(year, month)[1])
+def _business_day_on_or_before(day: date) -> date:
     while not _is_business_day(day):
         day -= timedelta(days=1)
     return day
+
+
+def _last_business_day(year: int, month: int) -> date:
+    return _business_day_on_or_before(date(year, month, monthrange(year, month)[1]))
 
 
 def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
@@ -202,18 +256,20 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
     return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
 
 
+def _last_weekday(year: int, month: int, weekday: int) -> date:
+    last = date(year, month, monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
 def _previous_month(year: int, month: int) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
-
-
-_FRIDAY, _WEDNESDAY = 4, 2
 
 
 def last_trading_day(spec: ContractSpec, year: int, month: int) -> date:
     """The last trading day of ``spec``'s contract for ``month`` of ``year``."""
     family = spec.family
     if family is Family.EQUITY_INDEX:
-        return _nth_weekday(year, month, _FRIDAY, 3)
+        return _business_day_on_or_before(_nth_weekday(year, month, _FRIDAY, 3))
     if family is Family.CURRENCY:
         return _business_days_before(_nth_weekday(year, month, _WEDNESDAY, 3), 2)
     if family is Family.TREASURY:
@@ -221,9 +277,7 @@ def last_trading_day(spec: ContractSpec, year: int, month: int) -> date:
     if family is Family.ENERGY:
         # N business days before the 25th of the prior month; when the 25th is not a business
         # day, counting starts from the business day before it.
-        anchor = date(*_previous_month(year, month), 25)
-        while not _is_business_day(anchor):
-            anchor -= timedelta(days=1)
+        anchor = _business_day_on_or_before(date(*_previous_month(year, month), 25))
         return _business_days_before(anchor, spec.ltd_business_days_before_25th)
     # metals: third-last business day of the contract month
     return _business_days_before(_last_business_day(year, month), 2)
