@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
+
 from router_core import (
     AmbiguousOutcome,
     BrokerContext,

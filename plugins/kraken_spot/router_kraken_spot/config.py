@@ -9,6 +9,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, field_validator
+
 from router_core import BrokerConfig
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
