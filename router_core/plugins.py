@@ -41,6 +41,7 @@ class InstalledPlugin:
     module: str
     distribution: str | None
     version: str | None
+    entry_point: metadata.EntryPoint | None = None
 
 
 def catalogue(group: str = GROUP) -> dict[str, InstalledPlugin]:
@@ -54,6 +55,7 @@ def catalogue(group: str = GROUP) -> dict[str, InstalledPlugin]:
                 module=ep.value,
                 distribution=dist.metadata["Name"] if dist is not None else None,
                 version=dist.version if dist is not None else None,
+                entry_point=ep,
             )
         )
     result: dict[str, InstalledPlugin] = {}
@@ -183,7 +185,15 @@ def _import_entry_points(
             )
         )
 
-    manager = NamedExtensionManager(
+    class CataloguedExtensionManager(NamedExtensionManager):  # type: ignore[misc]
+        """Imports exactly the entry points catalogued above. Stevedore's own scan keeps a
+        process-wide cache per group, which would miss a plugin installed after the first
+        scan in this process (and a test's throw-away plugins)."""
+
+        def list_entry_points(self) -> list[metadata.EntryPoint]:
+            return [p.entry_point for p in installed.values() if p.entry_point is not None]
+
+    manager = CataloguedExtensionManager(
         group,
         names=names,
         name_order=True,
