@@ -1,4 +1,4 @@
-"""Fixtures for the prop-firm stub tests: a fixed clock and a broker factory."""
+"""Fixtures for the prop-firm stub tests: a broker factory on a clock fixed to one day."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from router_core import Broker, BrokerContext, NonceRegistry, RateLimiterRegistry
+from router_core import Broker
+from router_core.testing import FakeClock, make_broker_context
 
-# Minimal valid settings per broker: the required fields only.
+# The fields each broker's Config requires; everything else keeps its default.
 REQUIRED: dict[str, dict[str, Any]] = {
     "tradovate": {"app_id": "alert-router"},
     "rithmic": {
@@ -25,38 +26,17 @@ REQUIRED: dict[str, dict[str, Any]] = {
 }
 
 
-class FixedClock:
-    """Wall time fixed at noon UTC of one day."""
-
-    def __init__(self, day: date) -> None:
-        self._time = datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp()
-
-    def time(self) -> float:
-        return self._time
-
-    def monotonic(self) -> float:
-        return 0.0
-
-    async def sleep(self, seconds: float) -> None:
-        return None
-
-
-MakeBroker = Callable[..., Broker]
+def clock_on(day: date) -> FakeClock:
+    """A fake clock at noon UTC of ``day``."""
+    return FakeClock(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp())
 
 
 @pytest.fixture
-def make_broker(tmp_path: Path) -> MakeBroker:
+def make_broker(tmp_path: Path) -> Callable[..., Broker]:
+    """``make_broker(cls, today=date(2025, 12, 20), **settings)`` -> an unstarted broker."""
+
     def make(cls: type[Broker], today: date = date(2025, 12, 20), **settings: Any) -> Broker:
         config = cls.Config.model_validate({**REQUIRED[cls.name], **settings})
-        clock = FixedClock(today)
-        context = BrokerContext(
-            account="acct",
-            state_dir=tmp_path,
-            nonces=NonceRegistry(None),
-            limiters=RateLimiterRegistry(clock),
-            clock=clock,
-            environ={},
-        )
-        return cls(config, context)
+        return cls(config, make_broker_context(tmp_path / cls.name, clock=clock_on(today)))
 
     return make
