@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -331,8 +332,6 @@ class Journal:
         return row[0] if row else None
 
     def add_realised_pnl(self, account: str, day: str, amount: str) -> None:
-        from decimal import Decimal
-
         with self._tx() as db:
             row = db.execute(
                 "SELECT realised FROM pnl WHERE account = ? AND day = ?", (account, day)
@@ -349,6 +348,16 @@ class Journal:
             "SELECT realised FROM pnl WHERE account = ? AND day = ?", (account, day)
         ).fetchone()
         return row[0] if row else "0"
+
+    def writable(self) -> bool:
+        """Whether a write transaction can start now (health checks); writes nothing."""
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            return False
+        return True
 
     def close(self) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -168,13 +168,17 @@ class Router:
 
     def accept(
         self, raw: bytes, content_type: str | None, *, peer: str | None = None,
-        source: str = "webhook",
+        source: str = "webhook", authorize: Callable[[Alert], None] | None = None,
     ) -> Acceptance:
         """Parse and durably claim a delivery. Raises AlertError for a bad body (nothing is
-        journaled). A duplicate or a conflict names the earlier alert."""
+        journaled). A duplicate or a conflict names the earlier alert. ``authorize`` sees the
+        parsed alert before the claim (the webhook's passphrase check); whatever it raises
+        propagates and nothing is journaled."""
         from .intake import parse_alert  # pydantic-heavy; only paid by paths that take alerts
 
         alert = parse_alert(raw, content_type, self.plugins)
+        if authorize is not None:
+            authorize(alert)
         delivery_key = hashlib.sha256(raw).hexdigest()
         public = alert.public_dict()
         intent_key = alert.intent_key() or f"body:{delivery_key}"

@@ -1,0 +1,432 @@
+"""The webhook: FastAPI on uvicorn, in front of ``Router``.
+
+Each delivery is checked in this order, and the first failure answers:
+
+1. method (405, by routing);
+2. the IP allowlist on the socket peer (403), before a byte of the body is read;
+   ``X-Forwarded-For`` counts only when the peer is a trusted proxy;
+3. the route token in ``/webhook/{token}`` (401), before the body is read;
+4. the content type (415): ``application/json`` or ``text/plain``; none reads as text/plain;
+5. the size (413): ``Content-Length`` first, then while streaming, never past the limit + 1;
+6. an ``X-Router-Signature`` HMAC when one is sent and secrets are configured (401);
+7. parsing and validation (422 with ``[{"field", "reason"}]``);
+8. the passphrase in the body (401), compared in constant time;
+9. the durable claim in the journal: NEW 200 (executed in the background after the answer),
+   DUPLICATE 200 with the first delivery's outcome, CONFLICT 409. A failed journal write is
+   the only 5xx (503): nothing was recorded, so the sender may retry.
+
+A 401 body is always ``{"error": "unauthorized"}``; no answer or log line carries a secret, a
+signature or the raw body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .errors import AlertError
+from .intake import media_type_of
+from .journal import AlertRecord, AlertState, ClaimOutcome
+from .router import HALT_FLAG
+from .security import (
+    SIGNATURE_HEADER,
+    SignatureVerifier,
+    Unauthorized,
+    WebhookSettings,
+    bearer_token,
+    client_address,
+    in_networks,
+    refuse_unguarded_live,
+    route_for_token,
+    scrub,
+    secret_matches,
+)
+
+if TYPE_CHECKING:
+    from .alert import Alert
+    from .router import Router
+
+log = logging.getLogger("router_core.server")
+
+PURGE_INTERVAL_SECONDS = 3600.0
+WAIT_LIMIT_SECONDS = 60.0
+LOOPBACK = ("127.0.0.1", "::1")
+FINISHED = (AlertState.DONE, AlertState.REFUSED)
+UNAUTHORIZED = {"error": "unauthorized"}
+
+_WEBHOOK_BODY = {
+    "required": True,
+    "description": "The alert: native JSON, a TradingView strategy message, or another "
+    "supported dialect. TradingView sends text/plain when the message is not valid JSON.",
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
+}
+_WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "accepted, or a duplicate with the first delivery's outcome"},
+    401: {"description": "unauthorized"},
+    403: {"description": "the sender's address is not allowed"},
+    409: {"description": "the same intent with different content was accepted before"},
+    413: {"description": "body too large"},
+    415: {"description": "unsupported content type"},
+    422: {"description": "the alert is invalid: a list of {field, reason}"},
+    503: {"description": "nothing was journaled; retry"},
+}
+
+
+@dataclass
+class _State:
+    ready: bool = False
+    problems: list[str] = field(default_factory=list)
+    purge_task: asyncio.Task[None] | None = None
+
+
+def create_app(router: Router, settings: WebhookSettings | None = None, *,
+               purge_interval: float = PURGE_INTERVAL_SECONDS) -> FastAPI:
+    """The web app for ``router``. Its lifespan starts the router (brokers, then recovery of
+    unfinished work) before the first request and closes it after the last.
+
+    Raises ``ConfigError`` when live accounts would sit behind an open webhook."""
+    if settings is None:
+        base_dir = router.config.path.parent if router.config.path else None
+        settings = WebhookSettings.from_config(router.config.server, base_dir=base_dir)
+    refuse_unguarded_live(router.config, router.plugins, settings)
+    verifier = SignatureVerifier(settings.hmac_secrets)
+    secrets = settings.secret_values()
+    state = _State()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.problems = await router.start()
+        await _purge(router, settings)
+        state.purge_task = asyncio.create_task(_purge_forever(router, settings, purge_interval))
+        if not settings.authenticates:
+            log.warning("the webhook has no passphrase: anyone who can reach it can send "
+                        "alerts to the paper account(s)")
+        state.ready = True
+        try:
+            yield
+        finally:
+            state.ready = False
+            state.purge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await state.purge_task
+            await router.close()  # waits for in-flight executions, then closes the brokers
+
+    app = FastAPI(title="alert-router", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.router = router
+    app.state.settings = settings
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail).lower()}, exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "request",
+                   "reason": str(e.get("msg", "invalid"))} for e in exc.errors()]
+        return JSONResponse(errors, 422)
+
+    # -- the webhook ----------------------------------------------------------------------
+
+    async def webhook(request: Request, route_token: str | None, wait: bool) -> JSONResponse:
+        if not state.ready:
+            return JSONResponse({"error": "starting; retry"}, 503)
+        peer = request.client.host if request.client else None
+        sender = client_address(peer, request.headers.get("x-forwarded-for"),
+                                settings.trusted_proxies)
+        if settings.allowlist is not None and not in_networks(sender, settings.allowlist):
+            log.warning("webhook from %s refused: not in the IP allowlist", sender)
+            return JSONResponse({"error": "forbidden"}, 403)
+
+        route = None
+        if route_token is not None:
+            route = route_for_token(route_token, settings.route_tokens)
+            if route is None:
+                log.warning("webhook from %s refused: unknown route token", sender)
+                return JSONResponse(UNAUTHORIZED, 401)
+
+        content_type = request.headers.get("content-type")
+        try:
+            media_type_of(content_type)
+        except AlertError as exc:
+            return JSONResponse({"error": "unsupported media type", "detail": exc.reason}, 415)
+
+        raw = await _read_limited(request, settings.max_body_bytes)
+        if raw is None:
+            return JSONResponse(
+                {"error": f"body larger than {settings.max_body_bytes} bytes"}, 413)
+
+        signed = False
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if signature is not None and verifier.enabled:
+            try:
+                verifier.verify(signature, raw)
+            except Unauthorized as exc:
+                log.warning("webhook from %s refused: %s", sender, exc.reason)
+                return JSONResponse(UNAUTHORIZED, 401)
+            signed = True
+
+        parsed = False
+
+        def authorize(alert: Alert) -> None:
+            nonlocal parsed
+            parsed = True
+            _authorize(alert, settings, vouched=route is not None or signed)
+
+        source = f"webhook:{route}" if route else "webhook"
+        digest = hashlib.sha256(raw).hexdigest()[:16]
+        try:
+            # The claim fsyncs SQLite; a thread keeps the event loop answering under a burst.
+            acceptance = await asyncio.to_thread(
+                router.accept, raw, content_type, peer=sender, source=source,
+                authorize=authorize,
+            )
+        except Unauthorized as exc:
+            log.warning("webhook from %s refused: %s (body sha256 %s)", sender, exc.reason, digest)
+            return JSONResponse(UNAUTHORIZED, 401)
+        except AlertError as exc:
+            from .alert import alert_errors
+
+            errors = [{"field": scrub(e.field, secrets)[:200],
+                       "reason": scrub(e.reason, secrets)[:300]} for e in alert_errors(exc)]
+            log.info("webhook from %s: invalid alert (body sha256 %s): %s", sender, digest,
+                     "; ".join(f"{e['field']}: {e['reason']}" for e in errors))
+            return JSONResponse(errors, 422)
+        except Exception as exc:
+            if not parsed:  # a dialect crashed on this body: the body's fault, not ours
+                log.error("webhook from %s: a dialect failed with %s (body sha256 %s)",
+                          sender, type(exc).__name__, digest)
+                return JSONResponse([{"field": "body", "reason": "no dialect could read it"}],
+                                    422)
+            log.error("journal write failed, nothing recorded (body sha256 %s): %s: %s",
+                      digest, type(exc).__name__, scrub(str(exc), secrets)[:200])
+            return JSONResponse({"error": "could not record the alert; nothing was placed, "
+                                 "retry"}, 503)
+
+        alert_id = acceptance.alert_id
+        if acceptance.outcome is ClaimOutcome.CONFLICT:
+            log.warning("alert from %s conflicts with alert %s: same intent key, different "
+                        "content; nothing placed", sender, alert_id)
+            return JSONResponse({
+                "error": "conflict", "alert_id": alert_id,
+                "detail": "an alert with the same intent key but different content was "
+                "accepted before; nothing placed",
+            }, 409)
+        if acceptance.outcome is ClaimOutcome.DUPLICATE:
+            log.info("alert %s delivered again from %s: duplicate, nothing placed",
+                     alert_id, sender)
+            record = router.journal.get_alert(alert_id)
+            if wait and record is not None and record.state not in FINISHED:
+                record = await _wait_finished(router, alert_id)
+            return JSONResponse(_duplicate_body(alert_id, record), 200)
+
+        log.info("alert %s accepted from %s via %s: %s", alert_id, sender, source,
+                 acceptance.alert.summary() if acceptance.alert else "")
+        task = router.spawn(alert_id)
+        if not wait:
+            return JSONResponse({"alert_id": alert_id, "status": "accepted"}, 200)
+        try:
+            # shield: a sender hanging up must not cancel the execution.
+            report = await asyncio.wait_for(asyncio.shield(task), WAIT_LIMIT_SECONDS)
+        except TimeoutError:
+            return JSONResponse({"alert_id": alert_id, "status": "accepted",
+                                 "detail": "still executing; see GET /alerts/" + alert_id}, 200)
+        except Exception as exc:
+            log.error("alert %s: execution failed: %s", alert_id, type(exc).__name__)
+            return JSONResponse({"alert_id": alert_id, "status": "accepted",
+                                 "detail": "execution failed; see GET /alerts/" + alert_id}, 200)
+        return JSONResponse({"alert_id": alert_id, "status": "done", "report": report.to_dict()},
+                            200)
+
+    @app.post("/webhook", openapi_extra={"requestBody": _WEBHOOK_BODY},
+              responses=_WEBHOOK_RESPONSES, summary="Receive an alert")
+    async def post_webhook(request: Request, wait: bool = False) -> JSONResponse:
+        return await webhook(request, None, wait)
+
+    @app.post("/webhook/{route_token}", openapi_extra={"requestBody": _WEBHOOK_BODY},
+              responses=_WEBHOOK_RESPONSES, summary="Receive an alert on a secret route URL")
+    async def post_webhook_route(request: Request, route_token: str,
+                                 wait: bool = False) -> JSONResponse:
+        return await webhook(request, route_token, wait)
+
+    # -- observing ------------------------------------------------------------------------
+
+    @app.get("/healthz", summary="Liveness and readiness; no secrets")
+    async def healthz() -> JSONResponse:
+        writable = await asyncio.to_thread(router.journal.writable) if state.ready else False
+        accounts = {
+            name: "not started" if any(p.startswith(f"account {name}:") for p in state.problems)
+            else "started"
+            for name in router.brokers
+        }
+        ok = state.ready and writable and all(v == "started" for v in accounts.values())
+        halted = state.ready and router.journal.get_flag(HALT_FLAG) is not None
+        body = {
+            "status": "ok" if ok else ("starting" if not state.ready else "degraded"),
+            "journal_writable": writable, "accounts": accounts, "halted": halted,
+            "version": __version__,
+        }
+        return JSONResponse(body, 200 if ok else 503)
+
+    def reader_allowed(request: Request) -> bool:
+        """Alerts show positions and strategies: the admin token when one is configured,
+        else loopback only."""
+        if settings.admin_token is not None:
+            return secret_matches(bearer_token(request.headers.get("authorization")),
+                                  [settings.admin_token])
+        return request.client is not None and request.client.host in LOOPBACK
+
+    @app.get("/alerts", summary="Recent alerts, newest first")
+    async def list_alerts(request: Request, limit: int = 50) -> JSONResponse:
+        if not reader_allowed(request):
+            return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
+        limit = max(1, min(limit, 500))
+        records = router.journal.recent_alerts(limit)
+        return JSONResponse([_alert_view(r) for r in records])
+
+    @app.get("/alerts/{alert_id}", summary="One alert: its state and execution report")
+    async def get_alert(request: Request, alert_id: str) -> JSONResponse:
+        if not reader_allowed(request):
+            return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
+        record = router.journal.get_alert(alert_id)
+        if record is None:
+            return JSONResponse({"error": "no such alert"}, 404)
+        return JSONResponse(_alert_view(record))
+
+    # -- operating ------------------------------------------------------------------------
+
+    def admin_allowed(request: Request) -> bool:
+        if settings.admin_token is None:
+            return False
+        return secret_matches(bearer_token(request.headers.get("authorization")),
+                              [settings.admin_token])
+
+    @app.post("/admin/halt", summary="Stop placing orders (persisted; cancels still pass)")
+    async def admin_halt(request: Request) -> JSONResponse:
+        if not admin_allowed(request):
+            return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
+        reason = await _halt_reason(request)
+        router.halt(reason)
+        log.warning("trading halted through the admin endpoint: %s", reason)
+        return JSONResponse({"halted": True, "reason": reason})
+
+    @app.post("/admin/resume", summary="Place orders again")
+    async def admin_resume(request: Request) -> JSONResponse:
+        if not admin_allowed(request):
+            return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
+        router.resume()
+        log.warning("trading resumed through the admin endpoint")
+        return JSONResponse({"halted": False})
+
+    return app
+
+
+def _authorize(alert: Alert, settings: WebhookSettings, *, vouched: bool) -> None:
+    """The passphrase rule. A passphrase in the body must be right whenever one is configured;
+    a route token or a valid signature (``vouched``) stands in for a missing one; an open
+    webhook (no secret configured at all, paper only) lets everything through."""
+    given = alert.passphrase.get_secret_value() if alert.passphrase is not None else None
+    if settings.passphrase is not None and given is not None:
+        if not secret_matches(given, [settings.passphrase]):
+            raise Unauthorized("wrong passphrase")
+        return
+    if vouched or not settings.authenticates:
+        return
+    raise Unauthorized("no passphrase in the body")
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or ``None`` when it is larger than ``limit`` (read no further than that)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _wait_finished(router: Router, alert_id: str) -> AlertRecord | None:
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    record = router.journal.get_alert(alert_id)
+    while record is not None and record.state not in FINISHED and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        record = router.journal.get_alert(alert_id)
+    return record
+
+
+def _duplicate_body(alert_id: str, record: AlertRecord | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"alert_id": alert_id, "status": "duplicate"}
+    if record is not None:
+        body["state"] = record.state.value
+        if record.reason:
+            body["reason"] = record.reason
+        if record.report is not None:
+            body["report"] = record.report
+    return body
+
+
+def _alert_view(record: AlertRecord) -> dict[str, Any]:
+    return {
+        "alert_id": record.alert_id,
+        "intent_key": record.intent_key,
+        "state": record.state.value,
+        "received_at": record.received_at,
+        "source": record.source,
+        "peer": record.peer,
+        "reason": record.reason,
+        "alert": record.alert,  # stored without the passphrase
+        "report": record.report,
+    }
+
+
+async def _halt_reason(request: Request) -> str:
+    import json
+
+    raw = await _read_limited(request, 4096) or b""
+    reason = ""
+    if raw.strip():
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("reason"), str):
+            reason = data["reason"]
+    reason = " ".join(reason.split())[:200]
+    return reason or "halted through the admin endpoint"
+
+
+async def _purge(router: Router, settings: WebhookSettings) -> None:
+    try:
+        removed = await asyncio.to_thread(router.journal.purge, settings.retention_seconds)
+    except Exception as exc:  # retention is housekeeping: never stop the server for it
+        log.warning("journal purge failed: %s: %s", type(exc).__name__, exc)
+        return
+    if removed:
+        log.info("journal: purged %d finished alert(s) past the retention", removed)
+
+
+async def _purge_forever(router: Router, settings: WebhookSettings, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        await _purge(router, settings)
