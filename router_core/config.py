@@ -118,9 +118,11 @@ class RouterConfig:
 
     def targets(self, requested: list[str] | None) -> list[str]:
         """Account names an alert goes to; unknown names raise ConfigError."""
-        names = requested or self.defaults.accounts or [
-            name for name, account in self.accounts.items() if account.enabled
-        ]
+        names = (
+            requested
+            or self.defaults.accounts
+            or [name for name, account in self.accounts.items() if account.enabled]
+        )
         unknown = [n for n in names if n not in self.accounts]
         if unknown:
             raise ConfigError(
@@ -155,6 +157,21 @@ def load_config(path: Path | str | None, brokers: BrokerRegistry) -> RouterConfi
     return build_config(read_toml(path), brokers, path=path)
 
 
+def load_router_settings(path: Path | str | None) -> RouterSettings:
+    """Only the ``[router]`` section, resolved exactly as ``load_config`` resolves it, without
+    loading plugins or validating accounts: for commands that open the journal and need no
+    broker and no credentials (``journal``, ``halt``, ``resume``)."""
+    if path is None:
+        return RouterSettings()
+    path = Path(path)
+    data = read_toml(path).get("router", {})
+    router = _validate(RouterSettings, data, str(path), "router")
+    # The same rule as build_config: a relative state_dir is relative to the config file.
+    if not router.state_dir.is_absolute():
+        router = router.model_copy(update={"state_dir": path.parent / router.state_dir})
+    return router
+
+
 def build_config(
     data: Mapping[str, Any], brokers: BrokerRegistry, *, path: Path | None
 ) -> RouterConfig:
@@ -174,14 +191,19 @@ def build_config(
     defaults = _validate(Defaults, data.get("defaults", {}), file, "defaults")
     accounts_data = data.get("accounts", {})
     if not isinstance(accounts_data, dict) or not accounts_data:
-        raise ConfigError("at least one [accounts.NAME] table is required", file=file, key="accounts")
+        raise ConfigError(
+            "at least one [accounts.NAME] table is required", file=file, key="accounts"
+        )
     accounts = {}
     for name, section in accounts_data.items():
         accounts[name] = _account(name, section, defaults, brokers, file)
     for name in defaults.accounts or []:
         if name not in accounts:
-            raise ConfigError(f"names an account that is not configured: {name!r}",
-                              file=file, key="defaults.accounts")
+            raise ConfigError(
+                f"names an account that is not configured: {name!r}",
+                file=file,
+                key="defaults.accounts",
+            )
     return RouterConfig(path, router, server, defaults, accounts)
 
 

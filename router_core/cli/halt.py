@@ -1,0 +1,44 @@
+"""``alert-router halt``: stop all new trading until ``alert-router resume``.
+
+The flag lives in the journal, so it survives restarts and a running router sees it on the next
+alert. Cancels still pass while halted, so an operator can always reduce what rests at a venue.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "halt trading: refuse every new alert except cancels (persisted; survives restarts)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", default=None,
+                        help="config file (TOML); its [router] section locates the journal")
+    parser.add_argument("--reason", "-r", default=None,
+                        help="why; shown in every refusal while halted")
+
+
+def run(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from router_core.cli.journal import open_journal
+    from router_core.router import HALT_FLAG
+
+    reason = (args.reason or "").strip() or "halted by the operator"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    journal = open_journal(args.config, create=True)
+    try:
+        previous = journal.get_flag(HALT_FLAG)
+        if previous is None or args.reason:
+            journal.set_flag(HALT_FLAG, f"{reason}, since {stamp}")
+    finally:
+        journal.close()
+    if previous is not None and args.reason:
+        print(f"trading was already halted ({previous}); the reason is now: {reason}")
+    elif previous is not None:
+        print(f"trading is already halted ({previous}); nothing changed")
+    else:
+        print(f"trading halted: {reason}")
+    print(f"journal: {journal.path}")
+    print("new alerts are refused (cancels still pass) until `alert-router resume`")
+    return 0
