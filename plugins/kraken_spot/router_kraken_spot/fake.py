@@ -488,7 +488,7 @@ class FakeKraken:
             if not leverage.isdigit() or int(leverage) not in allowed:
                 raise KrakenAnswer("EGeneral:Invalid arguments:leverage")
         last = self.prices.get(key, Decimal(0))
-        fill_price = price if ordertype in _LIMIT and isinstance(price, Decimal) else last
+        fill_price = _absolute(args["price"], last) if ordertype in _LIMIT else last
         if "viqc" in flags:
             cost, volume = volume, (volume / last if last else Decimal(0))
         else:
@@ -595,20 +595,19 @@ class FakeKraken:
             self._hidden_until[txid] = now + self._hide_next
             self._hide_next = 0.0
         self.orders[txid] = order
-        price = args.get("price")
+        price = _absolute(args.get("price"), last)
         marketable = ordertype == "market" or (
             ordertype in _LIMIT and price is not None and (
-                (side == "buy" and Decimal(price) >= last)
-                or (side == "sell" and Decimal(price) <= last)))
+                (side == "buy" and price >= last) or (side == "sell" and price <= last)))
         if marketable and "post" not in args.get("oflags", "") and last > 0:
-            fill = Decimal(price) if ordertype in _LIMIT and price else last
+            fill = price if ordertype in _LIMIT and price else last
             self._fill(order, pair, volume, fill, leveraged="leverage" in args)
         elif args.get("timeinforce") == "IOC":
             order["status"] = "canceled"
             order["reason"] = "Insufficient liquidity"
             order["closetm"] = now
         elif ordertype in _LIMIT and "leverage" not in args:
-            asset, amount = (pair["quote"], volume * Decimal(price)) if side == "buy" \
+            asset, amount = (pair["quote"], volume * (price or last)) if side == "buy" \
                 else (pair["base"], volume)
             self.account.held[asset] = self.account.held.get(asset, Decimal(0)) + amount
             order["_hold"] = (asset, str(amount))
@@ -687,6 +686,18 @@ class FakeKraken:
             return 200, {"result": actions[action](**args)}
         except (TypeError, KeyError, ValueError, InvalidOperation) as exc:
             return 400, {"error": str(exc)}
+
+
+def _absolute(text: str | None, last: Decimal) -> Decimal | None:
+    """A limit price as a number: relative forms resolved against the last trade."""
+    if text is None:
+        return None
+    sign = text[:1] if text[:1] in "+-#" else ""
+    number = Decimal(text.lstrip("+-#").rstrip("%"))
+    if not sign and not text.endswith("%"):
+        return number
+    amount = last * number / 100 if text.endswith("%") else number
+    return last - amount if sign in ("-", "#") else last + amount
 
 
 def _public(order: dict[str, Any]) -> dict[str, Any]:
