@@ -138,7 +138,7 @@ class Broker(ABC):
     def __repr__(self) -> str:  # never show config values: they may name secrets' sources
         return f"<{type(self).__name__} {self.name} account={self.account!r}>"
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Called once before the first alert: log in, load instruments, measure clock skew."""
 
     async def instruments(self) -> Sequence[Instrument]:
@@ -181,7 +181,7 @@ class Broker(ABC):
         """
         raise NotSupported(f"{self.name}: looking orders up is not supported")
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Release connections; called once at shutdown."""
 
 
@@ -211,7 +211,9 @@ class BrokerRegistry:
                 plugin=plugin,
             )
         if not (isinstance(cls.Config, type) and issubclass(cls.Config, BrokerConfig)):
-            raise PluginError(f"{cls.__qualname__}.Config must subclass BrokerConfig", plugin=plugin)
+            raise PluginError(
+                f"{cls.__qualname__}.Config must subclass BrokerConfig", plugin=plugin
+            )
         if not isinstance(cls.capabilities, Capabilities):
             raise PluginError(
                 f"{cls.__qualname__}.capabilities must be a Capabilities", plugin=plugin

@@ -51,16 +51,20 @@ async def await_maybe(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-async def submit_through_hooks(hook: Any, broker: Broker, order: Order, context: dict[str, Any]) -> OrderResult:
+async def submit_through_hooks(
+    hook: Any, broker: Broker, order: Order, context: dict[str, Any]
+) -> OrderResult:
     """Call ``router_submit_order`` the way pluggy would for firstresult, awaiting async impls.
 
     pluggy itself is synchronous and would stop at the first coroutine object (never ``None``),
     so the implementations are walked here in pluggy's order, awaiting each.
     """
     for impl in reversed(hook.router_submit_order.get_hookimpls()):
-        kwargs = {name: value for name, value in
-                  (("broker", broker), ("order", order), ("context", context))
-                  if name in impl.argnames}
+        kwargs = {
+            name: value
+            for name, value in (("broker", broker), ("order", order), ("context", context))
+            if name in impl.argnames
+        }
         result = await await_maybe(impl.function(**kwargs))
         if result is not None:
             return result
@@ -69,8 +73,14 @@ async def submit_through_hooks(hook: Any, broker: Broker, order: Order, context:
 
 def result_from_error(order: Order, exc: BrokerError) -> OrderResult:
     status = OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED
-    return OrderResult(status, order.client_order_id, quantity=order.quantity,
-                       price=order.limit_price, reason=str(exc), venue_code=exc.venue_code)
+    return OrderResult(
+        status,
+        order.client_order_id,
+        quantity=order.quantity,
+        price=order.limit_price,
+        reason=str(exc),
+        venue_code=exc.venue_code,
+    )
 
 
 class LegRunner:
@@ -81,24 +91,45 @@ class LegRunner:
         self.policy = policy
 
     async def run(
-        self, broker: Broker, order: Order, *, alert_id: str, intent_key: str, symbol_text: str,
+        self,
+        broker: Broker,
+        order: Order,
+        *,
+        alert_id: str,
+        intent_key: str,
+        symbol_text: str,
     ) -> OrderResult:
         recorded = self.journal.record_intent(
-            client_order_id=order.client_order_id, alert_id=alert_id, account=order.account,
-            broker=broker.name, symbol=order.instrument.symbol, purpose=order.purpose.value,
-            side=order.side.value, quantity=format(order.quantity, "f"),
-            notional=None, order=order_summary(order, symbol_text),
+            client_order_id=order.client_order_id,
+            alert_id=alert_id,
+            account=order.account,
+            broker=broker.name,
+            symbol=order.instrument.symbol,
+            purpose=order.purpose.value,
+            side=order.side.value,
+            quantity=format(order.quantity, "f"),
+            notional=None,
+            order=order_summary(order, symbol_text),
         )
         if not recorded:
             return await self.resume(broker, order.client_order_id, order)
         context = {"alert_id": alert_id, "intent_key": intent_key, "leg": order.purpose}
         return self._settle(order.client_order_id, await self._send(broker, order, context))
 
-    async def resume(self, broker: Broker, client_order_id: str, order: Order | None,
-                     instrument: Instrument | None = None) -> OrderResult:
+    async def resume(
+        self,
+        broker: Broker,
+        client_order_id: str,
+        order: Order | None,
+        instrument: Instrument | None = None,
+    ) -> OrderResult:
         """A leg journaled before: use its outcome, or look it up, never send it blindly."""
         leg = self.journal.get_leg(client_order_id)
-        if leg is not None and leg.result is not None and leg.status not in (LEG_PENDING, "unknown"):
+        if (
+            leg is not None
+            and leg.result is not None
+            and leg.status not in (LEG_PENDING, "unknown")
+        ):
             return OrderResult.from_dict(leg.result)
         instrument = instrument or (order.instrument if order else None)
         assert instrument is not None
@@ -108,14 +139,22 @@ class LegRunner:
         if order is not None:  # proven absent: the intent was journaled but never placed
             outcome = await self._send(broker, order, {"resumed": True}, already_absent=True)
             return self._settle(client_order_id, outcome)
-        return self._settle(client_order_id, _Outcome(OrderResult(
-            OrderStatus.UNKNOWN, client_order_id,
-            reason="not found at the venue across the reconcile window and the order is "
-            "not known here; not re-sent: check the venue",
-        ), given_up=True))
+        return self._settle(
+            client_order_id,
+            _Outcome(
+                OrderResult(
+                    OrderStatus.UNKNOWN,
+                    client_order_id,
+                    reason="not found at the venue across the reconcile window and the order is "
+                    "not known here; not re-sent: check the venue",
+                ),
+                given_up=True,
+            ),
+        )
 
-    async def _send(self, broker: Broker, order: Order, context: dict[str, Any],
-                    *, already_absent: bool = False) -> _Outcome:
+    async def _send(
+        self, broker: Broker, order: Order, context: dict[str, Any], *, already_absent: bool = False
+    ) -> _Outcome:
         resends = self.policy.resends - (1 if already_absent else 0)
         connect_retries = self.policy.connect_retries
         while True:
@@ -127,32 +166,47 @@ class LegRunner:
                 connect_retries -= 1
                 await self.clock.sleep(0.5)
             except AmbiguousOutcome as exc:
-                log.warning("leg %s outcome unknown (%s); looking it up", order.client_order_id, exc)
-                self.journal.record_outcome(order.client_order_id, OrderResult(
-                    OrderStatus.UNKNOWN, order.client_order_id, reason=str(exc)).to_dict())
+                log.warning(
+                    "leg %s outcome unknown (%s); looking it up", order.client_order_id, exc
+                )
+                self.journal.record_outcome(
+                    order.client_order_id,
+                    OrderResult(
+                        OrderStatus.UNKNOWN, order.client_order_id, reason=str(exc)
+                    ).to_dict(),
+                )
                 found = await self._reconcile(broker, order.client_order_id, order.instrument)
                 if found is not None:
                     return _Outcome(found)
                 if resends <= 0:
-                    return _Outcome(OrderResult(
-                        OrderStatus.UNKNOWN, order.client_order_id,
-                        reason=f"{exc}; not found across the reconcile window; not re-sent again",
-                    ), given_up=True)
+                    return _Outcome(
+                        OrderResult(
+                            OrderStatus.UNKNOWN,
+                            order.client_order_id,
+                            reason=f"{exc}; not found across the reconcile window; "
+                            "not re-sent again",
+                        ),
+                        given_up=True,
+                    )
                 resends -= 1
-                log.warning("leg %s proven absent; re-sending with the same client order id",
-                            order.client_order_id)
+                log.warning(
+                    "leg %s proven absent; re-sending with the same client order id",
+                    order.client_order_id,
+                )
             except BrokerError as exc:
                 return _Outcome(result_from_error(order, exc))
 
-    async def _reconcile(self, broker: Broker, client_order_id: str,
-                         instrument: Instrument) -> OrderResult | None:
+    async def _reconcile(
+        self, broker: Broker, client_order_id: str, instrument: Instrument
+    ) -> OrderResult | None:
         for delay in self.policy.delays():
             await self.clock.sleep(delay)
             try:
                 found = await broker.find_order(client_order_id, instrument)
             except NotSupported:
                 return OrderResult(
-                    OrderStatus.UNKNOWN, client_order_id,
+                    OrderStatus.UNKNOWN,
+                    client_order_id,
                     reason=f"{broker.name} cannot look orders up; check the venue by hand",
                 )
             except BrokerError as exc:
@@ -194,4 +248,3 @@ def order_summary(order: Order, symbol_text: str) -> dict[str, Any]:
 
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
-

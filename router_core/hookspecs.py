@@ -82,7 +82,9 @@ def router_check_plan(plan: Plan, context: dict[str, Any]) -> str | None:
 
 
 @hookspec(firstresult=True)
-def router_submit_order(broker: Broker, order: Order, context: dict[str, Any]) -> OrderResult | None:
+def router_submit_order(
+    broker: Broker, order: Order, context: dict[str, Any]
+) -> OrderResult | None:
     """Send one order; the first non-``None`` result is the outcome of the leg.
 
     Called once per leg, after the leg's intent is durably journaled. The core's own

@@ -185,8 +185,18 @@ class Journal:
                 "INSERT INTO alerts (alert_id, delivery_key, intent_key, fingerprint, alert,"
                 " received_at, peer, source, state, reason) VALUES (?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT DO NOTHING",
-                (alert_id, delivery_key, intent_key, fingerprint, json.dumps(alert),
-                 self._time(), peer, source, state.value, reason),
+                (
+                    alert_id,
+                    delivery_key,
+                    intent_key,
+                    fingerprint,
+                    json.dumps(alert),
+                    self._time(),
+                    peer,
+                    source,
+                    state.value,
+                    reason,
+                ),
             )
             if cursor.rowcount == 1:
                 return Claim(ClaimOutcome.NEW, alert_id)
@@ -201,7 +211,11 @@ class Journal:
         return Claim(ClaimOutcome.CONFLICT, existing_id)
 
     def set_state(
-        self, alert_id: str, state: AlertState, *, reason: str | None = None,
+        self,
+        alert_id: str,
+        state: AlertState,
+        *,
+        reason: str | None = None,
         report: Mapping[str, Any] | None = None,
     ) -> None:
         finished = self._time() if state in (AlertState.DONE, AlertState.REFUSED) else None
@@ -210,8 +224,13 @@ class Journal:
                 "UPDATE alerts SET state = ?, reason = coalesce(?, reason),"
                 " report = coalesce(?, report), finished_at = coalesce(?, finished_at)"
                 " WHERE alert_id = ?",
-                (state.value, reason, json.dumps(report) if report is not None else None,
-                 finished, alert_id),
+                (
+                    state.value,
+                    reason,
+                    json.dumps(report) if report is not None else None,
+                    finished,
+                    alert_id,
+                ),
             )
 
     def get_alert(self, alert_id: str) -> AlertRecord | None:
@@ -243,13 +262,13 @@ class Journal:
         """Forget finished alerts (and their final legs) older than the retention."""
         cutoff = self._time() - older_than_seconds
         with self._tx() as db:
-            old = "SELECT alert_id FROM alerts WHERE received_at < ? AND state IN ('done','refused')"
             db.execute(
-                f"DELETE FROM legs WHERE alert_id IN ({old}) AND status NOT IN (?, ?)",
-                (cutoff, LEG_PENDING, "unknown"),
+                "DELETE FROM legs WHERE status NOT IN (?, ?) AND alert_id IN (SELECT alert_id"
+                " FROM alerts WHERE received_at < ? AND state IN ('done', 'refused'))",
+                (LEG_PENDING, "unknown", cutoff),
             )
             cursor = db.execute(
-                f"DELETE FROM alerts WHERE alert_id IN ({old})"
+                "DELETE FROM alerts WHERE received_at < ? AND state IN ('done', 'refused')"
                 " AND alert_id NOT IN (SELECT alert_id FROM legs)",
                 (cutoff,),
             )
@@ -258,8 +277,17 @@ class Journal:
     # -- legs ---------------------------------------------------------------------------------
 
     def record_intent(
-        self, *, client_order_id: str, alert_id: str, account: str, broker: str, symbol: str,
-        purpose: str, side: str | None, quantity: str | None, notional: str | None,
+        self,
+        *,
+        client_order_id: str,
+        alert_id: str,
+        account: str,
+        broker: str,
+        symbol: str,
+        purpose: str,
+        side: str | None,
+        quantity: str | None,
+        notional: str | None,
         order: Mapping[str, Any],
     ) -> bool:
         """Commit a leg's intent before it is sent. False when the leg was already journaled
@@ -268,8 +296,22 @@ class Journal:
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT INTO legs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                (client_order_id, alert_id, account, broker, symbol, purpose, side, quantity,
-                 notional, json.dumps(order), LEG_PENDING, None, now, now),
+                (
+                    client_order_id,
+                    alert_id,
+                    account,
+                    broker,
+                    symbol,
+                    purpose,
+                    side,
+                    quantity,
+                    notional,
+                    json.dumps(order),
+                    LEG_PENDING,
+                    None,
+                    now,
+                    now,
+                ),
             )
             return cursor.rowcount == 1
 
@@ -308,11 +350,13 @@ class Journal:
 
     def legs_since(self, account: str, since: float) -> int:
         """How many legs were committed for an account since a time (orders per minute)."""
-        return int(self._db.execute(
-            "SELECT count(*) FROM legs WHERE account = ? AND created_at >= ?"
-            " AND purpose != 'cancel'",
-            (account, since),
-        ).fetchone()[0])
+        return int(
+            self._db.execute(
+                "SELECT count(*) FROM legs WHERE account = ? AND created_at >= ?"
+                " AND purpose != 'cancel'",
+                (account, since),
+            ).fetchone()[0]
+        )
 
     # -- flags and profit and loss ------------------------------------------------------------
 
@@ -366,15 +410,27 @@ class Journal:
 
 def _alert_record(row: tuple) -> AlertRecord:
     return AlertRecord(
-        alert_id=row[0], intent_key=row[1], alert=json.loads(row[2]), received_at=row[3],
-        peer=row[4], source=row[5], state=AlertState(row[6]), reason=row[7],
+        alert_id=row[0],
+        intent_key=row[1],
+        alert=json.loads(row[2]),
+        received_at=row[3],
+        peer=row[4],
+        source=row[5],
+        state=AlertState(row[6]),
+        reason=row[7],
         report=json.loads(row[8]) if row[8] else None,
     )
 
 
 def _leg_record(row: tuple) -> LegRecord:
     return LegRecord(
-        client_order_id=row[0], alert_id=row[1], account=row[2], broker=row[3], symbol=row[4],
-        purpose=row[5], status=row[6], order=json.loads(row[7]),
+        client_order_id=row[0],
+        alert_id=row[1],
+        account=row[2],
+        broker=row[3],
+        symbol=row[4],
+        purpose=row[5],
+        status=row[6],
+        order=json.loads(row[7]),
         result=json.loads(row[8]) if row[8] else None,
     )

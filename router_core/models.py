@@ -162,7 +162,9 @@ class Instrument:
     status: str = "online"
     tradeable: bool = True
     max_leverage: Decimal | None = None
-    venue: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)  # venue-specific extras
+    venue: Mapping[str, Any] = field(
+        default_factory=lambda: _EMPTY, compare=False
+    )  # venue-specific extras
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,9 +326,7 @@ class ExecutionReport:
     @property
     def ok(self) -> bool:
         """True when no leg was denied, rejected or left unknown."""
-        return all(
-            leg.result.status not in _BAD for leg in self.legs
-        )
+        return all(leg.result.status not in _BAD for leg in self.legs)
 
     def to_dict(self) -> dict[str, Any]:
         return {

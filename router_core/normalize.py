@@ -19,7 +19,19 @@ MONTH_CODES = "FGHJKMNQUVXZ"  # January .. December
 ASSET_ALIASES = {"XBT": "BTC", "XDG": "DOGE"}
 # "USDT" before "USD"; no quote here may end another one's base ("TUSD" would eat "XBTUSD").
 QUOTES = (
-    "USDT", "USDC", "USD", "EUR", "GBP", "JPY", "CAD", "CHF", "AUD", "XBT", "BTC", "ETH", "DAI",
+    "USDT",
+    "USDC",
+    "USD",
+    "EUR",
+    "GBP",
+    "JPY",
+    "CAD",
+    "CHF",
+    "AUD",
+    "XBT",
+    "BTC",
+    "ETH",
+    "DAI",
 )
 PERPETUAL_SUFFIXES = (".PM", ".P", "PERP")
 
@@ -72,8 +84,12 @@ def normalize(ticker: str) -> CanonicalSymbol:
 
     if match := _CONTINUOUS.match(text):
         return CanonicalSymbol(
-            raw=raw, exchange=exchange, kind=InstrumentKind.FUTURE, root=match.group(1),
-            continuous=int(match.group(2)), ticker=text,
+            raw=raw,
+            exchange=exchange,
+            kind=InstrumentKind.FUTURE,
+            root=match.group(1),
+            continuous=int(match.group(2)),
+            ticker=text,
         )
 
     for suffix in PERPETUAL_SUFFIXES:
@@ -81,8 +97,12 @@ def normalize(ticker: str) -> CanonicalSymbol:
             bare = text[: -len(suffix)]
             pair = split_pair(bare)
             return CanonicalSymbol(
-                raw=raw, exchange=exchange, kind=InstrumentKind.PERPETUAL,
-                base=pair[0] if pair else None, quote=pair[1] if pair else None, ticker=bare,
+                raw=raw,
+                exchange=exchange,
+                kind=InstrumentKind.PERPETUAL,
+                base=pair[0] if pair else None,
+                quote=pair[1] if pair else None,
+                ticker=bare,
             )
 
     pair = split_pair(text)
@@ -90,11 +110,21 @@ def normalize(ticker: str) -> CanonicalSymbol:
         root, month, year = match.groups()
         root_pair = split_pair(root)
         return CanonicalSymbol(
-            raw=raw, exchange=exchange, kind=InstrumentKind.FUTURE, root=root,
-            base=root_pair[0] if root_pair else None, quote=root_pair[1] if root_pair else None,
-            expiry_year=expand_year(year), expiry_month=MONTH_CODES.index(month) + 1, ticker=text,
+            raw=raw,
+            exchange=exchange,
+            kind=InstrumentKind.FUTURE,
+            root=root,
+            base=root_pair[0] if root_pair else None,
+            quote=root_pair[1] if root_pair else None,
+            expiry_year=expand_year(year),
+            expiry_month=MONTH_CODES.index(month) + 1,
+            ticker=text,
         )
     return CanonicalSymbol(
-        raw=raw, exchange=exchange, kind=InstrumentKind.SPOT,
-        base=pair[0] if pair else text, quote=pair[1] if pair else None, ticker=text,
+        raw=raw,
+        exchange=exchange,
+        kind=InstrumentKind.SPOT,
+        base=pair[0] if pair else text,
+        quote=pair[1] if pair else None,
+        ticker=text,
     )

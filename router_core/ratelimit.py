@@ -81,9 +81,7 @@ class RateLimiterRegistry:
         self._clock = clock or SystemClock()
         self._limiters: dict[str, DecayingCounter] = {}
 
-    def get(
-        self, key: str, factory: Callable[[Clock], DecayingCounter]
-    ) -> DecayingCounter:
+    def get(self, key: str, factory: Callable[[Clock], DecayingCounter]) -> DecayingCounter:
         limiter = self._limiters.get(key)
         if limiter is None:
             limiter = self._limiters[key] = factory(self._clock)

@@ -27,10 +27,15 @@ class RiskSnapshot:
 
 def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | None:
     """The first breached limit as a sentence, or ``None`` when the plan passes."""
-    sending = [leg.order for leg in plan.legs if leg.order is not None and leg.denied_reason is None]
+    sending = [
+        leg.order for leg in plan.legs if leg.order is not None and leg.denied_reason is None
+    ]
     if not sending:
         return None
-    if limits.daily_loss_limit is not None and -snapshot.realised_pnl_today >= limits.daily_loss_limit:
+    if (
+        limits.daily_loss_limit is not None
+        and -snapshot.realised_pnl_today >= limits.daily_loss_limit
+    ):
         return (
             f"daily loss limit reached: realised {snapshot.realised_pnl_today} today, "
             f"limit {limits.daily_loss_limit}"
@@ -48,8 +53,12 @@ def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | 
         return "max order notional is set but no price is known for this alert (failing closed)"
     if limits.max_order_notional is not None:
         for order in opening:
-            notional = _notional(order.quantity, order.limit_price or snapshot.price,
-                                 order.instrument.contract_size, order.instrument.inverse)
+            notional = _notional(
+                order.quantity,
+                order.limit_price or snapshot.price,
+                order.instrument.contract_size,
+                order.instrument.inverse,
+            )
             if notional > limits.max_order_notional:
                 return (
                     f"order notional {notional} for {order.quantity} {order.instrument.symbol} "
@@ -58,7 +67,11 @@ def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | 
     if limits.max_position is not None:
         position = snapshot.position
         for leg in plan.legs:
-            if leg.order is None or leg.denied_reason is not None or leg.purpose is LegPurpose.CANCEL:
+            if (
+                leg.order is None
+                or leg.denied_reason is not None
+                or leg.purpose is LegPurpose.CANCEL
+            ):
                 continue
             signed = leg.order.quantity if leg.order.side is Side.BUY else -leg.order.quantity
             position += signed
@@ -82,7 +95,9 @@ def check_lag(sent_at: datetime | None, now: datetime, max_lag_seconds: float | 
     return None
 
 
-def _notional(quantity: Decimal, price: Decimal | None, contract_size: Decimal, inverse: bool) -> Decimal:
+def _notional(
+    quantity: Decimal, price: Decimal | None, contract_size: Decimal, inverse: bool
+) -> Decimal:
     if inverse:  # quantity already counts quote-currency contracts
         return quantity * contract_size
     return quantity * (price or Decimal(0)) * contract_size

@@ -49,7 +49,14 @@ from .planning import LegSpec, plan_legs
 from .plugins import PluginSet, make_plugin_manager
 from .ratelimit import RateLimiterRegistry
 from .risk import RiskSnapshot, check_lag, check_plan
-from .sizing import PriceTarget, SizingDenied, SizingRequest, bracket_prices, round_price, size_quantity
+from .sizing import (
+    PriceTarget,
+    SizingDenied,
+    SizingRequest,
+    bracket_prices,
+    round_price,
+    size_quantity,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -60,9 +67,7 @@ log = logging.getLogger("router_core")
 
 CLIENT_ID_NAMESPACE = uuid.UUID("6f6d1f57-3b51-4c47-9a7e-2f1c0b1e8a11")
 HALT_FLAG = "halt"
-EQUITY_TYPES = frozenset(
-    {QuantityType.PERCENT_OF_EQUITY, QuantityType.RISK_PERCENT}
-)
+EQUITY_TYPES = frozenset({QuantityType.PERCENT_OF_EQUITY, QuantityType.RISK_PERCENT})
 
 
 def client_order_id(intent_key: str, account: str, purpose: LegPurpose) -> str:
@@ -98,8 +103,12 @@ class Router:
 
     @classmethod
     def from_config_file(
-        cls, path: Path | str | None, *, clock: Clock | None = None,
-        transport: httpx.AsyncBaseTransport | None = None, plugins: PluginSet | None = None,
+        cls,
+        path: Path | str | None,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        plugins: PluginSet | None = None,
     ) -> Router:
         """Load plugins and config, open the journal, build one broker per enabled account."""
         if plugins is None:
@@ -110,8 +119,9 @@ class Router:
         state_dir.mkdir(parents=True, exist_ok=True)
         clock = clock or SystemClock()
         journal = Journal(config.router.journal_path, clock=clock)
-        router = cls(config=config, plugins=plugins, journal=journal, clock=clock,
-                     transport=transport)
+        router = cls(
+            config=config, plugins=plugins, journal=journal, clock=clock, transport=transport
+        )
         router._build_brokers()
         return router
 
@@ -123,14 +133,22 @@ class Router:
                 continue
             cls = self.plugins.brokers.get(account.broker)
             context = BrokerContext(
-                account=name, state_dir=self.config.router.state_dir, nonces=nonces,
-                limiters=limiters, clock=self.clock, transport=self.transport,
+                account=name,
+                state_dir=self.config.router.state_dir,
+                nonces=nonces,
+                limiters=limiters,
+                clock=self.clock,
+                transport=self.transport,
             )
             self.brokers[name] = cls(account.settings, context)
         self._runner = LegRunner(
-            self.journal, self.plugins.hook, self.clock,
-            ReconcilePolicy(attempts=self.config.router.reconcile_attempts,
-                            window_seconds=self.config.router.reconcile_window_seconds),
+            self.journal,
+            self.plugins.hook,
+            self.clock,
+            ReconcilePolicy(
+                attempts=self.config.router.reconcile_attempts,
+                window_seconds=self.config.router.reconcile_window_seconds,
+            ),
         )
 
     @property
@@ -167,8 +185,13 @@ class Router:
     # -- intake -------------------------------------------------------------------------------
 
     def accept(
-        self, raw: bytes, content_type: str | None, *, peer: str | None = None,
-        source: str = "webhook", authorize: Callable[[Alert], None] | None = None,
+        self,
+        raw: bytes,
+        content_type: str | None,
+        *,
+        peer: str | None = None,
+        source: str = "webhook",
+        authorize: Callable[[Alert], None] | None = None,
     ) -> Acceptance:
         """Parse and durably claim a delivery. Raises AlertError for a bad body (nothing is
         journaled). A duplicate or a conflict names the earlier alert. ``authorize`` sees the
@@ -182,12 +205,20 @@ class Router:
         delivery_key = hashlib.sha256(raw).hexdigest()
         public = alert.public_dict()
         intent_key = alert.intent_key() or f"body:{delivery_key}"
-        fingerprint = hashlib.sha256(json.dumps(
-            {k: v for k, v in public.items() if k not in ("timenow", "passphrase")},
-            sort_keys=True).encode()).hexdigest()
+        fingerprint = hashlib.sha256(
+            json.dumps(
+                {k: v for k, v in public.items() if k not in ("timenow", "passphrase")},
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
         claim = self.journal.claim(
-            alert_id=str(uuid.uuid4()), delivery_key=delivery_key, intent_key=intent_key,
-            fingerprint=fingerprint, alert=public, peer=peer, source=source,
+            alert_id=str(uuid.uuid4()),
+            delivery_key=delivery_key,
+            intent_key=intent_key,
+            fingerprint=fingerprint,
+            alert=public,
+            peer=peer,
+            source=source,
         )
         return Acceptance(claim.outcome, claim.alert_id, alert)
 
@@ -213,8 +244,9 @@ class Router:
         refusal = self._refusal(alert)
         if refusal is not None:
             report = ExecutionReport(alert_id, intent_key, (), notes=(refusal,))
-            self.journal.set_state(alert_id, AlertState.REFUSED, reason=refusal,
-                                   report=report.to_dict())
+            self.journal.set_state(
+                alert_id, AlertState.REFUSED, reason=refusal, report=report.to_dict()
+            )
             log.info("alert %s refused: %s", alert_id, refusal)
             await self._notify(report)
             return report
@@ -224,20 +256,25 @@ class Router:
             targets = self._targets(alert)
         except ConfigError as exc:
             report = ExecutionReport(alert_id, intent_key, (), notes=(str(exc),))
-            self.journal.set_state(alert_id, AlertState.REFUSED, reason=str(exc),
-                                   report=report.to_dict())
+            self.journal.set_state(
+                alert_id, AlertState.REFUSED, reason=str(exc), report=report.to_dict()
+            )
             await self._notify(report)
             return report
-        per_account = await asyncio.gather(*(
-            self._execute_account(alert, alert_id, intent_key, account, multiplier)
-            for account, multiplier in targets
-        ))
+        per_account = await asyncio.gather(
+            *(
+                self._execute_account(alert, alert_id, intent_key, account, multiplier)
+                for account, multiplier in targets
+            )
+        )
         legs = tuple(leg for legs, _ in per_account for leg in legs)
         notes = tuple(note for _, notes in per_account for note in notes)
         report = ExecutionReport(alert_id, intent_key, legs, notes)
         self.journal.set_state(alert_id, AlertState.DONE, report=report.to_dict())
         log.info(
-            "alert %s %s: %s", alert_id, alert.summary(),
+            "alert %s %s: %s",
+            alert_id,
+            alert.summary(),
             "; ".join(f"{leg.account}/{leg.purpose}={leg.result.status}" for leg in legs)
             or "no legs",
         )
@@ -249,8 +286,11 @@ class Router:
         if halted is not None and alert.action is not Action.CANCEL:
             return f"trading is halted ({halted}); run `alert-router resume` to trade again"
         sent_at = alert.timenow or alert.time
-        return check_lag(sent_at, datetime.fromtimestamp(self.clock.time(), UTC),
-                         self.config.server.max_lag_seconds)
+        return check_lag(
+            sent_at,
+            datetime.fromtimestamp(self.clock.time(), UTC),
+            self.config.server.max_lag_seconds,
+        )
 
     def _targets(self, alert: Alert) -> list[tuple[AccountConfig, Decimal]]:
         requested = [t.account for t in alert.accounts] or None
@@ -264,7 +304,11 @@ class Router:
         return targets
 
     async def _execute_account(
-        self, alert: Alert, alert_id: str, intent_key: str, account: AccountConfig,
+        self,
+        alert: Alert,
+        alert_id: str,
+        intent_key: str,
+        account: AccountConfig,
         multiplier: Decimal,
     ) -> tuple[list[LegReport], list[str]]:
         broker = self.brokers[account.name]
@@ -277,16 +321,30 @@ class Router:
             try:
                 if alert.action is Action.CANCEL:
                     return await self._cancel(broker, account, instrument), []
-                plan, decision_notes = await self._plan(alert, intent_key, account, broker,
-                                                        instrument, multiplier)
+                plan, decision_notes = await self._plan(
+                    alert, intent_key, account, broker, instrument, multiplier
+                )
             except BrokerError as exc:  # the venue could not tell position or balance
-                return [_denied(account, broker, LegPurpose.OPEN, intent_key,
-                                f"{broker.name}: {exc}", instrument)], []
+                return [
+                    _denied(
+                        account,
+                        broker,
+                        LegPurpose.OPEN,
+                        intent_key,
+                        f"{broker.name}: {exc}",
+                        instrument,
+                    )
+                ], []
             return await self._run_plan(plan, broker, alert, alert_id, intent_key), decision_notes
 
     async def _plan(
-        self, alert: Alert, intent_key: str, account: AccountConfig, broker: Broker,
-        instrument: Instrument, multiplier: Decimal,
+        self,
+        alert: Alert,
+        intent_key: str,
+        account: AccountConfig,
+        broker: Broker,
+        instrument: Instrument,
+        multiplier: Decimal,
     ) -> tuple[Plan, list[str]]:
         position = await broker.position(instrument)
         price = await self._reference_price(alert, broker, instrument)
@@ -303,18 +361,26 @@ class Router:
             try:
                 open_quantity = size_quantity(
                     SizingRequest(
-                        quantity=alert.quantity, quantity_type=quantity_type, price=price,
+                        quantity=alert.quantity,
+                        quantity_type=quantity_type,
+                        price=price,
                         stop_price=_stop_for_risk(alert, price),
-                        multiplier=multiplier, leverage=alert.leverage,
+                        multiplier=multiplier,
+                        leverage=alert.leverage,
                         default_quantity=account.quantity,
                     ),
-                    instrument, equity=equity, position=position.quantity,
+                    instrument,
+                    equity=equity,
+                    position=position.quantity,
                 )
             except SizingDenied as exc:
                 sizing_denial = exc.reason
         decision = plan_legs(
-            action=alert.action, sentiment=alert.sentiment, position=position.quantity,
-            open_quantity=open_quantity, capabilities=broker.capabilities,
+            action=alert.action,
+            sentiment=alert.sentiment,
+            position=position.quantity,
+            open_quantity=open_quantity,
+            capabilities=broker.capabilities,
             reverse=account.reverse,
             single_order_flip=getattr(broker.config, "reverse_mode", "") == "single_order",
             lot_size=instrument.lot_size,
@@ -326,33 +392,62 @@ class Router:
             if sizing_denial and spec.purpose in (LegPurpose.OPEN, LegPurpose.FLIP):
                 denied = sizing_denial
             if denied is not None:
-                legs.append(Leg(spec.purpose, _draft_order(spec, account, instrument, intent_key),
-                                denied_reason=denied))
+                legs.append(
+                    Leg(
+                        spec.purpose,
+                        _draft_order(spec, account, instrument, intent_key),
+                        denied_reason=denied,
+                    )
+                )
                 continue
             try:
-                order = self._order(spec, alert, account, broker, instrument, intent_key, price,
-                                    makes_room=spec.purpose is LegPurpose.CLOSE and has_open)
+                order = self._order(
+                    spec,
+                    alert,
+                    account,
+                    broker,
+                    instrument,
+                    intent_key,
+                    price,
+                    makes_room=spec.purpose is LegPurpose.CLOSE and has_open,
+                )
                 legs.append(Leg(spec.purpose, order))
             except (SizingDenied, BrokerError) as exc:
                 reason = exc.reason if isinstance(exc, SizingDenied) else str(exc)
-                legs.append(Leg(spec.purpose, _draft_order(spec, account, instrument, intent_key),
-                                denied_reason=reason))
-        plan = Plan(account.name, broker.name, instrument.symbol, tuple(legs), position,
-                    decision.notes)
+                legs.append(
+                    Leg(
+                        spec.purpose,
+                        _draft_order(spec, account, instrument, intent_key),
+                        denied_reason=reason,
+                    )
+                )
+        plan = Plan(
+            account.name, broker.name, instrument.symbol, tuple(legs), position, decision.notes
+        )
         denial = self._risk(plan, account, position, price)
         if denial is not None:
-            plan = Plan(plan.account, plan.broker, plan.symbol,
-                        tuple(Leg(leg.purpose, leg.order, leg.denied_reason or f"risk: {denial}")
-                              for leg in plan.legs), position, plan.notes)
+            plan = Plan(
+                plan.account,
+                plan.broker,
+                plan.symbol,
+                tuple(
+                    Leg(leg.purpose, leg.order, leg.denied_reason or f"risk: {denial}")
+                    for leg in plan.legs
+                ),
+                position,
+                plan.notes,
+            )
         notes = [f"{account.name}: {note}" for note in decision.notes]
         return plan, notes
 
-    def _risk(self, plan: Plan, account: AccountConfig, position: Position,
-              price: Decimal | None) -> str | None:
+    def _risk(
+        self, plan: Plan, account: AccountConfig, position: Position, price: Decimal | None
+    ) -> str | None:
         now = self.clock.time()
         day = datetime.fromtimestamp(now, UTC).date().isoformat()
         snapshot = RiskSnapshot(
-            position=position.quantity, price=price,
+            position=position.quantity,
+            price=price,
             orders_last_minute=self.journal.legs_since(account.name, now - 60),
             realised_pnl_today=Decimal(self.journal.realised_pnl(account.name, day)),
         )
@@ -366,8 +461,9 @@ class Router:
                 return str(reason)
         return None
 
-    async def _reference_price(self, alert: Alert, broker: Broker,
-                               instrument: Instrument) -> Decimal | None:
+    async def _reference_price(
+        self, alert: Alert, broker: Broker, instrument: Instrument
+    ) -> Decimal | None:
         for candidate in (alert.price, alert.limit_price, alert.signal_price, alert.stop_price):
             if candidate is not None:
                 return candidate
@@ -379,8 +475,16 @@ class Router:
         return Decimal(str(quote)) if quote is not None else None
 
     def _order(
-        self, spec: LegSpec, alert: Alert, account: AccountConfig, broker: Broker,
-        instrument: Instrument, intent_key: str, price: Decimal | None, *, makes_room: bool,
+        self,
+        spec: LegSpec,
+        alert: Alert,
+        account: AccountConfig,
+        broker: Broker,
+        instrument: Instrument,
+        intent_key: str,
+        price: Decimal | None,
+        *,
+        makes_room: bool,
     ) -> Order:
         assert spec.side is not None
         caps = broker.capabilities
@@ -403,13 +507,19 @@ class Router:
             raise BrokerError(f"{broker.name} cannot trade with leverage on this account")
         take_profit, stop_loss = (None, None)
         if opening and (alert.take_profit or alert.stop_loss):
-            take_profit, stop_loss = _brackets(alert, spec.side, instrument,
-                                               limit_price or price, broker)
+            take_profit, stop_loss = _brackets(
+                alert, spec.side, instrument, limit_price or price, broker
+            )
         return Order(
             client_order_id=client_order_id(intent_key, account.name, spec.purpose),
-            account=account.name, instrument=instrument, side=spec.side,
-            quantity=spec.quantity, order_type=order_type, purpose=spec.purpose,
-            limit_price=limit_price, stop_price=stop_price,
+            account=account.name,
+            instrument=instrument,
+            side=spec.side,
+            quantity=spec.quantity,
+            order_type=order_type,
+            purpose=spec.purpose,
+            limit_price=limit_price,
+            stop_price=stop_price,
             trail_amount=alert.trail_amount if order_type is OrderType.TRAILING_STOP else None,
             trail_percent=alert.trail_percent if order_type is OrderType.TRAILING_STOP else None,
             time_in_force=alert.time_in_force,
@@ -418,12 +528,15 @@ class Router:
             and caps.reduce_only,
             post_only=alert.post_only and opening,
             leverage=alert.leverage if opening else None,
-            take_profit=take_profit, stop_loss=stop_loss, reference_price=price,
+            take_profit=take_profit,
+            stop_loss=stop_loss,
+            reference_price=price,
             extras=alert.extras,
         )
 
-    async def _run_plan(self, plan: Plan, broker: Broker, alert: Alert, alert_id: str,
-                        intent_key: str) -> list[LegReport]:
+    async def _run_plan(
+        self, plan: Plan, broker: Broker, alert: Alert, alert_id: str, intent_key: str
+    ) -> list[LegReport]:
         account = self.config.accounts[plan.account]
         reports: list[LegReport] = []
         blocked: str | None = None
@@ -431,34 +544,71 @@ class Router:
             order = leg.order
             if leg.denied_reason is not None or order is None or blocked is not None:
                 reason = leg.denied_reason or blocked or "no order"
-                reports.append(_denied(account, broker, leg.purpose, intent_key, reason,
-                                       order.instrument if order else None, order))
+                reports.append(
+                    _denied(
+                        account,
+                        broker,
+                        leg.purpose,
+                        intent_key,
+                        reason,
+                        order.instrument if order else None,
+                        order,
+                    )
+                )
                 continue
-            result = await self.runner.run(broker, order, alert_id=alert_id,
-                                           intent_key=intent_key, symbol_text=alert.ticker)
-            reports.append(LegReport(account.name, broker.name, leg.purpose, result,
-                                     order.side, order.instrument.symbol))
+            result = await self.runner.run(
+                broker, order, alert_id=alert_id, intent_key=intent_key, symbol_text=alert.ticker
+            )
+            reports.append(
+                LegReport(
+                    account.name,
+                    broker.name,
+                    leg.purpose,
+                    result,
+                    order.side,
+                    order.instrument.symbol,
+                )
+            )
             if leg.purpose is LegPurpose.CLOSE and not result.status.is_success:
                 blocked = f"skipped: the close leg ended {result.status.value}"
         return reports
 
-    async def _cancel(self, broker: Broker, account: AccountConfig,
-                      instrument: Instrument) -> list[LegReport]:
+    async def _cancel(
+        self, broker: Broker, account: AccountConfig, instrument: Instrument
+    ) -> list[LegReport]:
         reports = []
         for leg in self.journal.open_legs(account.name, instrument.symbol):
             try:
                 result = await broker.cancel_order(leg.client_order_id, instrument)
             except BrokerError as exc:
-                result = OrderResult(OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
-                                     leg.client_order_id, reason=str(exc))
+                result = OrderResult(
+                    OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
+                    leg.client_order_id,
+                    reason=str(exc),
+                )
             if result.status is OrderStatus.CANCELED:
                 self.journal.record_outcome(leg.client_order_id, result.to_dict())
-            reports.append(LegReport(account.name, broker.name, LegPurpose.CANCEL, result,
-                                     None, instrument.symbol))
+            reports.append(
+                LegReport(
+                    account.name, broker.name, LegPurpose.CANCEL, result, None, instrument.symbol
+                )
+            )
         if not reports:
-            reports.append(LegReport(account.name, broker.name, LegPurpose.CANCEL, OrderResult(
-                OrderStatus.DENIED, "", reason="no open orders placed by this router for "
-                f"{instrument.symbol} on {account.name}"), None, instrument.symbol))
+            reports.append(
+                LegReport(
+                    account.name,
+                    broker.name,
+                    LegPurpose.CANCEL,
+                    OrderResult(
+                        OrderStatus.DENIED,
+                        "",
+                        reason="no open orders placed by this router for "
+                        f"{instrument.symbol} on {account.name}",
+                    ),
+                    None,
+                    instrument.symbol,
+                )
+            )
         return reports
 
     async def _notify(self, report: ExecutionReport) -> None:
@@ -479,8 +629,11 @@ class Router:
                 continue  # re-executing the alert below resumes this leg with its order
             broker = self.brokers.get(leg.account)
             if broker is None:
-                log.error("leg %s belongs to account %s, which is not configured",
-                          leg.client_order_id, leg.account)
+                log.error(
+                    "leg %s belongs to account %s, which is not configured",
+                    leg.client_order_id,
+                    leg.account,
+                )
                 continue
             try:
                 instrument = await broker.resolve(normalize(leg.order["ticker"]))
@@ -501,8 +654,9 @@ class Router:
         self.journal.set_flag(HALT_FLAG, None)
 
 
-def _brackets(alert: Alert, side: Side, instrument: Instrument, entry: Decimal | None,
-              broker: Broker) -> tuple[Bracket | None, Bracket | None]:
+def _brackets(
+    alert: Alert, side: Side, instrument: Instrument, entry: Decimal | None, broker: Broker
+) -> tuple[Bracket | None, Bracket | None]:
     caps = broker.capabilities
     if not (caps.attached_brackets or caps.separate_brackets):
         raise BrokerError(f"{broker.name} cannot attach a take profit or stop loss to an order")
@@ -525,8 +679,13 @@ def _brackets(alert: Alert, side: Side, instrument: Instrument, entry: Decimal |
         limit = None
         if kind is OrderType.STOP_LIMIT and sl.limit_price is not None:
             limit = round_price(sl.limit_price, instrument, side.opposite, purpose="limit")
-        stop_loss = Bracket(kind, trigger_price=prices.stop_loss, limit_price=limit,
-                            trail_amount=sl.trail_amount, trail_percent=sl.trail_percent)
+        stop_loss = Bracket(
+            kind,
+            trigger_price=prices.stop_loss,
+            limit_price=limit,
+            trail_amount=sl.trail_amount,
+            trail_percent=sl.trail_percent,
+        )
     return take_profit, stop_loss
 
 
@@ -547,30 +706,52 @@ def _stop_for_risk(alert: Alert, price: Decimal | None) -> Decimal | None:
     return None
 
 
-def _draft_order(spec: LegSpec, account: AccountConfig, instrument: Instrument,
-                 intent_key: str) -> Order | None:
+def _draft_order(
+    spec: LegSpec, account: AccountConfig, instrument: Instrument, intent_key: str
+) -> Order | None:
     if spec.side is None:
         return None
-    return Order(client_order_id=client_order_id(intent_key, account.name, spec.purpose),
-                 account=account.name, instrument=instrument, side=spec.side,
-                 quantity=spec.quantity, purpose=spec.purpose)
+    return Order(
+        client_order_id=client_order_id(intent_key, account.name, spec.purpose),
+        account=account.name,
+        instrument=instrument,
+        side=spec.side,
+        quantity=spec.quantity,
+        purpose=spec.purpose,
+    )
 
 
-def _denied(account: AccountConfig, broker: Broker, purpose: LegPurpose, intent_key: str,
-            reason: str, instrument: Instrument | None = None,
-            order: Order | None = None) -> LegReport:
+def _denied(
+    account: AccountConfig,
+    broker: Broker,
+    purpose: LegPurpose,
+    intent_key: str,
+    reason: str,
+    instrument: Instrument | None = None,
+    order: Order | None = None,
+) -> LegReport:
     cid = order.client_order_id if order else client_order_id(intent_key, account.name, purpose)
-    result = OrderResult(OrderStatus.DENIED, cid, quantity=order.quantity if order else None,
-                         reason=reason)
-    return LegReport(account.name, broker.name, purpose, result,
-                     order.side if order else None, instrument.symbol if instrument else None)
+    result = OrderResult(
+        OrderStatus.DENIED, cid, quantity=order.quantity if order else None, reason=reason
+    )
+    return LegReport(
+        account.name,
+        broker.name,
+        purpose,
+        result,
+        order.side if order else None,
+        instrument.symbol if instrument else None,
+    )
 
 
 def report_from_dict(data: dict[str, Any]) -> ExecutionReport:
     legs = tuple(
         LegReport(
-            account=leg["account"], broker=leg["broker"], purpose=LegPurpose(leg["leg"]),
-            result=OrderResult.from_dict(leg), side=Side(leg["side"]) if leg.get("side") else None,
+            account=leg["account"],
+            broker=leg["broker"],
+            purpose=LegPurpose(leg["leg"]),
+            result=OrderResult.from_dict(leg),
+            side=Side(leg["side"]) if leg.get("side") else None,
             symbol=leg.get("symbol"),
         )
         for leg in data.get("legs", [])

@@ -18,8 +18,12 @@ def fake_distribution(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     """
     added: list[str] = []
 
-    def make(dist: str, entry_points: dict[str, str], modules: dict[str, str] | None = None,
-             group: str = "router_core.plugins") -> Path:
+    def make(
+        dist: str,
+        entry_points: dict[str, str],
+        modules: dict[str, str] | None = None,
+        group: str = "router_core.plugins",
+    ) -> Path:
         root = tmp_path / f"site-{dist}"
         info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
         info.mkdir(parents=True)

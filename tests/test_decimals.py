@@ -49,8 +49,17 @@ def test_to_decimal_refuses_non_finite(bad):
 
 @given(
     st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e9"), places=8),
-    st.sampled_from([Decimal("1"), Decimal("0.1"), Decimal("0.0001"), Decimal("0.00000001"),
-                     Decimal("5"), Decimal("0.25"), Decimal("100")]),
+    st.sampled_from(
+        [
+            Decimal("1"),
+            Decimal("0.1"),
+            Decimal("0.0001"),
+            Decimal("0.00000001"),
+            Decimal("5"),
+            Decimal("0.25"),
+            Decimal("100"),
+        ]
+    ),
 )
 def test_round_down_never_exceeds_and_is_a_multiple(value, step):
     rounded = round_down(value, step)
@@ -59,8 +68,10 @@ def test_round_down_never_exceeds_and_is_a_multiple(value, step):
     assert value - rounded < step
 
 
-@given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1e7"), places=4),
-       st.sampled_from(["nearest", "down", "up"]))
+@given(
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1e7"), places=4),
+    st.sampled_from(["nearest", "down", "up"]),
+)
 def test_round_to_step_is_a_multiple_of_the_tick(price, mode):
     tick = Decimal("0.5")
     assert round_to_step(price, tick, mode) % tick == 0

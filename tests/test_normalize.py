@@ -32,7 +32,12 @@ SPOT, PERP, FUT = InstrumentKind.SPOT, InstrumentKind.PERPETUAL, InstrumentKind.
 )
 def test_crypto_and_stock_forms(ticker, kind, base, quote, exchange):
     symbol = normalize(ticker)
-    assert (symbol.kind, symbol.base, symbol.quote, symbol.exchange) == (kind, base, quote, exchange)
+    assert (symbol.kind, symbol.base, symbol.quote, symbol.exchange) == (
+        kind,
+        base,
+        quote,
+        exchange,
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,7 +55,11 @@ def test_futures_forms(ticker, root, year, month, continuous):
     symbol = normalize(ticker)
     assert symbol.kind is FUT
     assert (symbol.root, symbol.expiry_year, symbol.expiry_month, symbol.continuous) == (
-        root, year, month, continuous)
+        root,
+        year,
+        month,
+        continuous,
+    )
 
 
 def test_dated_crypto_future_keeps_base_and_quote():

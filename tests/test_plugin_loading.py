@@ -37,14 +37,20 @@ def test_enabled_plugin_loads_and_registers_its_broker(fake_distribution):
 
 
 def test_only_enabled_names_are_imported(fake_distribution):
-    fake_distribution("fakeplug-boom", {"boom": "fakeplug_boom"},
-                      {"fakeplug_boom": "raise RuntimeError('imported!')"})
+    fake_distribution(
+        "fakeplug-boom",
+        {"boom": "fakeplug_boom"},
+        {"fakeplug_boom": "raise RuntimeError('imported!')"},
+    )
     make_plugin_manager([])  # boom is installed but not enabled: never imported
 
 
 def test_broken_plugin_names_plugin_module_and_distribution(fake_distribution):
-    fake_distribution("fakeplug-broken", {"broken": "fakeplug_broken"},
-                      {"fakeplug_broken": "import not_a_module_anywhere"})
+    fake_distribution(
+        "fakeplug-broken",
+        {"broken": "fakeplug_broken"},
+        {"fakeplug_broken": "import not_a_module_anywhere"},
+    )
     with pytest.raises(PluginError) as info:
         make_plugin_manager(["broken"])
     message = str(info.value)
@@ -75,7 +81,10 @@ def test_two_plugins_registering_one_broker_name(fake_distribution):
 
 
 def test_misspelt_hook_is_caught(fake_distribution):
-    code = "from router_core import hookimpl\n@hookimpl\ndef router_register_broker(register):\n    pass\n"
+    code = (
+        "from router_core import hookimpl\n"
+        "@hookimpl\ndef router_register_broker(register):\n    pass\n"
+    )
     fake_distribution("fakeplug-typo", {"typo": "fakeplug_typo"}, {"fakeplug_typo": code})
     with pytest.raises(PluginError) as info:
         make_plugin_manager(["typo"])
@@ -83,7 +92,9 @@ def test_misspelt_hook_is_caught(fake_distribution):
 
 
 def test_incomplete_broker_is_refused(fake_distribution):
-    code = GOOD.replace("    async def submit_order(self, order):\n        raise NotImplementedError\n", "")
+    code = GOOD.replace(
+        "    async def submit_order(self, order):\n        raise NotImplementedError\n", ""
+    )
     fake_distribution("fakeplug-half", {"half": "fakeplug_half"}, {"fakeplug_half": code})
     with pytest.raises(PluginError, match="does not implement submit_order"):
         make_plugin_manager(["half"])

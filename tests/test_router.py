@@ -51,61 +51,116 @@ async def router(tmp_path):
 
 
 def legs(report):
-    return [(leg.account, leg.purpose.value, leg.side.value if leg.side else None,
-             leg.result.status.value, str(leg.result.quantity)) for leg in report.legs]
+    return [
+        (
+            leg.account,
+            leg.purpose.value,
+            leg.side.value if leg.side else None,
+            leg.result.status.value,
+            str(leg.result.quantity),
+        )
+        for leg in report.legs
+    ]
 
 
 async def test_one_alert_fans_out_to_two_accounts(router):
-    report = await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "0.5",
-                                  "price": "40000"})
-    assert legs(report) == [("alice", "open", "buy", "filled", "0.5"),
-                            ("bob", "open", "buy", "filled", "1.0")]  # multiplier 2
+    report = await route(
+        router, {"ticker": "BTCUSD", "action": "buy", "quantity": "0.5", "price": "40000"}
+    )
+    assert legs(report) == [
+        ("alice", "open", "buy", "filled", "0.5"),
+        ("bob", "open", "buy", "filled", "1.0"),
+    ]  # multiplier 2
     assert report.ok
 
 
 async def test_reverse_on_a_long_gives_close_then_open(router):
-    await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "price": "100",
-                         "accounts": ["alice"]})
-    report = await route(router, {"ticker": "BTCUSD", "action": "sell", "sentiment": "short",
-                                  "quantity": "2", "price": "110", "accounts": ["alice"]})
-    assert legs(report) == [("alice", "close", "sell", "filled", "1"),
-                            ("alice", "open", "sell", "filled", "2")]
+    await route(
+        router,
+        {
+            "ticker": "BTCUSD",
+            "action": "buy",
+            "quantity": "1",
+            "price": "100",
+            "accounts": ["alice"],
+        },
+    )
+    report = await route(
+        router,
+        {
+            "ticker": "BTCUSD",
+            "action": "sell",
+            "sentiment": "short",
+            "quantity": "2",
+            "price": "110",
+            "accounts": ["alice"],
+        },
+    )
+    assert legs(report) == [
+        ("alice", "close", "sell", "filled", "1"),
+        ("alice", "open", "sell", "filled", "2"),
+    ]
     alice = router.brokers["alice"]
     position = await alice.position(await alice.resolve(normalize("BTCUSD")))
     assert position.quantity == Decimal(-2)
 
 
 async def test_dollar_amount_is_rounded_down_to_the_lot(router):
-    report = await route(router, {"ticker": "ETHUSD", "action": "buy", "quantity": "1000",
-                                  "quantityType": "dollar_amount", "price": "3000",
-                                  "accounts": ["bob"]})
+    report = await route(
+        router,
+        {
+            "ticker": "ETHUSD",
+            "action": "buy",
+            "quantity": "1000",
+            "quantityType": "dollar_amount",
+            "price": "3000",
+            "accounts": ["bob"],
+        },
+    )
     # 1000 / 3000 = 0.3333.. x multiplier 2 = 0.6666.. -> lot 0.001 -> 0.666
     assert legs(report) == [("bob", "open", "buy", "filled", "0.666")]
 
 
 async def test_client_order_ids_are_deterministic(router):
-    report = await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1",
-                                  "id": "strategy-7-bar-1", "accounts": ["alice"]})
+    report = await route(
+        router,
+        {
+            "ticker": "BTCUSD",
+            "action": "buy",
+            "quantity": "1",
+            "id": "strategy-7-bar-1",
+            "accounts": ["alice"],
+        },
+    )
     assert report.legs[0].result.client_order_id == client_order_id(
-        "strategy-7-bar-1", "alice", report.legs[0].purpose)
+        "strategy-7-bar-1", "alice", report.legs[0].purpose
+    )
 
 
 async def test_resent_body_is_a_duplicate_and_same_id_other_body_a_conflict(router):
-    body = json.dumps({"ticker": "BTCUSD", "action": "buy", "quantity": "1", "id": "x1",
-                       "accounts": ["alice"]}).encode()
+    body = json.dumps(
+        {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "id": "x1", "accounts": ["alice"]}
+    ).encode()
     first = router.accept(body, "application/json")
     await router.execute(first.alert_id)
     again = router.accept(body, "application/json")
     assert (again.outcome, again.alert_id) == (ClaimOutcome.DUPLICATE, first.alert_id)
-    other = json.dumps({"ticker": "BTCUSD", "action": "buy", "quantity": "3", "id": "x1",
-                        "accounts": ["alice"]}).encode()
+    other = json.dumps(
+        {"ticker": "BTCUSD", "action": "buy", "quantity": "3", "id": "x1", "accounts": ["alice"]}
+    ).encode()
     assert router.accept(other, "application/json").outcome is ClaimOutcome.CONFLICT
     assert router.brokers["alice"].ledger.count_orders() == 1
 
 
 async def test_refired_alert_with_new_timenow_is_a_duplicate(router):
-    base = {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "strategy": "s",
-            "time": "2026-11-26T10:00:00Z", "accounts": ["alice"]}
+    base = {
+        "ticker": "BTCUSD",
+        "action": "buy",
+        "quantity": "1",
+        "strategy": "s",
+        "time": "2026-11-26T10:00:00Z",
+        "accounts": ["alice"],
+    }
     first = router.accept(json.dumps({**base, "timenow": "2026-11-26T10:00:01Z"}).encode(), None)
     second = router.accept(json.dumps({**base, "timenow": "2026-11-26T10:00:09Z"}).encode(), None)
     assert second.outcome is ClaimOutcome.DUPLICATE and second.alert_id == first.alert_id
@@ -117,17 +172,28 @@ async def test_halt_refuses_and_is_journaled(router):
     assert report.legs == () and "halted" in report.notes[0]
     assert router.journal.get_alert(report.alert_id).state is AlertState.REFUSED
     router.resume()
-    report = await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "2",
-                                  "price": "100"})
+    report = await route(
+        router, {"ticker": "BTCUSD", "action": "buy", "quantity": "2", "price": "100"}
+    )
     assert report.ok
 
 
 async def test_risk_limit_denies_with_the_numbers(tmp_path):
-    router = make_router(tmp_path, TWO_PAPER + "\n[accounts.alice.risk]\nmax_order_notional = \"1000\"\n")
+    router = make_router(
+        tmp_path, TWO_PAPER + '\n[accounts.alice.risk]\nmax_order_notional = "1000"\n'
+    )
     await router.start()
     try:
-        report = await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1",
-                                      "price": "50000", "accounts": ["alice"]})
+        report = await route(
+            router,
+            {
+                "ticker": "BTCUSD",
+                "action": "buy",
+                "quantity": "1",
+                "price": "50000",
+                "accounts": ["alice"],
+            },
+        )
         (leg,) = report.legs
         assert leg.result.status is OrderStatus.DENIED
         assert "50000" in leg.result.reason and "max_order_notional 1000" in leg.result.reason
@@ -140,8 +206,16 @@ async def test_short_on_an_account_that_cannot_short_is_denied(tmp_path):
     router = make_router(tmp_path, TWO_PAPER + "can_short = false\n")
     await router.start()
     try:
-        report = await route(router, {"ticker": "BTCUSD", "action": "sell", "quantity": "1",
-                                      "price": "10", "accounts": ["bob"]})
+        report = await route(
+            router,
+            {
+                "ticker": "BTCUSD",
+                "action": "sell",
+                "quantity": "1",
+                "price": "10",
+                "accounts": ["bob"],
+            },
+        )
         (leg,) = report.legs
         assert leg.result.status is OrderStatus.DENIED and "short" in leg.result.reason
     finally:
@@ -149,8 +223,9 @@ async def test_short_on_an_account_that_cannot_short_is_denied(tmp_path):
 
 
 async def test_unknown_account_is_refused_with_the_names(router):
-    report = await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1",
-                                  "accounts": ["carol"]})
+    report = await route(
+        router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "accounts": ["carol"]}
+    )
     assert report.legs == () and "carol" in report.notes[0] and "alice" in report.notes[0]
 
 
@@ -172,12 +247,21 @@ async def test_plugin_check_plan_denial_and_isolated_observers(tmp_path):
         async def router_execution_finished(self, report):
             seen.append(report.alert_id)
 
-    router = make_router(tmp_path, extra=[("guard", Guard()), ("broken", Broken()),
-                                          ("recorder", Recorder())])
+    router = make_router(
+        tmp_path, extra=[("guard", Guard()), ("broken", Broken()), ("recorder", Recorder())]
+    )
     await router.start()
     try:
-        report = await route(router, {"ticker": "DOGEUSD", "action": "buy", "quantity": "5",
-                                      "price": "0.1", "accounts": ["alice"]})
+        report = await route(
+            router,
+            {
+                "ticker": "DOGEUSD",
+                "action": "buy",
+                "quantity": "5",
+                "price": "0.1",
+                "accounts": ["alice"],
+            },
+        )
         assert report.legs[0].result.status is OrderStatus.DENIED
         assert "no DOGE here" in report.legs[0].result.reason
         assert seen == [report.alert_id]  # the broken observer did not hide the report
@@ -187,8 +271,12 @@ async def test_plugin_check_plan_denial_and_isolated_observers(tmp_path):
 
 async def test_answered_but_unexecuted_alert_is_executed_at_start(tmp_path):
     router = make_router(tmp_path)
-    acceptance = router.accept(json.dumps({"ticker": "BTCUSD", "action": "buy", "quantity": "1",
-                                           "accounts": ["alice"]}).encode(), None)
+    acceptance = router.accept(
+        json.dumps(
+            {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "accounts": ["alice"]}
+        ).encode(),
+        None,
+    )
     await router.close()  # "crash" after the 2xx, before execution
     restarted = make_router(tmp_path)
     await restarted.start()
@@ -201,7 +289,16 @@ async def test_answered_but_unexecuted_alert_is_executed_at_start(tmp_path):
 
 
 async def test_cancel_cancels_resting_orders_placed_by_the_router(router):
-    await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1",
-                         "orderType": "stop", "stopPrice": "60000", "accounts": ["alice"]})
+    await route(
+        router,
+        {
+            "ticker": "BTCUSD",
+            "action": "buy",
+            "quantity": "1",
+            "orderType": "stop",
+            "stopPrice": "60000",
+            "accounts": ["alice"],
+        },
+    )
     report = await route(router, {"ticker": "BTCUSD", "action": "cancel", "accounts": ["alice"]})
     assert [leg.result.status for leg in report.legs] == [OrderStatus.CANCELED]

@@ -24,14 +24,21 @@ def run(args: argparse.Namespace) -> int:
         for broker in by_plugin.get(name, []):
             cls = plugins.brokers.get(broker)
             brokers.append(f"{broker} (stub)" if cls.stub else broker)
-        rows.append({"name": name, "distribution": info.distribution or "?",
-                     "version": info.version or "?", "brokers": brokers})
+        rows.append(
+            {
+                "name": name,
+                "distribution": info.distribution or "?",
+                "version": info.version or "?",
+                "brokers": brokers,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     header = ("PLUGIN", "DISTRIBUTION", "VERSION", "BROKERS")
-    table = [header] + [(r["name"], r["distribution"], r["version"], ", ".join(r["brokers"]))
-                        for r in rows]
+    table = [header] + [
+        (r["name"], r["distribution"], r["version"], ", ".join(r["brokers"])) for r in rows
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])

@@ -10,8 +10,9 @@ HELP = "route one alert (a file or - for stdin) and print the execution report a
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("alert", nargs="?", default="-", help="alert JSON file, or - for stdin")
-    parser.add_argument("--config", "-c", default=None,
-                        help="config file (TOML); default: one paper account")
+    parser.add_argument(
+        "--config", "-c", default=None, help="config file (TOML); default: one paper account"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,8 +42,11 @@ async def _send(raw: bytes, config: str | None):  # type: ignore[no-untyped-def]
         if acceptance.outcome is ClaimOutcome.CONFLICT:
             from router_core.errors import AlertError
 
-            raise AlertError("id", f"an alert with this intent key but different content was "
-                             f"already routed (alert {acceptance.alert_id}); nothing placed")
+            raise AlertError(
+                "id",
+                f"an alert with this intent key but different content was "
+                f"already routed (alert {acceptance.alert_id}); nothing placed",
+            )
         return await router.execute(acceptance.alert_id)
     finally:
         await router.close()

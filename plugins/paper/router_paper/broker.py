@@ -19,8 +19,8 @@ from router_core import (
     Balance,
     Broker,
     BrokerConfig,
-    Capabilities,
     CanonicalSymbol,
+    Capabilities,
     Instrument,
     InvalidOrder,
     Order,
@@ -35,8 +35,13 @@ from router_core import (
 from .ledger import Ledger
 
 RESTING = frozenset(
-    {OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP, OrderType.TAKE_PROFIT,
-     OrderType.TAKE_PROFIT_LIMIT}
+    {
+        OrderType.STOP,
+        OrderType.STOP_LIMIT,
+        OrderType.TRAILING_STOP,
+        OrderType.TAKE_PROFIT,
+        OrderType.TAKE_PROFIT_LIMIT,
+    }
 )
 
 
@@ -116,18 +121,24 @@ class PaperBroker(Broker):
         venue_id = f"PAPER-{uuid.uuid4().hex[:12].upper()}"
         if order.order_type in RESTING:
             result = OrderResult(
-                OrderStatus.ACCEPTED, order.client_order_id, venue_id,
-                quantity=order.quantity, price=order.limit_price or order.stop_price,
+                OrderStatus.ACCEPTED,
+                order.client_order_id,
+                venue_id,
+                quantity=order.quantity,
+                price=order.limit_price or order.stop_price,
                 reason="resting: the paper venue has no price feed to trigger it",
             )
-            self.ledger.record(order.client_order_id, venue_id, order.instrument.symbol,
-                               result.to_dict())
+            self.ledger.record(
+                order.client_order_id, venue_id, order.instrument.symbol, result.to_dict()
+            )
             return result
 
         price = self._fill_price(order)
         held, average = self.ledger.position(order.instrument.symbol)
         signed = order.quantity if order.side is Side.BUY else -order.quantity
-        if order.reduce_only and (held == 0 or (held > 0) == (signed > 0) or abs(signed) > abs(held)):
+        if order.reduce_only and (
+            held == 0 or (held > 0) == (signed > 0) or abs(signed) > abs(held)
+        ):
             raise InvalidOrder(
                 f"paper: reduce-only {order.side} {order.quantity} would not reduce the "
                 f"position of {held}",
@@ -143,13 +154,22 @@ class PaperBroker(Broker):
         cash = self.ledger.cash() + realised * order.instrument.contract_size
         notes = _bracket_note(order)
         result = OrderResult(
-            OrderStatus.FILLED, order.client_order_id, venue_id,
-            quantity=order.quantity, price=price, filled_quantity=order.quantity,
-            average_price=price, reason=notes,
+            OrderStatus.FILLED,
+            order.client_order_id,
+            venue_id,
+            quantity=order.quantity,
+            price=price,
+            filled_quantity=order.quantity,
+            average_price=price,
+            reason=notes,
         )
         self.ledger.record(
-            order.client_order_id, venue_id, order.instrument.symbol, result.to_dict(),
-            position=(new_quantity, new_average), cash=cash,
+            order.client_order_id,
+            venue_id,
+            order.instrument.symbol,
+            result.to_dict(),
+            position=(new_quantity, new_average),
+            cash=cash,
         )
         return result
 
@@ -170,12 +190,22 @@ class PaperBroker(Broker):
             return OrderResult(OrderStatus.REJECTED, client_order_id, reason="paper: unknown order")
         result = OrderResult.from_dict(previous)
         if result.status is not OrderStatus.ACCEPTED:
-            return OrderResult(OrderStatus.REJECTED, client_order_id, result.venue_order_id,
-                               reason=f"paper: order is {result.status}, not open")
-        canceled = OrderResult(OrderStatus.CANCELED, client_order_id, result.venue_order_id,
-                               quantity=result.quantity, price=result.price)
-        self.ledger.record(client_order_id, result.venue_order_id or "", instrument.symbol,
-                           canceled.to_dict())
+            return OrderResult(
+                OrderStatus.REJECTED,
+                client_order_id,
+                result.venue_order_id,
+                reason=f"paper: order is {result.status}, not open",
+            )
+        canceled = OrderResult(
+            OrderStatus.CANCELED,
+            client_order_id,
+            result.venue_order_id,
+            quantity=result.quantity,
+            price=result.price,
+        )
+        self.ledger.record(
+            client_order_id, result.venue_order_id or "", instrument.symbol, canceled.to_dict()
+        )
         return canceled
 
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
@@ -209,8 +239,9 @@ def _apply_fill(
 def _bracket_note(order: Order) -> str | None:
     parts = []
     if order.take_profit is not None:
-        parts.append(f"take profit at {order.take_profit.limit_price or order.take_profit.trigger_price}")
+        parts.append(
+            f"take profit at {order.take_profit.limit_price or order.take_profit.trigger_price}"
+        )
     if order.stop_loss is not None:
         parts.append(f"stop loss at {order.stop_loss.trigger_price}")
     return ("attached " + ", ".join(parts) + " (paper: recorded, not triggered)") if parts else None
-

@@ -1,0 +1,96 @@
+"""The journal: atomic claims, durable settings, migrations, retention."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from router_core.journal import MIGRATIONS, AlertState, ClaimOutcome, Journal
+
+
+def claim(journal: Journal, n: int, *, delivery="d", intent="i", fingerprint="f"):
+    return journal.claim(
+        alert_id=f"a{n}",
+        delivery_key=delivery,
+        intent_key=intent,
+        fingerprint=fingerprint,
+        alert={"ticker": "X"},
+        peer=None,
+        source="t",
+    )
+
+
+def test_wal_and_full_sync(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    assert journal._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert journal._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_twenty_concurrent_claims_make_one_alert(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    outcomes = []
+
+    def go(n: int) -> None:
+        outcomes.append(claim(journal, n))
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    new = [c for c in outcomes if c.outcome is ClaimOutcome.NEW]
+    assert len(new) == 1
+    assert {c.alert_id for c in outcomes} == {new[0].alert_id}
+
+
+def test_same_intent_other_content_is_a_conflict(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    claim(journal, 1)
+    assert claim(journal, 2, delivery="d2").outcome is ClaimOutcome.DUPLICATE
+    assert claim(journal, 3, delivery="d3", fingerprint="g").outcome is ClaimOutcome.CONFLICT
+
+
+def test_migrations_upgrade_an_old_database_without_losing_rows(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute("INSERT INTO alerts VALUES ('a','d','i','f','{}',0,NULL,'t','done',NULL,NULL,NULL)")
+    db.commit()
+    db.close()
+    journal = Journal(path)
+    assert journal.schema_version == len(MIGRATIONS)
+    assert journal.get_alert("a") is not None
+    journal.add_realised_pnl("acct", "2026-11-26", "-12.5")
+    assert journal.realised_pnl("acct", "2026-11-26") == "-12.5"
+
+
+def test_halt_flag_survives_reopening(tmp_path):
+    Journal(tmp_path / "j.sqlite3").set_flag("halt", "operator")
+    assert Journal(tmp_path / "j.sqlite3").get_flag("halt") == "operator"
+
+
+def test_purge_keeps_unresolved_legs_and_recent_alerts(tmp_path):
+    now = [1_000_000.0]
+    journal = Journal(tmp_path / "j.sqlite3", clock=type("C", (), {"time": lambda self: now[0]})())
+    claim(journal, 1, delivery="old", intent="old")
+    journal.set_state("a1", AlertState.DONE)
+    claim(journal, 2, delivery="stuck", intent="stuck")
+    journal.set_state("a2", AlertState.DONE)
+    journal.record_intent(
+        client_order_id="c2",
+        alert_id="a2",
+        account="x",
+        broker="b",
+        symbol="S",
+        purpose="open",
+        side="buy",
+        quantity="1",
+        notional=None,
+        order={},
+    )
+    now[0] += 8 * 86400
+    claim(journal, 3, delivery="new", intent="new")
+    assert journal.purge(7 * 86400) == 1
+    assert journal.get_alert("a1") is None
+    assert journal.get_alert("a2") is not None  # its leg has no outcome yet
+    assert journal.get_alert("a3") is not None
