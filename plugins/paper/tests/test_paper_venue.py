@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from router_paper import PaperBroker, PaperConfig
 
 from router_core import (
     BrokerContext,
@@ -17,7 +18,6 @@ from router_core import (
     Side,
 )
 from router_core.normalize import normalize
-from router_paper import PaperBroker, PaperConfig
 
 
 def context(tmp_path) -> BrokerContext:
