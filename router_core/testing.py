@@ -429,7 +429,8 @@ class BrokerContract:
         yield
         if not self.secrets:
             return
-        for record in caplog.records:
+        records = caplog.get_records("setup") + caplog.get_records("call")
+        for record in records:
             text = record.getMessage() + (record.exc_text or "")
             for secret in self.secrets:
                 if secret and secret in text:
