@@ -181,6 +181,7 @@ class Contract:
 
 _MONDAY, _WEDNESDAY, _THURSDAY, _FRIDAY = 0, 2, 3, 4
 
+
 def _observed(day: date) -> date:
     """A fixed-date holiday on a weekend is observed on the Friday before or Monday after."""
     if day.weekday() == 5:
@@ -324,45 +325,46 @@ def contract_for(
 ) -> Contract:
     """The dated contract a TradingView ticker means on ``today``.
 
-    ``NQ1!`` resolves by the roll rule of the module docstring, ``NQM2025``/``NQM5`` as named.
-    A dated contract that is not listed, or whose last trading day has passed, is refused.
-    Tickers the core cannot read as futures (``6EH2026``: the core wants a letter first) are
-    read here against the root table.
+    ``NQ1!`` resolves by the roll rule of the module docstring, ``NQ2!`` to the contract after
+    it; ``NQM2025``/``NQM25``/``NQM5`` as named, a short year read relative to ``today``. A
+    dated contract that is not listed, or whose last trading day has passed, is refused.
     """
-    root, month, year, continuous = symbol.root, symbol.expiry_month, symbol.expiry_year, None
     if symbol.kind is InstrumentKind.FUTURE and symbol.continuous is not None:
-        continuous = symbol.continuous
-    elif symbol.kind is not InstrumentKind.FUTURE or month is None or year is None:
-        match = _DATED.match(symbol.ticker)
-        if match is None or match.group(1) not in SPECS:
-            raise UnknownSymbol(f"{venue}: {symbol.raw!r} is not a futures contract it can trade")
-        root = match.group(1)
-        month = MONTH_CODES.index(match.group(2)) + 1
-        year = expand_year(match.group(3), today)
-    if not root:
-        raise UnknownSymbol(f"{venue}: {symbol.raw!r} has no futures root")
-    spec = spec_for(root, symbol, venue)
-
-    if continuous is not None:
-        if continuous < 1:
+        spec = spec_for(symbol.root or "", symbol, venue)
+        if symbol.continuous < 1:
             raise UnknownSymbol(f"{venue}: {symbol.raw!r}: continuous contracts count from 1")
         contract = front_contract(spec, today, roll_days=roll_days)
-        for _ in range(continuous - 1):
+        for _ in range(symbol.continuous - 1):
             contract = contract.next_in_cycle()
         return contract
 
-    assert month is not None and year is not None
-    contract = Contract(spec, year, month)
-    if contract.month_code not in spec.listed:
+    contract = _dated_contract(symbol, venue, today)
+    if contract.month_code not in contract.spec.listed:
         raise UnknownSymbol(
-            f"{venue}: {symbol.raw!r}: {spec.root} lists only {', '.join(spec.listed)} "
-            f"contracts, not {contract.month_code}"
+            f"{venue}: {symbol.raw!r}: {contract.root} lists only "
+            f"{', '.join(contract.spec.listed)} contracts, not {contract.month_code}"
         )
     if contract.last_trading_day < today:
         raise UnknownSymbol(
             f"{venue}: {symbol.raw!r} expired on {contract.last_trading_day.isoformat()}"
         )
     return contract
+
+
+def _dated_contract(symbol: CanonicalSymbol, venue: str, today: date) -> Contract:
+    # Read the ticker here rather than trusting the core's year: the core expands "NQM5" by
+    # the system clock, the broker by its context's clock. This also reads tickers the core
+    # leaves as spot because their root starts with a digit ("6EH2026").
+    match = _DATED.match(symbol.ticker)
+    if match is None:
+        if symbol.kind is InstrumentKind.FUTURE and symbol.root:
+            spec_for(symbol.root, symbol, venue)  # names the unknown root
+        raise UnknownSymbol(f"{venue}: {symbol.raw!r} is not a futures contract it can trade")
+    root, month_code, year_digits = match.groups()
+    if symbol.kind is not InstrumentKind.FUTURE and root not in SPECS:
+        raise UnknownSymbol(f"{venue}: {symbol.raw!r} is not a futures contract it can trade")
+    spec = spec_for(root, symbol, venue)
+    return Contract(spec, expand_year(year_digits, today), MONTH_CODES.index(month_code) + 1)
 
 
 def front_contract(spec: ContractSpec, today: date, *, roll_days: int | None = None) -> Contract:

@@ -196,3 +196,11 @@ async def test_cfd_resolve_names_the_instrument_and_refuses_to_guess_sizes(
         "account's instrument list is not implemented yet (stub)"
     )
     assert caught.value.from_venue is False
+
+
+async def test_short_years_are_read_by_the_brokers_clock(make_broker: MakeBroker) -> None:
+    # The core expands "NQM5" by the system clock; the broker re-reads it by its own.
+    later = make_broker(TradovateBroker, date(2034, 1, 2))
+    assert (await later.resolve(normalize("NQM5"))).expiry == date(2035, 6, 15)
+    now = make_broker(ProjectXBroker, MAY)
+    assert (await now.resolve(normalize("NQM25"))).symbol == "CON.F.US.ENQ.M25"
