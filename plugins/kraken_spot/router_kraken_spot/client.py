@@ -65,6 +65,7 @@ _TRADING_RATE_CODES = ("EOrder:Rate limit exceeded", "EOrder:Domain rate limit e
 # One lock per API key, shared by every broker instance that uses the key in this process
 # (they share the NonceSource the core's NonceRegistry hands out for the key).
 _KEY_LOCKS: weakref.WeakKeyDictionary[NonceSource, asyncio.Lock] = weakref.WeakKeyDictionary()
+# The reason a key's REST counter is paused for a lockout (refuse, do not wait, until it ends).
 _LOCKOUTS: weakref.WeakKeyDictionary[DecayingCounter, str] = weakref.WeakKeyDictionary()
 
 
@@ -124,12 +125,19 @@ class KrakenSpotClient:
         )
 
     def lockout(self) -> tuple[str, datetime] | None:
-        """``(reason, resumes_at)`` while this key is locked out, else None."""
+        """``(reason, resumes_at)`` while this key is locked out, else None.
+
+        A lockout refuses calls until it ends; a short back-off (rate limit) is waited out.
+        """
         paused = self.rest_counter.paused_for
-        if paused <= REFUSE_ABOVE_SECONDS:
+        reason = _LOCKOUTS.get(self.rest_counter)
+        if paused <= 0:
+            _LOCKOUTS.pop(self.rest_counter, None)
             return None
-        reason = _LOCKOUTS.get(self.rest_counter, "rate limit back-off")
-        return reason, datetime.fromtimestamp(self._clock.time() + paused, UTC)
+        if reason is None and paused <= REFUSE_ABOVE_SECONDS:
+            return None
+        return reason or "a long rate-limit back-off", datetime.fromtimestamp(
+            self._clock.time() + paused, UTC)
 
     def _refuse_if_locked_out(self, method: str) -> None:
         state = self.lockout()
