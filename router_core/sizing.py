@@ -204,11 +204,10 @@ def _contract_size(instrument: Instrument, request: SizingRequest) -> Decimal:
 
 def _positive(value: Decimal | None, what: str, request: SizingRequest) -> Decimal:
     """``value`` when it is a finite number above zero; otherwise deny, naming ``what``."""
-    rule = request.quantity_type.value
     if value is None:
-        raise SizingDenied(f"{rule} sizing needs {what}, but it is missing")
+        raise SizingDenied(f"{request.quantity_type} sizing needs {what}, but it is missing")
     if not value.is_finite() or value <= 0:
-        raise SizingDenied(f"{rule} sizing needs {what}, but got {value} "
+        raise SizingDenied(f"{request.quantity_type} sizing needs {what}, but got {value} "
                            f"(it must be a finite number above zero)")
     return value
 
