@@ -111,19 +111,30 @@ class _Draft:
         return round_down(size, self.lot_size)
 
     def close(self, limit: Decimal | None = None) -> None:
-        """A CLOSE leg against the position; notes the dust a lot step leaves behind."""
+        """A CLOSE of the whole position, or of ``limit`` of it; never more than is held."""
         quantity = self.closable(limit)
-        held = abs(self.position)
         if quantity <= 0:
-            self.notes.append(f"the {_word(self.held)} of {_fmt(held)} is below the lot size "
-                              f"{_fmt(self.lot_size)}: nothing to close (dust left)")
+            self.notes.append(self._nothing_to_close(limit))
             return
-        if limit is None and quantity < held:
-            self.notes.append(f"{_fmt(held - quantity)} left as dust below the lot size "
-                              f"{_fmt(self.lot_size)}")
+        if limit is None:
+            self._note_dust(quantity)
         side = Side.SELL if self.held > 0 else Side.BUY
         self.legs.append(LegSpec(LegPurpose.CLOSE, side, quantity,
                                  reduce_only=self.capabilities.reduce_only))
+
+    def _nothing_to_close(self, limit: Decimal | None) -> str:
+        held, lot = _fmt(abs(self.position)), _fmt(self.lot_size)
+        if limit is None:
+            return (f"the {_word(self.held)} of {held} is below the lot size {lot}: nothing "
+                    f"to close (dust left)")
+        return (f"reducing the {_word(self.held)} of {held} by {_fmt(limit)} rounds down to "
+                f"zero at the lot size {lot}: nothing to close")
+
+    def _note_dust(self, closing: Decimal) -> None:
+        dust = abs(self.position) - closing
+        if dust > 0:
+            self.notes.append(f"{_fmt(dust)} left as dust below the lot size "
+                              f"{_fmt(self.lot_size)}")
 
     def open(self, side: Side, quantity: Decimal | None) -> None:
         """An OPEN leg; denied when unsized or a short the venue cannot hold."""
@@ -145,6 +156,7 @@ class _Draft:
         closing = self.closable()
         if (self.flip and quantity is not None and quantity > 0 and closing > 0
                 and self.can_open(side)):
+            self._note_dust(closing)
             self.legs.append(LegSpec(LegPurpose.FLIP, side, closing + quantity))
             self.notes.append(f"one order closes the {_word(self.held)} and opens the "
                               f"{_word(-self.held)}")

@@ -276,3 +276,19 @@ def test_spot_sell_from_nothing_is_a_denied_short():
 
 def test_spot_buy_opens():
     assert texts(plan(Action.BUY, 0, capabilities=SPOT)) == ["open buy 1"]
+
+
+def test_a_reduction_below_the_lot_closes_nothing():
+    decision = plan(Action.SELL, D("0.5"), sentiment=S.LONG, quantity=D("0.00001"),
+                    lot_size=D("0.001"))
+    assert decision.legs == ()
+    assert decision.notes == (
+        "reducing the long of 0.5 by 0.00001 rounds down to zero at the lot size 0.001: "
+        "nothing to close",)
+
+
+def test_a_flip_notes_the_dust_it_leaves():
+    decision = plan(Action.BUY, D("-2.0005"), flip=True, lot_size=D("0.001"))
+    assert texts(decision) == ["flip buy 3.000"]
+    assert decision.notes == ("0.0005 left as dust below the lot size 0.001",
+                              "one order closes the short and opens the long")
