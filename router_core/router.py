@@ -251,7 +251,6 @@ class Router:
             await self._notify(report)
             return report
 
-        self.journal.set_state(alert_id, AlertState.EXECUTING)
         try:
             targets = self._targets(alert)
         except ConfigError as exc:
