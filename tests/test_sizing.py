@@ -219,3 +219,16 @@ def test_minimums_pass_at_the_boundary():
                          equity=None, position=None) == D("0.00025")  # exactly 5 USD
     assert size_quantity(request(Q.FIXED_QUANTITY, "10"), INVERSE_MIN_NOTIONAL,
                          equity=None, position=None) == D(10)
+
+
+def test_sizing_and_planning_stay_pure():
+    """No pydantic, pluggy or HTTP client behind the pure steps (the hot path and start-up)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, router_core.sizing, router_core.planning; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('pydantic', 'pluggy', 'httpx', 'stevedore')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
