@@ -353,3 +353,25 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if len(secret) >= 4 and secret in text:
             text = text.replace(secret, "[redacted]")
     return text
+
+
+class SecretRedactor(logging.Filter):
+    """For a log handler: masks every known secret value in the formatted message and in an
+    attached traceback. ``secrets`` is read at each record, so it may be filled in later."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        clean = scrub(message, self._secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text, self._secrets)
+        return True

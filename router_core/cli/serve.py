@@ -1,0 +1,168 @@
+"""``alert-router serve``: the webhook server (FastAPI on uvicorn).
+
+Without ``--config`` it serves the paper venue with its state under ``./alert-router-state/``
+and a generated passphrase kept in ``alert-router-state/passphrase`` (mode 0600), so a restart
+keeps the same webhook secret. The passphrase is printed once, when it is generated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "run the webhook server that receives alerts (FastAPI on uvicorn)"
+
+STATE_DIR = "alert-router-state"
+PASSPHRASE_FILE = "passphrase"  # noqa: S105 - a file name, not a secret
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", default=None,
+                        help="config file (TOML); default: the paper venue, state in "
+                        f"./{STATE_DIR}/")
+    parser.add_argument("--host", default=None, help="address to bind (overrides [server] host)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port to bind (overrides [server] port)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pydantic import SecretStr
+
+    from router_core.router import Router
+    from router_core.security import WebhookSettings
+    from router_core.server import create_app
+
+    configure_logging()
+    if args.config is None:
+        state_dir = Path.cwd() / STATE_DIR
+        passphrase, generated = ensure_passphrase(state_dir)
+        router = Router.from_config_file(None)
+        settings = WebhookSettings.from_config(router.config.server,
+                                               passphrase=SecretStr(passphrase))
+    else:
+        router = Router.from_config_file(args.config)
+        settings = WebhookSettings.from_config(router.config.server,
+                                               base_dir=Path(args.config).parent)
+    server_config = router.config.server
+    host = args.host or server_config.host
+    port = server_config.port if args.port is None else args.port
+    try:
+        app = create_app(router, settings)
+    except BaseException:
+        router.journal.close()
+        raise
+    redactor_secrets(settings.secret_values())
+    if args.config is None:
+        print_first_run(host, port, state_dir, passphrase if generated else None)
+    return asyncio.run(_serve(app, host, port))
+
+
+async def _serve(app: Any, host: str, port: int) -> int:
+    import asyncio
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=True, lifespan="on",
+        server_header=False, proxy_headers=False,  # X-Forwarded-For: only trusted_proxies decide
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())  # handles SIGINT/SIGTERM: drain, then lifespan
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        bound = _bound_port(server) or port
+        print(f"alert-router listening on http://{_display_host(host)}:{bound} "
+              f"(webhook: POST /webhook; health: GET /healthz; Ctrl-C to stop)", flush=True)
+    await serving
+    return 0 if server.started else 1
+
+
+def _bound_port(server: Any) -> int | None:
+    for listener in getattr(server, "servers", []):
+        for sock in getattr(listener, "sockets", []):
+            return int(sock.getsockname()[1])
+    return None
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - display only
+
+
+def ensure_passphrase(state_dir: Path) -> tuple[str, bool]:
+    """The zero-config passphrase, generated once and kept (0600). ``(value, generated now)``."""
+    import os
+    import secrets
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / PASSPHRASE_FILE
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        value = ""
+    if value:
+        return value, False
+    value = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that already existed
+    return value, True
+
+
+def print_first_run(host: str, port: int, state_dir: Path, passphrase: str | None) -> None:
+    """What a new user needs, once: the URL, the passphrase and a request to paste."""
+    url = f"http://{_display_host(host)}:{port}/webhook"
+    where = f"{STATE_DIR}/{PASSPHRASE_FILE}"
+    print(f"alert-router: no --config: serving the paper venue (simulated fills); "
+          f"state in ./{STATE_DIR}/")
+    print(f"  webhook URL: {url}")
+    if passphrase is not None:
+        print(f"  passphrase:  {passphrase}")
+        print(f"               (generated now and stored in {where}, mode 0600; "
+              "it is not printed again)")
+        secret = passphrase
+    else:
+        print(f"  passphrase:  stored in {where}")
+        secret = f"$(cat {where})"
+    body = ('{"ticker":"BTCUSD","action":"buy","quantity":"0.01","price":"65000",'
+            f'"passphrase":"{secret}"}}')
+    print("  try it:")
+    print(f"    curl -sS -X POST '{url}?wait=true' -H 'Content-Type: application/json' "
+          f"-d \"{_shell_escape(body)}\"", flush=True)
+
+
+def _shell_escape(text: str) -> str:
+    """For a double-quoted shell string, keeping ``$(...)`` live."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
+
+
+_SECRETS: list[str] = []
+
+
+def redactor_secrets(values: list[str]) -> None:
+    _SECRETS[:] = values
+
+
+def configure_logging() -> None:
+    """INFO to stderr, one line per event; the access log without query strings or route
+    tokens; every configured secret masked in whatever a log line says."""
+    import logging
+
+    from router_core.security import AccessLogFilter, SecretRedactor
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretRedactor(_SECRETS))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("uvicorn.access").addFilter(AccessLogFilter())
+    for noisy in ("httpx", "httpcore"):  # httpx logs full URLs at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
