@@ -70,6 +70,7 @@ def plan_legs(*, action: Action, sentiment: Sentiment | None, position: Decimal,
     """
     if not position.is_finite():
         raise ValueError(f"position must be a finite number, got {position}")
+    action = Action(action)  # a plain "buy" from a caller works too
     draft = _Draft(position=position, open_quantity=open_quantity, capabilities=capabilities,
                    lot_size=lot_size,
                    flip=single_order_flip and capabilities.single_order_flip)
@@ -81,10 +82,8 @@ def plan_legs(*, action: Action, sentiment: Sentiment | None, position: Decimal,
         _plan_add(draft, sentiment)
     elif action is Action.REVERSE:
         _plan_reverse(draft)
-    elif action is Action.CANCEL:
-        draft.legs.append(LegSpec(LegPurpose.CANCEL, None, ZERO))
     else:
-        raise ValueError(f"unknown action {action!r}")
+        draft.legs.append(LegSpec(LegPurpose.CANCEL, None, ZERO))
     return PlanDecision(legs=tuple(draft.legs), notes=tuple(draft.notes))
 
 

@@ -292,3 +292,9 @@ def test_a_flip_notes_the_dust_it_leaves():
     assert texts(decision) == ["flip buy 3.000"]
     assert decision.notes == ("0.0005 left as dust below the lot size 0.001",
                               "one order closes the short and opens the long")
+
+
+def test_plain_string_actions_are_accepted_and_unknown_ones_refused():
+    assert texts(plan("exit", 2)) == ["close sell 2 ro"]
+    with pytest.raises(ValueError, match="'breakeven' is not a valid Action"):
+        plan("breakeven", 2)
