@@ -97,7 +97,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "max_order_notional": "Largest value of one order, in the quote currency.",
         "max_position": "Largest absolute position per symbol after an order, in units.",
         "max_orders_per_minute": "Most orders this account may send in any 60 seconds.",
-        "daily_loss_limit": "Realised loss per UTC day after which opening orders are denied.",
+        "daily_loss_limit": "Realised loss per UTC day after which new orders are denied "
+                            "(persisted in the journal).",
     },
 }
 
