@@ -82,8 +82,10 @@ def plan_legs(*, action: Action, sentiment: Sentiment | None, position: Decimal,
         _plan_add(draft, sentiment)
     elif action is Action.REVERSE:
         _plan_reverse(draft)
-    else:
+    elif action is Action.CANCEL:
         draft.legs.append(LegSpec(LegPurpose.CANCEL, None, ZERO))
+    else:  # an action added to the model later must be planned here, never guessed
+        raise ValueError(f"the planner has no rule for action {action.value!r}")
     return PlanDecision(legs=tuple(draft.legs), notes=tuple(draft.notes))
 
 
