@@ -276,6 +276,8 @@ def _reason(error: SchemaError) -> str:
         return f"must have at least {expected} character(s)"
     if validator == "maxLength":
         return f"must have at most {expected} characters"
+    if validator == "pattern" and expected == _DECIMAL_PATTERN:
+        return 'must be a decimal number, such as "0.5"'
     if validator == "pattern":
         return f"must match the pattern {expected}"
     if validator == "minItems":
@@ -318,6 +320,9 @@ def _branch_types(branch: Mapping[str, Any], error: SchemaError) -> Iterable[str
         return _branch_types(resolved, error)
     return []
 
+
+# The pattern pydantic gives a Decimal written as a string.
+_DECIMAL_PATTERN = r"^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$"
 
 _TYPE_WORDS = {"string": "a string", "integer": "a whole number", "number": "a number",
                "boolean": "true or false", "object": "a table", "array": "a list",
