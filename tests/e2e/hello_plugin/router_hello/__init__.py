@@ -1,0 +1,1 @@
+"""The guide's hello broker as an installable plugin (used by tests/e2e)."""
