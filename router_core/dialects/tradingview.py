@@ -11,7 +11,8 @@ open, add, reverse or exit.
 * flat -> long/short, buy/sell: ``buy``/``sell`` with sentiment long/short, quantity = new size;
 * short -> long, long -> short (a reversal): the same, and the planner reverses;
 * long -> larger long (buy), short -> larger short (sell): ``add``, quantity = contracts;
-* long -> smaller long (sell), short -> smaller short (buy): ``exit``, quantity = contracts.
+* long -> smaller long (sell), short -> smaller short (buy): refused, "not supported yet"
+  (the native format has no partial close; ``exit`` closes the whole position).
 
 On a reversal TradingView's ``contracts`` counts the closing part too (long 1 -> short 1 is
 2 contracts), so the new size is taken from ``market_position_size`` or ``position_size``, or
@@ -166,13 +167,10 @@ def _intent(
         if before not in (None, market):
             raise AlertError("market_position", f"{market} after a {verb} from {before} "
                                                 "is impossible")
-        quantity = contracts
-        if quantity is None and new_size is not None and old_size is not None:
-            quantity = old_size - new_size
-        if quantity is None or quantity <= 0:
-            raise AlertError(contracts_key, "a partial exit needs the contracts "
-                                            "({{strategy.order.contracts}})")
-        return {"action": "exit", "quantity": quantity}
+        # The native format has no partial close: sentiment against the action is refused by
+        # the model, and exit closes the whole position. Refuse rather than close too much.
+        raise AlertError("market_position", f"a partial exit ({before or market} -> smaller "
+                                            f"{market}) is not supported yet; nothing was sent")
     if before == market:
         out: dict[str, Any] = {"action": "add", "sentiment": market}
         if contracts is not None:
