@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -238,9 +239,14 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
 
         log.info("alert %s accepted from %s via %s: %s", alert_id, sender, source,
                  acceptance.alert.summary() if acceptance.alert else "")
-        task = router.spawn(alert_id)
         if not wait:
-            return JSONResponse({"alert_id": alert_id, "status": "accepted"}, 200)
+            async def execute_after_answer() -> None:
+                router.spawn(alert_id)
+
+            # The sender has its 200 before any broker work starts.
+            return JSONResponse({"alert_id": alert_id, "status": "accepted"}, 200,
+                                background=BackgroundTask(execute_after_answer))
+        task = router.spawn(alert_id)
         try:
             # shield: a sender hanging up must not cancel the execution.
             report = await asyncio.wait_for(asyncio.shield(task), WAIT_LIMIT_SECONDS)

@@ -72,7 +72,13 @@ async def _serve(app: Any, host: str, port: int) -> int:
         server_header=False, proxy_headers=False,  # X-Forwarded-For: only trusted_proxies decide
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    server = uvicorn.Server(config)
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn re-raises the signal after its graceful shutdown; a clean stop exits 0.
+            getattr(self, "_captured_signals", []).clear()
+
+    server = Server(config)
     serving = asyncio.create_task(server.serve())  # handles SIGINT/SIGTERM: drain, then lifespan
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
