@@ -169,6 +169,8 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    logging.getLogger("uvicorn.access").addFilter(AccessLogFilter())
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogFilter) for f in access.filters):
+        access.addFilter(AccessLogFilter())
     for noisy in ("httpx", "httpcore"):  # httpx logs full URLs at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
