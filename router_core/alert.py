@@ -137,8 +137,8 @@ def parse_decimal(value: object) -> Decimal:
     if not number.is_finite():
         raise _fail("number_finite", "must be a finite number")
     if number:
-        significant = "".join(map(str, number.as_tuple().digits)).rstrip("0")
-        if len(significant) > MAX_DIGITS:
+        digits = number.as_tuple().digits
+        if len(digits) > MAX_DIGITS and len(bytes(digits).rstrip(b"\0")) > MAX_DIGITS:
             raise _fail("number_range", f"more than {MAX_DIGITS} significant digits")
         if abs(number.adjusted()) > MAX_EXPONENT:
             raise _fail("number_range", f"out of range (exponent beyond +/-{MAX_EXPONENT})")

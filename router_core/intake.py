@@ -109,7 +109,8 @@ def load_json(text: str) -> tuple[Any, str | None]:
         raise AlertError("body", f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # e.g. an integer beyond Python's digit limit
         return None, " ".join(str(exc).split())[:120]
-    if _depth(data) > MAX_DEPTH:
+    # Only a body with more brackets than the limit can be nested that deep.
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
         raise AlertError("body", f"JSON nested deeper than {MAX_DEPTH} levels")
     return data, None
 

@@ -60,10 +60,11 @@ ACCOUNT_KEYS = frozenset(
 
 
 @hookimpl
-def router_parse_alert(data: Any) -> dict[str, Any] | None:
+def router_parse_alert(raw: str, data: Any) -> dict[str, Any] | None:
     if not isinstance(data, dict) or "symbol" not in data or "data" not in data:
         return None
-    check_rendered(data)
+    if "{{" in raw or "\\u" in raw:  # walk only when a placeholder may be left
+        check_rendered(data)
     return to_native(data)
 
 

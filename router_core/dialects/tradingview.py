@@ -67,10 +67,11 @@ POSITIONS = ("long", "short", "flat")
 
 
 @hookimpl
-def router_parse_alert(data: Any) -> dict[str, Any] | None:
+def router_parse_alert(raw: str, data: Any) -> dict[str, Any] | None:
     if not isinstance(data, dict) or MARKERS.isdisjoint(data):
         return None
-    check_rendered(data)
+    if "{{" in raw or "\\u" in raw:  # walk only when a placeholder may be left
+        check_rendered(data)
     return to_native(data)
 
 
