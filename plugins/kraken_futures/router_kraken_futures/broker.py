@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -274,10 +273,10 @@ class KrakenFuturesBroker(Broker):
         return result
 
     async def _send(self, order: Order, params: dict[str, str]) -> OrderResult:
-        client = self._http(private=True)
-        params = dict(params)
-        params["processBefore"] = _iso(client.server_time() + self.config.process_before_seconds)
-        payload = await client.private("POST", "sendorder", params, side_effect=True)
+        payload = await self._http(private=True).private(
+            "POST", "sendorder", params, side_effect=True,
+            process_before=self.config.process_before_seconds,
+        )
         try:
             return send_result(order, payload)
         except InvalidOrder as exc:
@@ -370,10 +369,6 @@ def _leg_name(order: Order) -> str:
 def _join(*parts: str | None) -> str | None:
     return "; ".join(p for p in parts if p) or None
 
-
-def _iso(epoch_seconds: float) -> str:
-    moment = datetime.fromtimestamp(epoch_seconds, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 __all__ = ["HOSTS", "KrakenFuturesBroker"]

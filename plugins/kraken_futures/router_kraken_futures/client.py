@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -177,18 +177,19 @@ class KrakenFuturesClient:
         params: Params | None = None,
         *,
         side_effect: bool,
+        process_before: float | None = None,
     ) -> dict[str, Any]:
         """A signed call. ``side_effect`` marks calls that change state (orders, leverage):
-        for them a lost answer is ``AmbiguousOutcome``, never a retry."""
+        for them a lost answer is ``AmbiguousOutcome``, never a retry. ``process_before``
+        (seconds) adds ``processBefore`` stamped at signing time, after any wait for budget."""
         if self._api_key is None or self._secret is None or self._nonces is None:
             raise AuthError("Kraken Futures API credentials are not loaded (call start())")
-        budget = derivatives_budget(self._limiters, self._api_key.get_secret_value())
-        post_data = encode_params(params)
         retried = False
         while True:
-            await budget.acquire(derivatives_cost(method, endpoint, dict(params or {})))
             try:
-                return await self._signed_call(method, endpoint, post_data, side_effect)
+                return await self._signed_call(
+                    method, endpoint, params, side_effect, process_before
+                )
             except BrokerError as exc:
                 if retried or not _may_resend(exc, side_effect=side_effect):
                     raise
@@ -197,15 +198,24 @@ class KrakenFuturesClient:
                             exc.venue_code)
 
     async def _signed_call(
-        self, method: str, endpoint: str, post_data: str, side_effect: bool
+        self, method: str, endpoint: str, params: Params | None, side_effect: bool,
+        process_before: float | None,
     ) -> dict[str, Any]:
         assert self._api_key is not None and self._secret is not None and self._nonces is not None
         path = f"{API_PATH}/{endpoint}"
-        url = f"{path}?{post_data}" if post_data else path
         progress = _WriteProgress()
+        budget = derivatives_budget(self._limiters, self._api_key.get_secret_value())
         lock = key_lock(self._nonces)
         await lock.acquire()
         try:
+            # Spend budget under the key's lock, so what is counted leaves in that order and
+            # at that time; waiting here holds the key, which shares the budget anyway.
+            await budget.acquire(derivatives_cost(method, endpoint, dict(params or {})))
+            if process_before is not None:
+                params = {**(params or {}), "processBefore": iso_time(
+                    self.server_time() + process_before)}
+            post_data = encode_params(params)
+            url = f"{path}?{post_data}" if post_data else path
             nonce = str(self._nonces.next())
             headers = {
                 "APIKey": self._api_key.get_secret_value(),
@@ -336,6 +346,12 @@ class KrakenFuturesClient:
     def server_time(self) -> float:
         """Kraken's clock as measured from the last answer, in epoch seconds."""
         return self._clock.time() + self.server_offset
+
+
+def iso_time(epoch_seconds: float) -> str:
+    """``2026-01-02T03:04:05.678Z``, the form Kraken's processBefore takes."""
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _may_resend(exc: BrokerError, *, side_effect: bool) -> bool:

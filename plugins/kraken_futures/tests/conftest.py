@@ -80,6 +80,29 @@ async def make_broker(
 
 
 @pytest_asyncio.fixture
+async def broker_over(
+    tmp_path: Path, fake: FakeKrakenFutures, clock: FakeClock
+) -> AsyncIterator[Callable[..., Any]]:
+    """``await broker_over(transport, **config)``: a broker whose transport the test chose."""
+    made: list[KrakenFuturesBroker] = []
+
+    async def build(
+        transport: httpx.AsyncBaseTransport, start: bool = False, **config: Any
+    ) -> KrakenFuturesBroker:
+        config.setdefault("base_url", BASE_URL)
+        context = make_context(tmp_path, fake, clock, transport=transport)
+        broker = KrakenFuturesBroker(KrakenFuturesConfig(**config), context)
+        made.append(broker)
+        if start:
+            await broker.start()
+        return broker
+
+    yield build
+    for broker in made:
+        await broker.close()
+
+
+@pytest_asyncio.fixture
 async def broker(make_broker: Callable[..., Any]) -> KrakenFuturesBroker:
     return await make_broker()
 

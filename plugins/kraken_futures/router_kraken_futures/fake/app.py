@@ -221,7 +221,7 @@ class FakeKrakenFutures:
         now = self.clock.monotonic()
         level, stamp = self._budget.get(key, (0.0, now))
         level = max(0.0, level - (now - stamp) * BUDGET_PER_SECOND)
-        if level + cost > BUDGET_CAPACITY + 1e-9:
+        if level + cost > BUDGET_CAPACITY + 1e-6:  # float noise is not an overrun
             self._budget[key] = (level, now)
             return False
         self._budget[key] = (level + cost, now)

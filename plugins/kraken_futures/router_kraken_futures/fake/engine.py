@@ -278,7 +278,8 @@ class Exchange:
         events.append({"type": "PLACE", "order": order.as_json(), "reducedQuantity": reduced})
         fill = size if crosses else Decimal(0)
         if force == "partiallyFilled":
-            fill = size / 2 if size % 2 == 0 else Decimal(0)
+            step = Decimal(1).scaleb(-int(inst.get("contractValueTradePrecision", 0)))
+            fill = max(step, (size / 2 // step) * step) if size > step else Decimal(0)
         elif force in ("cancelled", "edited"):
             fill = Decimal(0)
         elif force == "filled":
