@@ -301,7 +301,6 @@ _CONFIG = ConfigDict(
     frozen=True,
     extra="forbid",
     populate_by_name=True,
-    alias_generator=None,
     hide_input_in_errors=True,  # an error message must never echo a passphrase
 )
 

@@ -63,3 +63,12 @@ def test_cli_schema_prints_the_committed_schema(capsys) -> None:
 
     assert main(["schema"]) == 0
     assert capsys.readouterr().out == alert_json_schema_text()
+
+
+def test_regenerating_writes_both_identical_copies(tmp_path: Path) -> None:
+    from router_core.alert import write_alert_schema
+
+    written = [Path(p) for p in write_alert_schema(str(tmp_path))]
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [
+        "schemas/alert.v1.schema.json", "router_core/schemas/alert.v1.schema.json"]
+    assert {p.read_text(encoding="utf-8") for p in written} == {alert_json_schema_text()}
