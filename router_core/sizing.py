@@ -23,6 +23,7 @@ from typing import Literal
 
 from .decimals import format_decimal, round_down, round_to_step
 from .models import Instrument, QuantityType, Side
+from .normalize import asset
 
 HUNDRED = Decimal(100)
 _SHOWN = Context(prec=12)  # digits shown in a reason; the computation keeps full precision
@@ -65,11 +66,14 @@ def size_quantity(
     *,
     equity: Decimal | None,
     position: Decimal | None,
+    equity_currency: str | None = None,
 ) -> Decimal:
     """The order quantity in the instrument's units, rounded DOWN to ``instrument.lot_size``.
 
-    ``equity`` follows the module's currency conventions; ``position`` is the signed net
-    position (only ``percent_of_position`` reads it).
+    ``equity`` is in ``equity_currency(instrument)``: the quote currency, or the base coin for
+    an inverse contract. Pass the balance's currency as ``equity_currency`` and an equity in
+    any other currency is denied instead of sizing an order off by a factor of the price.
+    ``position`` is the signed net position (only ``percent_of_position`` reads it).
 
     * ``fixed_quantity``: the quantity.
     * ``dollar_amount``: linear ``amount / (price x contract_size)``; inverse
@@ -91,11 +95,27 @@ def size_quantity(
     positive, when the result rounds to zero, or when it is below ``min_quantity`` or
     ``min_notional``.
     """
+    if equity_currency is not None and request.quantity_type in _EQUITY_TYPES:
+        _check_equity_currency(equity_currency, request, instrument)
     with localcontext(_ARITHMETIC):
         raw = _RULES[request.quantity_type](request, instrument, equity, position)
         quantity = round_down(raw, instrument.lot_size)
         _check_minimums(quantity, raw, request.price, instrument)
     return quantity
+
+
+def equity_currency(instrument: Instrument) -> str:
+    """The currency ``size_quantity`` reads equity in: the base coin for an inverse contract
+    (its margin), the quote currency otherwise."""
+    return instrument.base if instrument.inverse else instrument.quote
+
+
+def _check_equity_currency(given: str, request: SizingRequest, instrument: Instrument) -> None:
+    wanted = equity_currency(instrument)
+    if asset(given) != asset(wanted):
+        kind = "an inverse contract" if instrument.inverse else "a linear instrument"
+        raise SizingDenied(f"{request.quantity_type} sizing of {instrument.symbol} ({kind}) "
+                           f"needs the equity in {wanted}, but the balance is in {given}")
 
 
 # --- the rules, one per quantity type --------------------------------------------------------
@@ -144,6 +164,7 @@ def _risk_dollar_amount(request: SizingRequest, instrument: Instrument,
     return _risk_to_quantity(_alert_quantity(request), request, instrument, risk_in_base=False)
 
 
+_EQUITY_TYPES = frozenset({QuantityType.PERCENT_OF_EQUITY, QuantityType.RISK_PERCENT})
 _Rule = Callable[[SizingRequest, Instrument, Decimal | None, Decimal | None], Decimal]
 _RULES: dict[QuantityType, _Rule] = {
     QuantityType.FIXED_QUANTITY: _fixed,

@@ -232,3 +232,38 @@ def test_sizing_and_planning_stay_pure():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("instrument", "currency", "expected"), [
+    (BTC_SPOT, "USD", "USD"),
+    (ETH_LINEAR, "usd", "USD"),
+    (BTC_INVERSE, "BTC", "BTC"),
+    (BTC_INVERSE, "XBT", "BTC"),  # the venue's spelling of the same coin
+    (ETH_INVERSE, "ETH", "ETH"),
+])
+def test_equity_in_the_right_currency_is_accepted(instrument, currency, expected):
+    from router_core.sizing import equity_currency
+
+    assert equity_currency(instrument) == expected
+    size_quantity(request(Q.PERCENT_OF_EQUITY, "10", "2000"), instrument, equity=D(1000),
+                  position=None, equity_currency=currency)
+
+
+@pytest.mark.parametrize(("instrument", "qtype", "currency", "reason"), [
+    (BTC_INVERSE, Q.PERCENT_OF_EQUITY, "USD",
+     "percent_of_equity sizing of PI_XBTUSD (an inverse contract) needs the equity in BTC, "
+     "but the balance is in USD"),
+    (BTC_SPOT, Q.RISK_PERCENT, "BTC",
+     "risk_percent sizing of XBTUSD (a linear instrument) needs the equity in USD, "
+     "but the balance is in BTC"),
+])
+def test_equity_in_another_currency_is_denied(instrument, qtype, currency, reason):
+    with pytest.raises(SizingDenied) as caught:
+        size_quantity(request(qtype, "1", "20000", stop="19000"), instrument, equity=D(1000),
+                      position=None, equity_currency=currency)
+    assert caught.value.reason == reason
+
+
+def test_equity_currency_is_ignored_by_rules_without_equity():
+    assert size_quantity(request(Q.FIXED_QUANTITY, "5"), BTC_INVERSE, equity=None,
+                         position=None, equity_currency="USD") == D(5)
