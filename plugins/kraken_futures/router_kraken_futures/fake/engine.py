@@ -7,6 +7,7 @@ rests; trigger orders (stp, take_profit, trailing_stop) rest as triggers and nev
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ def fixture_instruments() -> list[dict[str, Any]]:
     """The fixture's contracts (Kraken's own example) plus the test contracts above."""
     text = resources.files("router_kraken_futures").joinpath("data/instruments.json").read_text()
     rows = json.loads(text, parse_float=Decimal)["instruments"]
-    return [*rows, *EXTRA_INSTRUMENTS]
+    return [*rows, *copy.deepcopy(EXTRA_INSTRUMENTS)]  # each fake gets its own to change
 
 
 def iso(epoch: float) -> str:
