@@ -79,6 +79,10 @@ def test_pip_installed_plugin_is_listed_routes_an_alert_and_uninstalls(tmp_path:
     assert leg["quantity"] in ("0.25", "0.250"), leg
     assert (tmp_path / "state").is_dir()  # the journal lives where the config says
 
+    # the plugin template ships inside the installed (non-editable) core
+    run(cli, "new-plugin", "demo-venue", "--dir", tmp_path / "demo", cwd=tmp_path)
+    assert (tmp_path / "demo" / "router_demo_venue" / "broker.py").is_file()
+
     run(python, "-m", "pip", "uninstall", "-y", "-q", "alert-router-hello", cwd=tmp_path)
     after = json.loads(run(cli, "plugins", "--json", cwd=tmp_path).stdout)
     assert "hello" not in {row["name"] for row in after}
