@@ -30,7 +30,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from router_core import BrokerConfig, CanonicalSymbol, InstrumentKind, UnknownSymbol
 
@@ -123,6 +123,9 @@ DEFAULT_ROLL_DAYS: Mapping[Family, int] = {
 
 class FuturesConfig(BrokerConfig):
     """Settings every futures-trading prop venue shares."""
+
+    # Build validators on first use, not at import: the plugin loads on every start-up.
+    model_config = ConfigDict(defer_build=True)
 
     roll_days_before_expiry: int | None = Field(
         default=None,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from router_core import hookimpl
+from collections.abc import Callable
+
+from router_core import Broker, hookimpl
 
 from .matchtrader import MatchTraderBroker
 from .projectx import ProjectXBroker
@@ -10,10 +12,12 @@ from .rithmic import RithmicBroker
 from .tradelocker import TradeLockerBroker
 from .tradovate import TradovateBroker
 
-BROKERS = (TradovateBroker, RithmicBroker, TradeLockerBroker, MatchTraderBroker, ProjectXBroker)
+BROKERS: tuple[type[Broker], ...] = (
+    TradovateBroker, RithmicBroker, TradeLockerBroker, MatchTraderBroker, ProjectXBroker,
+)
 
 
 @hookimpl
-def router_register_brokers(register):  # type: ignore[no-untyped-def]
+def router_register_brokers(register: Callable[[type[Broker]], None]) -> None:
     for broker in BROKERS:
         register(broker)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from router_core import BrokerConfig
 
@@ -25,6 +25,9 @@ WssUrl = Annotated[str, Field(pattern=r"^wss://[^\s/]+(/\S*)?$", max_length=300)
 
 class CfdConfig(BrokerConfig):
     """Settings the forex/CFD venues share."""
+
+    # Build validators on first use, not at import: the plugin loads on every start-up.
+    model_config = ConfigDict(defer_build=True)
 
     symbol_overrides: dict[SymbolText, SymbolText] = Field(
         default_factory=dict,
