@@ -36,6 +36,10 @@ if TYPE_CHECKING:  # brokers.py imports pydantic; the planner only reads two fla
 ZERO = Decimal(0)
 
 
+# The start of every denial that only means "sizing gave no quantity"; the router replaces
+# it with the sizing step's own reason.
+NOT_SIZED = "no quantity was sized"
+
 @dataclass(frozen=True, slots=True)
 class LegSpec:
     """One leg of the plan.
@@ -141,7 +145,7 @@ class _Draft:
         """An OPEN leg; denied when unsized or a short the venue cannot hold."""
         if quantity is None:
             self.legs.append(LegSpec(LegPurpose.OPEN, side, ZERO,
-                                     denied="no quantity was sized for the opening leg"))
+                                     denied=f"{NOT_SIZED} for the opening leg"))
             return
         if quantity <= 0:
             self.notes.append(f"the sized quantity is {_fmt(quantity)}: nothing to open")
@@ -204,7 +208,7 @@ def _reduce(draft: _Draft, side: Side, direction: int, sentiment: Sentiment) -> 
         return
     if draft.open_quantity is None:
         draft.legs.append(LegSpec(LegPurpose.CLOSE, side, ZERO,
-                                  denied="no quantity was sized for the partial close"))
+                                  denied=f"{NOT_SIZED} for the partial close"))
         return
     if draft.open_quantity <= 0:
         draft.notes.append(f"the sized quantity is {_fmt(draft.open_quantity)}: nothing to "

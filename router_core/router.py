@@ -45,7 +45,7 @@ from .models import (
 )
 from .nonces import NonceRegistry
 from .normalize import normalize
-from .planning import LegSpec, plan_legs
+from .planning import NOT_SIZED, LegSpec, plan_legs
 from .plugins import PluginSet, make_plugin_manager
 from .ratelimit import RateLimiterRegistry
 from .risk import RiskSnapshot, check_lag, check_plan
@@ -54,6 +54,7 @@ from .sizing import (
     SizingDenied,
     SizingRequest,
     bracket_prices,
+    equity_currency,
     round_price,
     size_quantity,
 )
@@ -354,9 +355,10 @@ class Router:
         open_quantity: Decimal | None = None
         sizing_denial: str | None = None
         if opens and not (alert.action is Action.REVERSE and alert.quantity is None):
-            equity = None
+            equity = currency = None
             if quantity_type in EQUITY_TYPES:
-                equity = (await broker.balance(instrument.quote)).equity
+                balance = await broker.balance(equity_currency(instrument))
+                equity, currency = balance.equity, balance.currency
             try:
                 open_quantity = size_quantity(
                     SizingRequest(
@@ -371,6 +373,7 @@ class Router:
                     instrument,
                     equity=equity,
                     position=position.quantity,
+                    equity_currency=currency,
                 )
             except SizingDenied as exc:
                 sizing_denial = exc.reason
@@ -388,7 +391,7 @@ class Router:
         has_open = any(s.purpose in (LegPurpose.OPEN, LegPurpose.FLIP) for s in decision.legs)
         for spec in decision.legs:
             denied = spec.denied
-            if sizing_denial and spec.purpose in (LegPurpose.OPEN, LegPurpose.FLIP):
+            if sizing_denial and denied is not None and denied.startswith(NOT_SIZED):
                 denied = sizing_denial
             if denied is not None:
                 legs.append(

@@ -104,8 +104,9 @@ class PaperBroker(Broker):
         )
 
     async def balance(self, currency: str | None = None) -> Balance:
+        # One simulated cash pot, reported in whatever currency sizing asks for.
         cash = self.ledger.cash()
-        return Balance(currency=self.config.currency, equity=cash, available=cash)
+        return Balance(currency=currency or self.config.currency, equity=cash, available=cash)
 
     async def position(self, instrument: Instrument) -> Position:
         quantity, average = self.ledger.position(instrument.symbol)
