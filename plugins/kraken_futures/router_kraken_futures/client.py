@@ -1,9 +1,11 @@
 """The Kraken Futures REST client: URL encoding, signing, nonces, rate budget, transport errors.
 
 One client per account; the nonce source, the per-key lock and the rate budget are shared by
-every account that uses the same API key. Private calls on one key take their nonce and leave
-in nonce order: a per-key lock is held from signing until the request is written (or, on
-transports that do not report that, until the answer arrives).
+every account that uses the same API key. Private calls on one key take their nonce and arrive
+in nonce order: a per-key lock is held from signing until the answer arrives. Releasing it once
+the request is written is not enough: requests on different pooled connections can still be
+read by the venue out of order (the loopback server test saw it). The budget (5 orders a second
+sustained) is tighter than one call per round trip, so the lock costs little.
 
 Retry policy lives here only where Kraken documents that a request was refused before it was
 processed (nonce refusals; rate-limit refusals on reads). An order whose outcome is unknown is
@@ -93,14 +95,11 @@ class _WriteProgress:
     def __init__(self) -> None:
         self.seen_any = False
         self.started_writing = False
-        self.written = asyncio.Event()
 
     async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
         self.seen_any = True
         if event.endswith(".send_request_headers.started"):
             self.started_writing = True
-        elif event.endswith(".send_request_body.complete"):
-            self.written.set()
 
     @property
     def nothing_written(self) -> bool:
@@ -205,9 +204,7 @@ class KrakenFuturesClient:
         path = f"{API_PATH}/{endpoint}"
         progress = _WriteProgress()
         budget = derivatives_budget(self._limiters, self._api_key.get_secret_value())
-        lock = key_lock(self._nonces)
-        await lock.acquire()
-        try:
+        async with key_lock(self._nonces):
             # Spend budget under the key's lock, so what is counted leaves in that order and
             # at that time; waiting here holds the key, which shares the budget anyway.
             await budget.acquire(derivatives_cost(method, endpoint, dict(params or {})))
@@ -225,20 +222,9 @@ class KrakenFuturesClient:
             request = self._http.build_request(
                 method, url, headers=headers, extensions={"trace": progress}
             )
-            sending = asyncio.ensure_future(
-                self._send(request, progress, side_effect=side_effect, endpoint=endpoint)
+            response = await self._send(
+                request, progress, side_effect=side_effect, endpoint=endpoint
             )
-            written = asyncio.ensure_future(progress.written.wait())
-            try:
-                await asyncio.wait({sending, written}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                sending.cancel()
-                raise
-            finally:
-                written.cancel()
-        finally:
-            lock.release()
-        response = await sending
         return self._payload(response, endpoint=endpoint, side_effect=side_effect)
 
     # -- transport and answers --------------------------------------------------------------
