@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from router_kraken_futures.fake import FakeKrakenFutures
 from router_kraken_spot.fake import FakeKraken
 
 from router_core.cli.check_config import check
@@ -30,10 +31,16 @@ API_SECRET = base64.b64encode(secrets.token_bytes(64)).decode()
 HMAC_SECRET = "hm-" + secrets.token_hex(16)
 ROUTE_TOKEN = "rt-" + secrets.token_hex(16)
 ADMIN_TOKEN = "ad-" + secrets.token_hex(16)
+FUTURES_KEY = "fk-" + secrets.token_hex(16)
+FUTURES_SECRET = base64.b64encode(secrets.token_bytes(64)).decode()
 SECRETS = {"passphrase": PASSPHRASE, "api key": API_KEY, "api secret": API_SECRET,
-           "hmac secret": HMAC_SECRET, "route token": ROUTE_TOKEN, "admin token": ADMIN_TOKEN}
+           "hmac secret": HMAC_SECRET, "route token": ROUTE_TOKEN, "admin token": ADMIN_TOKEN,
+           "futures key": FUTURES_KEY, "futures secret": FUTURES_SECRET}
 ENV = {"T_PASSPHRASE": PASSPHRASE, "T_KRAKEN_KEY": API_KEY, "T_KRAKEN_SECRET": API_SECRET,
-       "T_HMAC": HMAC_SECRET, "T_ROUTE": ROUTE_TOKEN, "T_ADMIN": ADMIN_TOKEN}
+       "T_HMAC": HMAC_SECRET, "T_ROUTE": ROUTE_TOKEN, "T_ADMIN": ADMIN_TOKEN,
+       "T_KF_KEY": FUTURES_KEY, "T_KF_SECRET": FUTURES_SECRET}
+# Signing headers: their values must never be logged either.
+SIGNING_HEADERS = ("api-key", "api-sign", "apikey", "authent", "nonce")
 
 CONFIG = """
 [router]
@@ -54,19 +61,26 @@ broker = "kraken-spot"
 api_key_env = "T_KRAKEN_KEY"
 api_secret_env = "T_KRAKEN_SECRET"
 base_url = "http://127.0.0.1"
+
+[accounts.kf]
+broker = "kraken-futures"
+api_key_env = "T_KF_KEY"
+api_secret_env = "T_KF_SECRET"
+base_url = "http://localhost"
 """
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
-    """Passes every request to the fake and keeps its headers (to look for them in logs)."""
+    """Sends each request to the fake of its host (127.0.0.1: spot, localhost: futures) and
+    keeps its headers, to look for them in the logs."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
+    def __init__(self, routes: dict[str, httpx.AsyncBaseTransport]) -> None:
+        self.routes = routes
         self.headers: list[dict[str, str]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.headers.append(dict(request.headers))
-        return await self.inner.handle_async_request(request)
+        return await self.routes[request.url.host].handle_async_request(request)
 
 
 @pytest.fixture()
@@ -100,7 +114,9 @@ async def test_no_secret_in_logs_errors_reprs_or_journal(tmp_path: Path, env, de
     config = tmp_path / "router.toml"
     config.write_text(CONFIG)
     fake = FakeKraken(api_key=API_KEY, secret=API_SECRET)
-    transport = RecordingTransport(fake.transport())
+    futures = FakeKrakenFutures(keys={FUTURES_KEY: FUTURES_SECRET})
+    transport = RecordingTransport({"127.0.0.1": fake.transport(),
+                                    "localhost": httpx.ASGITransport(app=futures)})
     texts: list[str] = []  # error messages and reprs the user could see
 
     # 1. a bad config: a secret pasted where a variable name belongs, and as a wrong value
@@ -134,7 +150,20 @@ async def test_no_secret_in_logs_errors_reprs_or_journal(tmp_path: Path, env, de
         texts.append(json.dumps(ambiguous.to_dict()))
         assert fake.add_order_calls == 3  # never re-sent blindly
 
-        texts += [repr(router.config), str(router.config), repr(router.brokers["kr"])]
+        placed = await router.execute(router.accept(
+            _alert(11, ticker="XBTUSD.P", quantity="0.001", accounts=["kf"]),
+            "application/json").alert_id)
+        assert [leg.result.status.value for leg in placed.legs] in (["accepted"], ["filled"])
+        futures.script("sendorder", status="insufficientAvailableFunds")
+        refused = await router.execute(router.accept(
+            _alert(12, ticker="XBTUSD.P", quantity="0.001", accounts=["kf"]),
+            "application/json").alert_id)
+        assert [leg.result.status.value for leg in refused.legs] == ["rejected"]
+        texts.append(json.dumps(refused.to_dict()))
+        assert len(futures.sendorders) == 2
+
+        texts += [repr(router.config), str(router.config), repr(router.brokers["kr"]),
+                  repr(router.brokers["kf"])]
         texts += [repr(account) for account in router.config.accounts.values()]
         settings = WebhookSettings.from_config(router.config.server)
         texts += [repr(settings), str(settings)]
@@ -186,9 +215,11 @@ async def test_no_secret_in_logs_errors_reprs_or_journal(tmp_path: Path, env, de
         assert denied.status_code in (401, 403)
 
     # The venue really was signed with these credentials...
-    sent = {h.get("api-sign", "") for h in transport.headers} - {""}
-    assert sent and {h.get("api-key") for h in transport.headers} >= {API_KEY}
-    venue_headers = {f"API-Sign #{i}": value for i, value in enumerate(sorted(sent))}
+    sent = {(name, value) for headers in transport.headers for name, value in headers.items()
+            if name in SIGNING_HEADERS}
+    assert {name for name, _ in sent} == set(SIGNING_HEADERS)
+    assert {("api-key", API_KEY), ("apikey", FUTURES_KEY)} <= sent
+    venue_headers = {f"{name} #{i}": value for i, (name, value) in enumerate(sorted(sent))}
     # ...and the flow really logged, at DEBUG, from the core, the adapter and httpx.
     loggers = {record.name.split(".")[0] for record in debug_logs.records}
     assert {"httpx", "router_core", "router_kraken_spot"} <= loggers, loggers
