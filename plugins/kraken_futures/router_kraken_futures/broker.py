@@ -124,11 +124,14 @@ class KrakenFuturesBroker(Broker):
         """
         client = self._http()
         path = f"{API_PATH}/instruments"
-        response = await client.raw_get("instruments")
         where = f"{client.host}{path}"
         setting = "base_url" if self.config.base_url else "environment"
         demo = self.config.base_url is None and self.config.environment == "demo"
         hint = f" {DEMO_HINT}" if demo or "demo-futures" in client.host else ""
+        try:
+            response = await client.raw_get("instruments")
+        except VenueUnavailable as exc:
+            raise VenueUnavailable(f"{exc.message}.{hint}") from None
         if 300 <= response.status_code < 400:
             location = response.headers.get("location", "somewhere else")
             raise ConfigError(
