@@ -21,6 +21,7 @@ from router_core import (
     InvalidOrder,
     Order,
     OrderResult,
+    OrderStatus,
     OrderType,
     Position,
     TimeInForce,
@@ -301,11 +302,18 @@ class KrakenFuturesBroker(Broker):
             notes.append(f"{names} not placed: the entry is {entry.status.value}")
         else:
             for child in brackets:
-                label, cid = _leg_name(child), child.client_order_id
+                label, cid, how = _leg_name(child), child.client_order_id, ""
+                if child.order_type is OrderType.LIMIT and entry.status is not OrderStatus.FILLED:
+                    # A reduce-only limit is refused while there is no position to reduce; a
+                    # take_profit trigger at the same price waits for the entry to fill.
+                    child = dataclasses.replace(
+                        child, order_type=OrderType.TAKE_PROFIT_LIMIT, stop_price=child.limit_price
+                    )
+                    how = ", as a take_profit trigger: the entry has not filled yet"
                 try:
                     params = sendorder_params(child, process_before=None)
                     outcome = await self._send(child, params)
-                    notes.append(f"{label} placed (cliOrdId {cid}, {outcome.status.value})")
+                    notes.append(f"{label} placed (cliOrdId {cid}, {outcome.status.value}{how})")
                 except AmbiguousOutcome:
                     notes.append(
                         f"{label} outcome unknown (cliOrdId {cid}): look it up before resending"

@@ -139,3 +139,17 @@ async def test_an_invalid_bracket_denies_the_entry_before_anything_is_sent(
     wrong_kind = new_order(inst, "0.01", take_profit=Bracket(OrderType.STOP, trigger_price=D(1)))
     with pytest.raises(InvalidOrder, match=r"take_profit\.order_type"):
         await broker.submit_order(wrong_kind)
+
+
+async def test_limit_take_profit_of_a_resting_entry_waits_as_a_trigger(
+    broker: Any, fake: Any, new_order: Callable[..., Any]
+) -> None:
+    inst = await broker.resolve(normalize("XBTUSD.P"))
+    entry = new_order(inst, "0.01", order_type=OrderType.LIMIT, limit_price=D(45000),
+                      take_profit=Bracket(OrderType.LIMIT, limit_price=D(52000)))
+    result = await broker.submit_order(entry)
+    assert result.status is OrderStatus.ACCEPTED
+    assert "as a take_profit trigger: the entry has not filled yet" in result.reason
+    tp = fake.sendorders[1]
+    assert (tp["orderType"], tp["side"], tp["limitPrice"], tp["stopPrice"], tp["reduceOnly"]) == (
+        "take_profit", "sell", "52000", "52000", "true")
