@@ -17,18 +17,13 @@ from pydantic import Field
 
 from router_core import CanonicalSymbol, Capabilities, OrderType
 
-from .futures import Contract, FuturesConfig
+from .futures import SPECS, Contract, FuturesConfig
 from .settings import EnvName, WssUrl
 from .stub import FuturesStub
 
-# Rithmic names the exchange next to the symbol. One place for every root's exchange.
-EXCHANGES: Mapping[str, str] = {
-    "ES": "CME", "MES": "CME", "NQ": "CME", "MNQ": "CME", "RTY": "CME", "M2K": "CME",
-    "6E": "CME",
-    "YM": "CBOT", "MYM": "CBOT", "ZB": "CBOT", "ZN": "CBOT",
-    "CL": "NYMEX", "MCL": "NYMEX",
-    "GC": "COMEX", "MGC": "COMEX", "SI": "COMEX",
-}
+# Rithmic names the listing exchange next to the symbol (CME, CBOT, NYMEX, COMEX); the
+# exchange column of the shared root table is that name.
+EXCHANGES: Mapping[str, str] = {root: spec.exchange for root, spec in SPECS.items()}
 
 
 class RithmicConfig(FuturesConfig):
@@ -70,5 +65,4 @@ class RithmicBroker(FuturesStub):
         return contract.code(1)
 
     def venue_extras(self, contract: Contract, symbol: CanonicalSymbol) -> dict[str, object]:
-        # Every root in the shared table must have an exchange here; the tests check it.
         return {"exchange": EXCHANGES[contract.root]}

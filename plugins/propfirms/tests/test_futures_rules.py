@@ -145,3 +145,6 @@ def test_spec_table_has_the_common_roots_and_sane_values() -> None:
 def test_every_root_has_a_rithmic_exchange() -> None:
     assert set(EXCHANGES) == set(SPECS)
     assert set(EXCHANGES.values()) == {"CME", "CBOT", "NYMEX", "COMEX"}
+    assert [EXCHANGES[r] for r in ("NQ", "6E", "YM", "ZB", "MCL", "SI")] == [
+        "CME", "CME", "CBOT", "CBOT", "NYMEX", "COMEX",
+    ]
