@@ -76,3 +76,22 @@ async def test_fake_signs_the_encoded_query_string() -> None:
         answer = (await client.post(f"{path}?{query}", headers=headers)).json()
     assert answer["result"] == "success"
     assert answer["orders"] == []
+
+
+async def test_fake_enforces_the_500_per_10_seconds_budget() -> None:
+    clock = FakeClock()
+    fake = FakeKrakenFutures(clock=clock)
+    secret = decode_secret(FAKE_API_SECRET)
+    answers = []
+    async with _client(fake) as client:
+        for n in range(252):  # accounts costs 2: 250 fit in 500
+            nonce = str(1_700_000_000_000 + n)
+            headers = {"APIKey": FAKE_API_KEY, "Nonce": nonce,
+                       "Authent": authent(secret, PATH, "", nonce)}
+            answers.append((await client.get(PATH, headers=headers)).json())
+            if n == 250:
+                clock.advance(0.04)  # 2 units refill: one more call fits
+    assert [a["result"] for a in answers[:250]] == ["success"] * 250
+    assert answers[250]["error"] == "apiLimitExceeded"
+    assert answers[251]["result"] == "success"
+    assert fake.rate_limited == 1
