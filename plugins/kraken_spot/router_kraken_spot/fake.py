@@ -43,6 +43,7 @@ from .fake_data import (
     FAKE_API_KEY,
     FAKE_API_SECRET,
     default_pairs,
+    extra_key,
 )
 from .signing import decode_secret, verify
 
@@ -123,9 +124,14 @@ class FakeKraken:
         prices: Mapping[str, str] | None = None,
         balances: Mapping[str, str] | None = None,
         rate_limits: bool = True,
+        extra_keys: Mapping[str, str] | None = None,
     ) -> None:
         self.api_key = api_key
         self._secret = decode_secret(secret)
+        # More API keys on the same account (several router accounts, benchmarks): key -> the
+        # base64 secret. Nonces and the REST counter are per key, as at Kraken.
+        self._extra_secrets = {key: decode_secret(value)
+                               for key, value in (extra_keys or {}).items()}
         self.otp = otp
         self.tier = tier
         self.clock: Clock = clock or SystemClock()
@@ -142,6 +148,9 @@ class FakeKraken:
         self._hide_next: float = 0.0
         self._hidden_until: dict[str, float] = {}
         self.orders: dict[str, dict[str, Any]] = {}  # txid -> Kraken order object
+        # cl_ord_id -> txid of the last order placed with it, so the duplicate check does not
+        # scan every order ever placed (its status is read from ``orders`` at check time).
+        self._by_cl_ord_id: dict[str, str] = {}
         self.calls: list[Call] = []
         self.errors_sent: Tally[str] = Tally()
         self.deadline_margins: list[float] = []  # deadline minus fake "now", per AddOrder
@@ -268,8 +277,8 @@ class FakeKraken:
             if endpoint.private:
                 if http_method != "POST":
                     raise KrakenAnswer("EGeneral:Invalid arguments")
-                self._authenticate(path, headers, text, fields)
-                self._charge(endpoint.counter, endpoint.cost, method, fields)
+                key = self._authenticate(path, headers, text, fields)
+                self._charge(endpoint.counter, endpoint.cost, method, fields, key)
             args = fields if endpoint.private else query
             if fault is not None and fault.kind == "error" and not fault.execute:
                 raise KrakenAnswer(fault.error)
@@ -303,28 +312,32 @@ class FakeKraken:
     # -- checks -------------------------------------------------------------------------------
 
     def _authenticate(self, path: str, headers: dict[str, str], body: str,
-                      fields: dict[str, str]) -> None:
-        if headers.get("api-key") != self.api_key:
+                      fields: dict[str, str]) -> str:
+        key = headers.get("api-key", "")
+        secret = self._secret if key == self.api_key else self._extra_secrets.get(key)
+        if secret is None:
             raise KrakenAnswer("EAPI:Invalid key")
         nonce_text = fields.get("nonce", "")
         if not nonce_text.isdigit():
             raise KrakenAnswer("EAPI:Invalid nonce")
-        if not verify(self._secret, path, nonce_text, body, headers.get("api-sign", "")):
+        if not verify(secret, path, nonce_text, body, headers.get("api-sign", "")):
             raise KrakenAnswer("EAPI:Invalid signature")
         nonce = int(nonce_text)
-        if nonce <= self.last_nonce.get(self.api_key, 0):
+        if nonce <= self.last_nonce.get(key, 0):
             raise KrakenAnswer("EAPI:Invalid nonce")
-        self.last_nonce[self.api_key] = nonce
+        self.last_nonce[key] = nonce
         if self.otp is not None and fields.get("otp") != self.otp:
             raise KrakenAnswer("EAPI:Invalid key")
+        return key
 
-    def _charge(self, counter: Counter, cost: int, method: str, fields: dict[str, str]) -> None:
+    def _charge(self, counter: Counter, cost: int, method: str, fields: dict[str, str],
+                key: str) -> None:
         if not self.rate_limits:
             return
         now = self.clock.monotonic()
         if counter is Counter.REST:
             capacity, decay = REST_LIMITS[self.tier]
-            meter = self._rest.setdefault(self.api_key, _Meter(capacity, decay))
+            meter = self._rest.setdefault(key, _Meter(capacity, decay))
             if not meter.charge(cost, now):
                 raise KrakenAnswer("EAPI:Rate limit exceeded")
         elif counter is Counter.TRADING:
@@ -512,8 +525,8 @@ class FakeKraken:
             raise KrakenAnswer("EGeneral:Invalid arguments:cl_ord_id with conditional close")
         if not (len(cl_ord_id) in (32, 36) or len(cl_ord_id) <= 18):
             raise KrakenAnswer("EGeneral:Invalid arguments:cl_ord_id")
-        if any(o.get("cl_ord_id") == cl_ord_id and o["status"] in ("open", "pending")
-               for o in self.orders.values()):
+        earlier = self.orders.get(self._by_cl_ord_id.get(cl_ord_id, ""))
+        if earlier is not None and earlier["status"] in ("open", "pending"):
             raise KrakenAnswer("EGeneral:Invalid arguments:cl_ord_id")
 
     def _volume(self, args: dict[str, str], pair: dict[str, Any], ordertype: str,
@@ -595,6 +608,8 @@ class FakeKraken:
             self._hidden_until[txid] = now + self._hide_next
             self._hide_next = 0.0
         self.orders[txid] = order
+        if order["cl_ord_id"] is not None:
+            self._by_cl_ord_id[order["cl_ord_id"]] = txid
         price = _absolute(args.get("price"), last)
         marketable = ordertype == "market" or (
             ordertype in _LIMIT and price is not None and (
@@ -750,12 +765,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tier", default="starter", choices=sorted(REST_LIMITS))
     parser.add_argument("--no-rate-limits", action="store_true",
                         help="do not enforce Kraken's counters (benchmarks)")
+    parser.add_argument("--extra-keys", type=int, default=0, metavar="N",
+                        help="also accept N more keys on the same account: extra_key(1..N) in "
+                        "router_kraken_spot.fake_data (several accounts, benchmarks)")
     args = parser.parse_args(argv)
 
     import uvicorn
 
     fake = FakeKraken(api_key=args.api_key, secret=args.secret, tier=args.tier,
-                      rate_limits=not args.no_rate_limits)
+                      rate_limits=not args.no_rate_limits,
+                      extra_keys=dict(extra_key(n) for n in range(1, args.extra_keys + 1)))
     uvicorn.run(fake, host=args.host, port=args.port, log_level="warning", lifespan="on")
 
 

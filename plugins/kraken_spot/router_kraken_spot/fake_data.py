@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 from importlib import resources
 from typing import Any
@@ -12,6 +14,12 @@ FAKE_API_KEY = "fake-kraken-api-key"  # not a real key: the fake's default
 FAKE_API_SECRET = (
     "ZmFrZS1rcmFrZW4tc2VjcmV0LWZvci1hbGVydC1yb3V0ZXItdGVzdHMtb25seS0wMTIzNDU2Nzg5YWJjZGVmMDE="
 )
+
+
+def extra_key(number: int) -> tuple[str, str]:
+    """The fake's ``number``-th extra (API key, base64 secret): deterministic, not real."""
+    key = f"{FAKE_API_KEY}-{number}"
+    return key, base64.b64encode(hashlib.sha512(key.encode()).digest()).decode()
 
 
 def _pair(template: dict[str, Any], **changes: Any) -> dict[str, Any]:
