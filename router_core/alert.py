@@ -649,6 +649,25 @@ _REASONS = {
 }
 
 
+def field_name(key: object) -> str:
+    """A body's key as it may appear in an error: printable, one line, at most 64 characters.
+
+    Keys come from the sender; a key with a newline or a control character must not turn one
+    error line into two (logs, the CLI, the 422 body).
+    """
+    text = key if isinstance(key, str) else str(key)
+    if len(text) <= 64 and text.isprintable():
+        return text
+    return printable(text)[:64]
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\n``, ``\\x00``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     """``("stopLoss", "stopPrice")`` -> ``stopLoss.stopPrice``; list indexes in brackets."""
     path = ""
@@ -656,16 +675,17 @@ def field_path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
+            name = field_name(part)
+            path += f".{name}" if path else name
     return path
 
 
 def alert_errors(exc: ValidationError | AlertError) -> list[AlertError]:
     """One ``AlertError`` per problem, with the JSON path and a one-line human reason."""
     if isinstance(exc, AlertValidationError):
-        return list(exc.errors)
+        return [_one_line(e) for e in exc.errors]
     if isinstance(exc, AlertError):
-        return [exc]
+        return [_one_line(exc)]
     out: list[AlertError] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
@@ -679,6 +699,13 @@ def alert_errors(exc: ValidationError | AlertError) -> list[AlertError]:
             reason = _REASONS.get(kind) or str(error["msg"])
         out.append(AlertError(path, " ".join(reason.split())))
     return out
+
+
+def _one_line(error: AlertError) -> AlertError:
+    field, reason = printable(error.field), printable(" ".join(error.reason.split()))
+    if (field, reason) == (error.field, error.reason):
+        return error
+    return AlertError(field, reason)
 
 
 def validate_alert(data: Mapping[str, Any]) -> Alert:

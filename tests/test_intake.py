@@ -212,3 +212,18 @@ def test_intake_imports_no_web_stack_and_no_plugins() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60,
                           check=True)
     assert done.stdout.decode().strip() == ""
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"ticker": "X", "action": "buy", "bad\\nkey": 1}',
+    b'{"symbol": "X", "data": "buy", "quantity": 1, "bad\\nkey": 1}',
+    b'{"market_position": "long", "action": "buy", "order": {"x\\ny": 1}}',
+    b'{"market_position": "long", "action": "buy", "contracts": 1, "ticker": {"a\\nb": "{{x}}"}}',
+], ids=["native", "pickmytrade", "tradingview-order", "placeholder-path"])
+def test_hostile_keys_never_break_the_error_line(raw: bytes, plugins) -> None:
+    from router_core.alert import alert_errors
+
+    error = refused(raw, plugins)
+    assert "\n" not in str(error)
+    assert all("\n" not in str(e) for e in alert_errors(error))
+    assert "\\n" in error.field

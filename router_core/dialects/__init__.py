@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
+from ..alert import field_name, parse_decimal
 from ..errors import AlertError
 
 PLACEHOLDER_REASON = "placeholder was not rendered by TradingView"
@@ -25,7 +26,8 @@ def check_rendered(value: Any, path: str = "") -> None:
             raise AlertError(path or "body", PLACEHOLDER_REASON)
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            check_rendered(item, f"{path}.{key}" if path else str(key))
+            name = field_name(key)
+            check_rendered(item, f"{path}.{name}" if path else name)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_rendered(item, f"{path}[{index}]")
@@ -33,8 +35,6 @@ def check_rendered(value: Any, path: str = "") -> None:
 
 def number(value: Any, field: str) -> Decimal:
     """A finite Decimal (any sign) from a JSON number or numeric string, else ``AlertError``."""
-    from ..alert import parse_decimal
-
     try:
         return parse_decimal(value)
     except PydanticCustomError as exc:

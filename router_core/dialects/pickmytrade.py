@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..alert import field_name
 from ..errors import AlertError
 from ..plugins import hookimpl
 from . import check_rendered, number, word
@@ -71,7 +72,7 @@ def router_parse_alert(raw: str, data: Any) -> dict[str, Any] | None:
 def to_native(body: Mapping[str, Any]) -> dict[str, Any]:
     unknown = [key for key in body if key not in KNOWN]
     if unknown:
-        raise AlertError(unknown[0], "unknown field for the pickmytrade dialect")
+        raise AlertError(field_name(unknown[0]), "unknown field for the pickmytrade dialect")
     for key in NOT_SUPPORTED:
         if _set(body, key):
             raise AlertError(key, "not supported yet")
@@ -160,7 +161,8 @@ def _accounts(value: Any, top_risk: Any) -> list[dict[str, Any]]:
             raise AlertError(where, "expected an object with account_id")
         unknown = sorted(set(entry) - ACCOUNT_KEYS)
         if unknown:
-            raise AlertError(f"{where}.{unknown[0]}", "unknown field for the pickmytrade dialect")
+            raise AlertError(f"{where}.{field_name(unknown[0])}",
+                             "unknown field for the pickmytrade dialect")
         if "account_id" not in entry:
             raise AlertError(f"{where}.account_id", "required")
         if _set(entry, "risk_percentage"):

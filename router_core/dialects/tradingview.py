@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..alert import field_name
 from ..errors import AlertError
 from ..plugins import hookimpl
 from . import check_rendered, first_of, number, word
@@ -84,7 +85,8 @@ def to_native(body: Mapping[str, Any]) -> dict[str, Any]:
             raise AlertError("strategy_info", "expected an object")
         for key, value in info.items():
             if key in fields:
-                raise AlertError(f"strategy_info.{key}", f"given twice, also as top-level {key}")
+                name = field_name(key)
+                raise AlertError(f"strategy_info.{name}", f"given twice, also as top-level {name}")
             fields[key] = value
     order = fields.pop("order", None)
     if order is not None:
@@ -214,7 +216,7 @@ def _three_commas_order(order: Any) -> dict[str, Any]:
         raise AlertError("order", "expected an object with amount")
     unknown = sorted(set(order) - {"amount", "currency_type"})
     if unknown:
-        raise AlertError(f"order.{unknown[0]}", "unknown field")
+        raise AlertError(f"order.{field_name(unknown[0])}", "unknown field")
     currency_type = order.get("currency_type", "base")
     if currency_type != "base":
         raise AlertError("order.currency_type", "only base amounts (contracts) are supported")
