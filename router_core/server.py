@@ -69,10 +69,11 @@ UNAUTHORIZED = {"error": "unauthorized"}
 
 _WEBHOOK_BODY = {
     "required": True,
-    "description": "The alert: native JSON, a TradingView strategy message, or another "
-    "supported dialect. TradingView sends text/plain when the message is not valid JSON.",
+    "description": "The alert: native JSON (the schema below), a TradingView strategy message, "
+    "or another supported dialect. TradingView sends text/plain when the message is not valid "
+    "JSON; both media types are read the same way.",
     "content": {
-        "application/json": {"schema": {"type": "object"}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/Alert"}},
         "text/plain": {"schema": {"type": "string"}},
     },
 }
@@ -129,6 +130,7 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
 
     app = FastAPI(title="alert-router", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.router = router
     app.state.settings = settings
 
@@ -341,6 +343,29 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         return JSONResponse({"halted": False})
 
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the native alert schema (the webhook reads its body itself, so
+    FastAPI cannot know it)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    import json
+
+    from fastapi.openapi.utils import get_openapi
+
+    from .alert import alert_json_schema
+
+    document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    alert = alert_json_schema()
+    definitions = alert.pop("$defs", {})
+    alert.pop("$schema", None)
+    alert.pop("$id", None)
+    text = json.dumps({"Alert": alert, **definitions})
+    schemas = json.loads(text.replace('"#/$defs/', '"#/components/schemas/'))
+    document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    app.openapi_schema = document
+    return document
 
 
 def _authorize(alert: Alert, settings: WebhookSettings, *, vouched: bool) -> None:
