@@ -25,7 +25,7 @@ from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretBytes, SecretStr
 
 from router_core import (
     AmbiguousOutcome,
@@ -119,7 +119,7 @@ class KrakenFuturesClient:
     ) -> None:
         self.host = host
         self._api_key: SecretStr | None = None
-        self._secret: bytes | None = None
+        self._secret: SecretBytes | None = None
         self._nonces: NonceSource | None = None
         self._limiters = limiters
         self._clock = clock
@@ -137,7 +137,7 @@ class KrakenFuturesClient:
         return f"<KrakenFuturesClient {self.host}>"
 
     def set_credentials(self, api_key: SecretStr, secret: bytes, nonces: NonceSource) -> None:
-        self._api_key, self._secret, self._nonces = api_key, secret, nonces
+        self._api_key, self._secret, self._nonces = api_key, SecretBytes(secret), nonces
 
     @property
     def has_credentials(self) -> bool:
@@ -217,7 +217,7 @@ class KrakenFuturesClient:
             headers = {
                 "APIKey": self._api_key.get_secret_value(),
                 "Nonce": nonce,
-                "Authent": authent(self._secret, path, post_data, nonce),
+                "Authent": authent(self._secret.get_secret_value(), path, post_data, nonce),
             }
             request = self._http.build_request(
                 method, url, headers=headers, extensions={"trace": progress}

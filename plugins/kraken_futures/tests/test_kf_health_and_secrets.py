@@ -100,11 +100,12 @@ async def test_secrets_never_in_reprs_errors_or_logs(
     with pytest.raises(AuthError) as info:
         await broker.balance()
     texts = [repr(broker), repr(broker.config), str(broker.config.model_dump()),
-             repr(broker._http()), str(info.value), repr(info.value),
+             repr(broker._http()), str(vars(broker._http())), str(info.value), repr(info.value),
              str(vars(info.value)), caplog.text]
     authents = [r for r in fake.requests if r.api_key]
     assert authents
     for text in texts:
         assert FAKE_API_SECRET not in text
         assert FAKE_API_KEY not in text
+        assert "fake kraken futures secret" not in text  # the decoded secret either
     assert "Authent" not in caplog.text and "APIKey" not in caplog.text
