@@ -62,9 +62,9 @@ def test_bom_and_whitespace_are_tolerated(plugins) -> None:
     (b'{"ticker": "\xc3\x28"}', "not valid UTF-8"),
     (b"", "empty"),
     (b"   ", "empty"),
-    (b"x" * (MAX_BODY_BYTES + 1), "larger than 64 KiB"),
+    (b"x" * (MAX_BODY_BYTES + 1), "larger than 1 MiB"),
     (b"[" * 40 + b"]" * 40, "nested deeper than 32"),
-    (b"[" * 60_000, "nested deeper than 32"),
+    (b"[" * 200_000, "nested deeper than 32"),
     (b'{"a":' * 33 + b"1" + b"}" * 33, "nested deeper than 32"),
 ], ids=["bad-utf8", "bad-utf8-in-string", "empty", "blank", "too-large", "deep-list",
         "very-deep-unclosed", "deep-object"])
