@@ -350,6 +350,17 @@ class BrokerContract:
             self._check_error(broker, label, exc)
             raise
 
+    async def expect(self, broker: Broker, requirement: str, method: str, *args: Any) -> Any:
+        """Like ``call``, but an exception fails the test saying what the contract requires."""
+        label = f"{method}({', '.join(_short(a) for a in args)})"
+        try:
+            return await self.call(broker, method, *args)
+        except Exception as exc:
+            if isinstance(exc, NotSupported) and broker.stub:
+                raise
+            pytest.fail(f"{broker.name}: {label} {_describe(exc)}; {requirement}",
+                        pytrace=False)
+
     def _symbol(self, text: str) -> Any:
         from .normalize import normalize
 
@@ -362,11 +373,12 @@ class BrokerContract:
                 f"{broker.name} resolves"
             )
         try:
-            return await self.call(broker, "resolve", self._symbol(self.known_symbol))
-        except NotSupported:
-            if broker.stub:
-                return _stub_instrument(self.known_symbol)
-            raise
+            return await self.expect(
+                broker, "the contract requires an Instrument for known_symbol", "resolve",
+                self._symbol(self.known_symbol),
+            )
+        except NotSupported:  # only a stub gets here
+            return _stub_instrument(self.known_symbol)
 
     async def _reference_price(self, broker: Broker, instrument: Instrument) -> Decimal | None:
         try:
@@ -420,7 +432,9 @@ class BrokerContract:
         return result
 
     async def _position(self, broker: Broker, instrument: Instrument) -> Decimal:
-        position = await self.call(broker, "position", instrument)
+        position = await self.expect(
+            broker, "the contract requires the net Position", "position", instrument
+        )
         return position.quantity
 
     @pytest.fixture(autouse=True)
@@ -529,7 +543,10 @@ class BrokerContract:
             )
         sent = result.quantity
         if sent is None and broker.capabilities.find_order:
-            found = await self.call(broker, "find_order", order.client_order_id, instrument)
+            found = await self.expect(
+                broker, "the contract requires the submitted order found by its client "
+                "order id", "find_order", order.client_order_id, instrument,
+            )
             sent = found.quantity if found is not None else None
         if sent is None:
             pytest.fail(
@@ -566,7 +583,10 @@ class BrokerContract:
         order = await self._order(broker, instrument, quantity=quantity, order_type=order_type)
         await self._submit_ok(broker, order, "before the look-up")
         cid = order.client_order_id
-        found = await self.call(broker, "find_order", cid, instrument)
+        found = await self.expect(
+            broker, "the contract requires the order found by its client order id",
+            "find_order", cid, instrument,
+        )
         if found is None:
             pytest.fail(
                 f"{broker.name}: find_order({cid}) returned None after a successful submit; "
@@ -662,7 +682,10 @@ class BrokerContract:
                 pytrace=False,
             )
         if caps.find_order:
-            found = await self.call(broker, "find_order", cid, instrument)
+            found = await self.expect(
+                broker, "the contract requires the cancelled order found by its client "
+                "order id", "find_order", cid, instrument,
+            )
             if found is None or found.status is not OrderStatus.CANCELED:
                 pytest.fail(
                     f"{broker.name}: find_order({cid}) after a cancel {_outcome(found)}; the "
@@ -779,7 +802,10 @@ class BrokerContract:
                 "ambiguous outcome; the contract requires find_order to resolve it",
                 pytrace=False,
             )
-        found = await self.call(broker, "find_order", cid, instrument)
+        found = await self.expect(
+            broker, "the contract requires find_order to locate the order after an "
+            "ambiguous outcome", "find_order", cid, instrument,
+        )
         if found is None or found.client_order_id != cid or found.status not in _SUCCESS:
             pytest.fail(
                 f"{broker.name}: find_order({cid}) after the dropped reply {_outcome(found)}; "

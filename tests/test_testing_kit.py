@@ -243,7 +243,7 @@ import pytest_asyncio
 
 from router_core import (
     AmbiguousOutcome, Balance, Broker, BrokerConfig, Capabilities, Instrument, InstrumentKind,
-    InvalidOrder, NotSupported, OrderResult, OrderStatus, OrderType, Position, Side,
+    InvalidOrder, NotSupported, OrderNotFound, OrderResult, OrderStatus, OrderType, Position, Side,
     UnknownSymbol,
 )
 from router_core.testing import BrokerContract
@@ -320,6 +320,8 @@ class MemBroker(Broker):
         return result
 
     async def find_order(self, client_order_id, instrument):
+        if FAULT == "find-raises":
+            raise OrderNotFound("mem: no such order", from_venue=True)
         found = self.orders.get(client_order_id)
         if found is not None and FAULT == "find_order":
             return replace(found, client_order_id="someone-else")
@@ -410,8 +412,11 @@ def test_contract_works_when_registered_with_dash_p(pytester: pytest.Pytester) -
          "mem: submit_order(quantity=0.0015) sent 0.0015; the contract requires a quantity "
          "off the lot step 0.001 to be rounded down to the step or denied before sending, "
          "never sent as is"),
+        ("find-raises", 3,
+         "mem: find_order(*) raised OrderNotFound('mem: no such order', from the venue); the "
+         "contract requires the order found by its client order id"),
     ],
-    ids=["find_order-other-id", "repr-leaks", "error-leaks", "off-step-sent"],
+    ids=["find_order-other-id", "repr-leaks", "error-leaks", "off-step-sent", "find-raises"],
 )
 def test_contract_explains_what_a_broken_broker_did(
     pytester: pytest.Pytester, fault: str, failed: int, message: str
