@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -184,15 +185,16 @@ class KrakenFuturesBroker(Broker):
 
     async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
         table = await self._instruments()
+        today = datetime.fromtimestamp(self.context.clock.time(), UTC).date()
         try:
-            return table.resolve(symbol, self.config.default_contract)
+            return table.resolve(symbol, self.config.default_contract, today=today)
         except UnknownSymbol:
             # A contract listed since the last load: reload, but at most once a minute.
             loaded = self._loaded_at or 0.0
             if self.context.clock.monotonic() - loaded < INSTRUMENT_REFRESH_SECONDS:
                 raise
             table = await self._instruments(refresh=True)
-            return table.resolve(symbol, self.config.default_contract)
+            return table.resolve(symbol, self.config.default_contract, today=today)
 
     async def reference_price(self, instrument: Instrument) -> Decimal | None:
         payload = await self._http().public("tickers")

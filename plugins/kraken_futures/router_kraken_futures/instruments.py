@@ -132,7 +132,9 @@ class InstrumentTable:
     def get(self, symbol: str) -> Instrument | None:
         return self._by_symbol.get(symbol.upper())
 
-    def resolve(self, symbol: CanonicalSymbol, default_contract: str) -> Instrument:
+    def resolve(
+        self, symbol: CanonicalSymbol, default_contract: str, *, today: date | None = None
+    ) -> Instrument:
         """The contract a ticker means for an account whose default kind is PF or PI.
 
         * a venue symbol (``PF_XBTUSD``, ``pi_xbtusd``) is taken as is;
@@ -147,6 +149,8 @@ class InstrumentTable:
         if direct is not None:
             return _usable(direct, symbol)
         base, quote = symbol.base, symbol.quote
+        if not base and symbol.root and symbol.root.endswith("USD") and len(symbol.root) > 3:
+            base, quote = canonical_asset(symbol.root[:-3]), "USD"  # BTCUSD1! -> BTC, USD
         if not base or not quote:
             raise UnknownSymbol(f"{symbol.raw!r}: cannot read a base and quote currency from it")
         if quote != "USD":
@@ -155,7 +159,7 @@ class InstrumentTable:
                 f"send {base}USD"
             )
         if symbol.kind is InstrumentKind.FUTURE:
-            return self._dated(symbol, base, DATED_FOR[default_contract])
+            return self._dated(symbol, base, DATED_FOR[default_contract], today or date.today())
         for venue_base in VENUE_ASSET_NAMES.get(base, (base,)):
             found = self.get(f"{default_contract}_{venue_base}USD")
             if found is not None:
@@ -173,7 +177,9 @@ class InstrumentTable:
             f"{symbol.raw!r}: Kraken Futures has no {default_contract}_{base}USD contract{hint}"
         )
 
-    def _dated(self, symbol: CanonicalSymbol, base: str, family: str) -> Instrument:
+    def _dated(
+        self, symbol: CanonicalSymbol, base: str, family: str, today: date
+    ) -> Instrument:
         names = VENUE_ASSET_NAMES.get(base, (base,))
         prefixes = tuple(f"{family}_{name}USD_" for name in names)
         candidates = sorted(
@@ -181,7 +187,6 @@ class InstrumentTable:
             key=lambda inst: inst.expiry or date.max,
         )
         if symbol.continuous:
-            today = date.today()
             alive = [inst for inst in candidates if inst.expiry and inst.expiry >= today]
             if len(alive) >= symbol.continuous:
                 return _usable(alive[symbol.continuous - 1], symbol)

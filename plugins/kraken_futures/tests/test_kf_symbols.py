@@ -28,6 +28,7 @@ from router_core.normalize import normalize
         ("PEPEUSD.P", "PF_PEPEUSD"),
         ("BTCUSDZ25", "FF_XBTUSD_251226"),
         ("BTCUSDZ2025", "FF_XBTUSD_251226"),
+        ("BTCUSD1!", "FF_XBTUSD_251226"),  # the fake clock says 2023: the nearest alive
         ("PF_XBTUSD", "PF_XBTUSD"),
         ("pi_xbtusd", "PI_XBTUSD"),
         ("KRAKEN:PI_XBTUSD", "PI_XBTUSD"),
@@ -119,3 +120,9 @@ async def test_unknown_symbol_reloads_instruments_at_most_once_a_minute(
     with pytest.raises(UnknownSymbol):
         await broker.resolve(normalize("NOPEUSD.P"))
     assert loads() == 2
+
+
+async def test_continuous_contract_skips_expired_ones(broker: Any, clock: Any) -> None:
+    clock.advance(3 * 365 * 86400)  # 2026: FF_XBTUSD_251226 has expired
+    with pytest.raises(UnknownSymbol, match="continuous #1"):
+        await broker.resolve(normalize("BTCUSD1!"))
