@@ -113,7 +113,8 @@ class KrakenSpotBroker(Broker):
         asset_id = (await self._pairs.index()).asset_ids.get(code, code)
         balances = await self.client.private("BalanceEx")
         entry = _balance_entry(balances, asset_id, code)
-        held = _dec(entry.get("balance")) + _dec(entry.get("credit")) - _dec(entry.get("credit_used"))
+        held = (_dec(entry.get("balance")) + _dec(entry.get("credit"))
+                - _dec(entry.get("credit_used")))
         available = held - _dec(entry.get("hold_trade"))
         equity = held
         if self.config.margin:

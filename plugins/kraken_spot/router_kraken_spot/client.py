@@ -52,7 +52,8 @@ from .signing import BadSecret, decode_secret, sign
 log = logging.getLogger("router_kraken_spot")
 
 LOCKOUT_SECONDS = 15 * 60  # Kraken's temporary lockout lasts about 15 minutes
-REST_BACKOFF_SECONDS = 15.0  # after EAPI:Rate limit exceeded ("a few seconds, longer if you keep calling")
+# after EAPI:Rate limit exceeded: Kraken restricts "a few seconds, longer if you keep calling"
+REST_BACKOFF_SECONDS = 15.0
 TRADING_BACKOFF_SECONDS = 10.0  # after EOrder:Rate limit exceeded
 REFUSE_ABOVE_SECONDS = 60.0  # a pause longer than this refuses calls instead of waiting
 CLOCK_REFRESH_SECONDS = 300.0  # re-measure the offset to Kraken's clock this often

@@ -30,16 +30,18 @@ class Endpoint:
         return f"/0/{'private' if self.private else 'public'}/{self.name}"
 
 
+_QUERY = "Orders and trades: Query open orders & trades"
 _ALL = (
     Endpoint("Time", False, Counter.PUBLIC),
     Endpoint("AssetPairs", False, Counter.PUBLIC),
     Endpoint("Ticker", False, Counter.PUBLIC),
     Endpoint("BalanceEx", True, Counter.REST, 1, "Funds: Query"),
-    Endpoint("TradeBalance", True, Counter.REST, 1, "Orders and trades: Query open orders & trades"),
-    Endpoint("OpenOrders", True, Counter.REST, 1, "Orders and trades: Query open orders & trades"),
+    Endpoint("TradeBalance", True, Counter.REST, 1, _QUERY),
+    Endpoint("OpenOrders", True, Counter.REST, 1, _QUERY),
     # history endpoints cost 2 points (Kraken counts ledger/trade history double)
-    Endpoint("ClosedOrders", True, Counter.REST, 2, "Orders and trades: Query closed orders & trades"),
-    Endpoint("OpenPositions", True, Counter.REST, 1, "Orders and trades: Query open orders & trades"),
+    Endpoint("ClosedOrders", True, Counter.REST, 2,
+             "Orders and trades: Query closed orders & trades"),
+    Endpoint("OpenPositions", True, Counter.REST, 1, _QUERY),
     Endpoint("AddOrder", True, Counter.TRADING, 0, "Orders and trades: Create & modify orders"),
     Endpoint("CancelOrder", True, Counter.TRADING, 0, "Orders and trades: Cancel & close orders"),
 )

@@ -435,7 +435,7 @@ class FakeKraken:
         found = self._find_open(args)
         if found is None:
             raise KrakenAnswer("EOrder:Unknown order")
-        txid, order = found
+        order = found[1]
         self._release(order)
         order["status"] = "canceled"
         order["reason"] = "User requested"

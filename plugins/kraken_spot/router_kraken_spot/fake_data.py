@@ -12,7 +12,7 @@ from typing import Any
 FAKE_API_KEY = "fake-kraken-api-key"  # not a real key: the fake's default
 # 64 bytes of base64 derived from a fixed phrase; not a real secret
 FAKE_API_SECRET = (
-    "ZmFrZS1rcmFrZW4tc2VjcmV0LWZvci1hbGVydC1yb3V0ZXItdGVzdHMtb25seS0wMTIzNDU2Nzg5YWJjZGVmMDE="
+    "ZmFrZS1rcmFrZW4tc2VjcmV0LWZvci1hbGVydC1yb3V0ZXItdGVzdHMtb25seS0wMTIzNDU2Nzg5YWJjZGVmMDE="  # noqa: S105
 )
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from router_core import Instrument
-from router_core.normalize import normalize
-from router_core.testing import FakeClock
-
 from router_kraken_spot.broker import KrakenSpotBroker
 from router_kraken_spot.fake import FakeKraken
 from router_kraken_spot.testing import make_broker, make_context
+
+from router_core import Instrument
+from router_core.normalize import normalize
+from router_core.testing import FakeClock
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from router_core import OrderType, Side
-from router_core.normalize import normalize
-
 from router_kraken_spot.broker import KrakenSpotBroker
 from router_kraken_spot.testing import make_order
+
+from router_core import OrderType, Side
+from router_core.normalize import normalize
 
 D = Decimal
 

@@ -7,13 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest_asyncio
-from router_core import Instrument, Order
-from router_core.testing import BrokerContract, FakeClock
-
 from router_kraken_spot.broker import KrakenSpotBroker
 from router_kraken_spot.fake import FakeKraken
 from router_kraken_spot.fake_data import DEFAULT_BALANCES, FAKE_API_KEY, FAKE_API_SECRET
 from router_kraken_spot.testing import make_broker, make_context, make_order
+
+from router_core import Instrument, Order
+from router_core.testing import BrokerContract, FakeClock
 
 FLAT = dict(DEFAULT_BALANCES, XXBT="0")  # no bitcoin held: the cash position starts flat
 

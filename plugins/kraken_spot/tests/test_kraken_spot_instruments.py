@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from router_kraken_spot.fake import FakeKraken
+
 from router_core import MarketClosed, UnknownSymbol
 from router_core.normalize import normalize
-
-from router_kraken_spot.fake import FakeKraken
 
 BTC_FORMS = ["XBTUSD", "BTCUSD", "XXBTZUSD", "XBT/USD", "BTC/USD", "KRAKEN:XBTUSD",
              "KRAKEN:BTCUSD", "kraken:btcusd", "BINANCE:BTCUSD"]

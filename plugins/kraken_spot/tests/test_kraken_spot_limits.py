@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from router_kraken_spot.fake import FakeKraken
+from router_kraken_spot.testing import make_broker, make_context, make_order
+
 from router_core import AmbiguousOutcome, OrderStatus
 from router_core.normalize import normalize
 from router_core.testing import FakeClock
-
-from router_kraken_spot.fake import FakeKraken
-from router_kraken_spot.testing import make_broker, make_context, make_order
 
 
 class _Jitter(httpx.AsyncBaseTransport):

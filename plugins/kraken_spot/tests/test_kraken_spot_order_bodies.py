@@ -12,6 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from router_kraken_spot.fake import FakeKraken
+from router_kraken_spot.testing import make_order
+
 from router_core import (
     Bracket,
     Instrument,
@@ -21,9 +24,6 @@ from router_core import (
     Side,
     TimeInForce,
 )
-
-from router_kraken_spot.fake import FakeKraken
-from router_kraken_spot.testing import make_order
 
 CID = "6d1b345e-2821-40e2-ad83-4ecb18a06876"
 USERREF = "2097523855"  # userref_for(CID): orders with a conditional close carry it instead
@@ -169,9 +169,9 @@ async def test_margin_form_body(margin_broker, fake: FakeKraken, name, fields, b
 
 
 async def test_validate_only_places_nothing(tmp_path, fake: FakeKraken, clock) -> None:
-    from router_core.normalize import normalize
-
     from router_kraken_spot.testing import make_broker, make_context
+
+    from router_core.normalize import normalize
 
     broker = make_broker(make_context(tmp_path, fake, clock=clock), validate=True)
     await broker.start()

@@ -6,6 +6,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from router_kraken_spot.errors import RULES, rule_for, venue_error
+from router_kraken_spot.fake import FakeKraken
+from router_kraken_spot.testing import make_broker, make_context, make_order
+
 from router_core import (
     AmbiguousOutcome,
     Bracket,
@@ -17,10 +21,6 @@ from router_core import (
     VenueUnavailable,
 )
 from router_core.normalize import normalize
-
-from router_kraken_spot.errors import RULES, rule_for, venue_error
-from router_kraken_spot.fake import FakeKraken
-from router_kraken_spot.testing import make_broker, make_context, make_order
 
 D = Decimal
 DEFINITIVE = sorted(code for code, rule in RULES.items() if not rule.ambiguous_for_orders)

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from router_core import AuthError, ConfigError, InvalidOrder
-from router_core.normalize import normalize
-
 import router_kraken_spot
 from router_kraken_spot.client import KrakenSpotClient
 from router_kraken_spot.config import KrakenSpotConfig
@@ -18,6 +15,9 @@ from router_kraken_spot.endpoints import ENDPOINTS, EndpointNotAllowed, permissi
 from router_kraken_spot.fake import FakeKraken
 from router_kraken_spot.fake_data import FAKE_API_KEY, FAKE_API_SECRET
 from router_kraken_spot.testing import make_broker, make_context, make_order
+
+from router_core import AuthError, ConfigError, InvalidOrder
+from router_core.normalize import normalize
 
 PACKAGE = Path(router_kraken_spot.__file__).parent
 # Kraken's funding, transfer and earn endpoint names (case matters: they are CamelCase)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import httpx
-
 from router_kraken_spot.fake import FakeKraken
 from router_kraken_spot.fake_data import FAKE_API_KEY, FAKE_API_SECRET
 from router_kraken_spot.signing import decode_secret, sign, verify
@@ -14,7 +13,9 @@ SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa9
 NONCE = "1616492376594"
 BODY = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
 PATH = "/0/private/AddOrder"
-EXPECTED = "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
+EXPECTED = (
+    "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
+)
 
 
 def test_published_vector() -> None:
