@@ -68,6 +68,7 @@ _EXPORTS = {
     "decimals_step": "router_core.decimals",
     "format_decimal": "router_core.decimals",
     "to_decimal": "router_core.decimals",
+    "normalize_ticker": "router_core.normalize",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -99,5 +100,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .errors import *  # noqa: F403
     from .models import *  # noqa: F403
     from .nonces import NonceRegistry, NonceSource, key_fingerprint  # noqa: F401
+    from .normalize import normalize_ticker  # noqa: F401
     from .plugins import hookimpl, make_plugin_manager  # noqa: F401
     from .ratelimit import DecayingCounter, RateLimiterRegistry  # noqa: F401

@@ -165,11 +165,17 @@ def load_router_settings(path: Path | str | None) -> RouterSettings:
         return RouterSettings()
     path = Path(path)
     data = read_toml(path).get("router", {})
-    router = _validate(RouterSettings, data, str(path), "router")
-    # The same rule as build_config: a relative state_dir is relative to the config file.
+    return _relative_to(path, _validate(RouterSettings, data, str(path), "router"))
+
+
+def _relative_to(path: Path, router: RouterSettings) -> RouterSettings:
+    """Relative paths in ``[router]`` are relative to the config file, not the working dir."""
+    update = {}
     if not router.state_dir.is_absolute():
-        router = router.model_copy(update={"state_dir": path.parent / router.state_dir})
-    return router
+        update["state_dir"] = path.parent / router.state_dir
+    if router.journal is not None and not router.journal.is_absolute():
+        update["journal"] = path.parent / router.journal
+    return router.model_copy(update=update) if update else router
 
 
 def build_config(
@@ -185,8 +191,8 @@ def build_config(
                 key=key,
             )
     router = _validate(RouterSettings, data.get("router", {}), file, "router")
-    if path is not None and not router.state_dir.is_absolute():
-        router = router.model_copy(update={"state_dir": path.parent / router.state_dir})
+    if path is not None:
+        router = _relative_to(path, router)
     server = _validate(ServerConfig, data.get("server", {}), file, "server")
     defaults = _validate(Defaults, data.get("defaults", {}), file, "defaults")
     accounts_data = data.get("accounts", {})

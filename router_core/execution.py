@@ -22,12 +22,10 @@ from typing import Any
 from .brokers import Broker
 from .clock import Clock
 from .errors import AmbiguousOutcome, BrokerError, NotSupported, VenueUnavailable
-from .journal import LEG_PENDING, Journal
+from .journal import LEG_GIVEN_UP, LEG_PENDING, Journal
 from .models import Instrument, Order, OrderResult, OrderStatus
 
 log = logging.getLogger("router_core.execution")
-
-ABSENT_GIVEN_UP = "absent_given_up"  # journal status: looked up for the whole window, not found
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +217,7 @@ class LegRunner:
     def _settle(self, client_order_id: str, outcome: _Outcome) -> OrderResult:
         record = outcome.result.to_dict()
         if outcome.given_up:  # final for the journal, still "unknown" for the report
-            record["status"] = ABSENT_GIVEN_UP
+            record["status"] = LEG_GIVEN_UP
         self.journal.record_outcome(client_order_id, record)
         return outcome.result
 

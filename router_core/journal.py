@@ -82,6 +82,9 @@ class AlertState(StrEnum):
 
 
 LEG_PENDING = "pending"  # intent committed; the venue may or may not have it
+LEG_GIVEN_UP = "absent_given_up"  # not found across the reconcile window: for the operator
+# Legs an operator must still see: never purged, whatever their age.
+UNSETTLED = (LEG_PENDING, "unknown", LEG_GIVEN_UP)
 
 
 class ClaimOutcome(StrEnum):
@@ -273,9 +276,9 @@ class Journal:
         cutoff = self._time() - older_than_seconds
         with self._tx() as db:
             db.execute(
-                "DELETE FROM legs WHERE status NOT IN (?, ?) AND alert_id IN (SELECT alert_id"
+                "DELETE FROM legs WHERE status NOT IN (?, ?, ?) AND alert_id IN (SELECT alert_id"
                 " FROM alerts WHERE received_at < ? AND state IN ('done', 'refused'))",
-                (LEG_PENDING, "unknown", cutoff),
+                (*UNSETTLED, cutoff),
             )
             cursor = db.execute(
                 "DELETE FROM alerts WHERE received_at < ? AND state IN ('done', 'refused')"
@@ -339,6 +342,14 @@ class Journal:
             (client_order_id,),
         ).fetchone()
         return _leg_record(row) if row else None
+
+    def legs_for_alert(self, alert_id: str) -> list[LegRecord]:
+        rows = self._db.execute(
+            "SELECT client_order_id, alert_id, account, broker, symbol, purpose, status,"
+            " order_json, result FROM legs WHERE alert_id = ? ORDER BY created_at, rowid",
+            (alert_id,),
+        ).fetchall()
+        return [_leg_record(row) for row in rows]
 
     def unresolved_legs(self) -> list[LegRecord]:
         """Legs sent (or about to be) without a final outcome: reconcile before new alerts."""

@@ -322,17 +322,19 @@ class ExecutionReport:
     intent_key: str
     legs: tuple[LegReport, ...]
     notes: tuple[str, ...] = ()
+    refused: str | None = None  # why the whole alert was refused before any leg
 
     @property
     def ok(self) -> bool:
-        """True when no leg was denied, rejected or left unknown."""
-        return all(leg.result.status not in _BAD for leg in self.legs)
+        """True when the alert was not refused and no leg was denied, rejected or unknown."""
+        return self.refused is None and all(leg.result.status not in _BAD for leg in self.legs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "alert_id": self.alert_id,
             "intent_key": self.intent_key,
             "ok": self.ok,
+            "refused": self.refused,
             "legs": [leg.to_dict() for leg in self.legs],
             "notes": list(self.notes),
         }

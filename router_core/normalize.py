@@ -128,3 +128,8 @@ def normalize(ticker: str) -> CanonicalSymbol:
         quote=pair[1] if pair else None,
         ticker=text,
     )
+
+
+# The public name: ``router_core.normalize`` is this module, so the function is exported as
+# ``router_core.normalize_ticker``.
+normalize_ticker = normalize

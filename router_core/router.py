@@ -244,7 +244,7 @@ class Router:
         intent_key = record.intent_key
         refusal = self._refusal(alert)
         if refusal is not None:
-            report = ExecutionReport(alert_id, intent_key, (), notes=(refusal,))
+            report = ExecutionReport(alert_id, intent_key, (), refused=refusal)
             self.journal.set_state(
                 alert_id, AlertState.REFUSED, reason=refusal, report=report.to_dict()
             )
@@ -255,7 +255,7 @@ class Router:
         try:
             targets = self._targets(alert)
         except ConfigError as exc:
-            report = ExecutionReport(alert_id, intent_key, (), notes=(str(exc),))
+            report = ExecutionReport(alert_id, intent_key, (), refused=str(exc))
             self.journal.set_state(
                 alert_id, AlertState.REFUSED, reason=str(exc), report=report.to_dict()
             )
@@ -758,7 +758,13 @@ def report_from_dict(data: dict[str, Any]) -> ExecutionReport:
         )
         for leg in data.get("legs", [])
     )
-    return ExecutionReport(data["alert_id"], data["intent_key"], legs, tuple(data.get("notes", ())))
+    return ExecutionReport(
+        data["alert_id"],
+        data["intent_key"],
+        legs,
+        tuple(data.get("notes", ())),
+        refused=data.get("refused"),
+    )
 
 
 def _enabled_plugins(path: Path | str | None) -> Sequence[str] | None:

@@ -169,7 +169,7 @@ async def test_refired_alert_with_new_timenow_is_a_duplicate(router):
 async def test_halt_refuses_and_is_journaled(router):
     router.halt("maintenance")
     report = await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1"})
-    assert report.legs == () and "halted" in report.notes[0]
+    assert report.legs == () and "halted" in report.refused and not report.ok
     assert router.journal.get_alert(report.alert_id).state is AlertState.REFUSED
     router.resume()
     report = await route(
@@ -226,7 +226,7 @@ async def test_unknown_account_is_refused_with_the_names(router):
     report = await route(
         router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "accounts": ["carol"]}
     )
-    assert report.legs == () and "carol" in report.notes[0] and "alice" in report.notes[0]
+    assert report.legs == () and "carol" in report.refused and "alice" in report.refused
 
 
 async def test_plugin_check_plan_denial_and_isolated_observers(tmp_path):

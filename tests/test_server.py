@@ -578,7 +578,7 @@ async def test_admin_halt_and_resume(harness: Harness) -> None:
     refused = await harness.client.post("/webhook?wait=true", content=raw(id="while-halted"),
                                         headers=JSON)
     assert refused.status_code == 200
-    assert "halted" in refused.json()["report"]["notes"][0]
+    assert "halted" in refused.json()["report"]["refused"]
     assert harness.spy.orders == []
 
     resumed = await harness.client.post("/admin/resume", headers=auth)
