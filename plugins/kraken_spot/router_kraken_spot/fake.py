@@ -19,9 +19,9 @@ Tests steer it with Python methods (``fail_next``, ``drop_next``, ``delay_next``
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import secrets
-import string
 from collections import Counter as Tally
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -734,14 +734,11 @@ def _places(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
-_TXID_CHARS = string.ascii_uppercase + string.digits
-
-
 def _txid(prefix: str) -> str:
-    def chunk(n: int) -> str:
-        return "".join(secrets.choice(_TXID_CHARS) for _ in range(n))
-
-    return f"{prefix}{chunk(5)}-{chunk(5)}-{chunk(6)}"
+    # base32 letters and digits, like Kraken's ids; one urandom call (secrets.choice per
+    # character was a third of the fake's time per order, and benchmarks measure clients)
+    text = base64.b32encode(secrets.token_bytes(10)).decode()
+    return f"{prefix}{text[:5]}-{text[5:10]}-{text[10:]}"
 
 
 async def _send(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, content: bytes,
