@@ -126,7 +126,11 @@ def parse_decimal(value: object) -> Decimal:
             raise _fail("number_finite", "must be a finite number")
         if not _NUMBER.fullmatch(text):
             raise _fail("number_parsing", f"not a number: {_short(text)}")
-        number = Decimal(text)
+        try:
+            number = Decimal(text)
+        except InvalidOperation:  # an exponent beyond what Decimal can hold
+            raise _fail("number_range", f"out of range (exponent beyond +/-{MAX_EXPONENT})") \
+                from None
     elif isinstance(value, float):
         try:
             number = Decimal(repr(value))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .alert import Alert, validate_alert
@@ -103,7 +103,7 @@ def load_json(text: str) -> tuple[Any, str | None]:
     """
     try:
         data = json.loads(
-            text, parse_float=Decimal, parse_int=_parse_int, parse_constant=Decimal
+            text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=Decimal
         )
     except json.JSONDecodeError as exc:
         return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -115,6 +115,13 @@ def load_json(text: str) -> tuple[Any, str | None]:
     if text.count("{") + text.count("[") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
         raise AlertError("body", f"JSON nested deeper than {MAX_DEPTH} levels")
     return data, None
+
+
+def _parse_float(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # e.g. 1e99999999999999999999: beyond what Decimal can hold
+        raise AlertError("body", f"number out of range: {text[:24]}...") from None
 
 
 def _parse_int(text: str) -> int | Decimal:

@@ -94,6 +94,12 @@ def test_json_that_no_dialect_claims(plugins) -> None:
                                 "tradingview-strategy, native")
 
 
+def test_a_json_number_beyond_decimal_is_refused(plugins) -> None:
+    error = refused(b'{"ticker": "X", "action": "buy", "quantity": 1e' + b"9" * 40 + b"}",
+                    plugins)
+    assert error.field == "body" and error.reason.startswith("number out of range: 1e999")
+
+
 def test_numbers_never_become_floats() -> None:
     data, problem = load_json('{"a": 0.1, "b": 1e400, "c": NaN, "d": 12, "e": ' + "9" * 40 + "}")
     assert problem is None
