@@ -157,6 +157,7 @@ class KrakenFuturesBroker(Broker):
                 f"{where} answered with {what} instead of the Kraken Futures API.{hint}",
                 key=f"accounts.{self.account}.{setting}",
             )
+        client.note_server_time(payload.get("serverTime"))
         self._install(payload)
 
     def _install(self, payload: Mapping[str, Any]) -> None:

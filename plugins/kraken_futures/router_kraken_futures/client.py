@@ -281,7 +281,7 @@ class KrakenFuturesClient:
         ):
             raise self._error(payload, endpoint=endpoint, side_effect=side_effect)
         if status < 300 and isinstance(payload, dict) and payload.get("result") == "success":
-            self._note_server_time(payload.get("serverTime"))
+            self.note_server_time(payload.get("serverTime"))
             return payload
         raise self._unreadable(status, endpoint=endpoint, side_effect=side_effect)
 
@@ -320,7 +320,7 @@ class KrakenFuturesClient:
                 DERIVATIVES_PAUSE
             )
 
-    def _note_server_time(self, value: object) -> None:
+    def note_server_time(self, value: object) -> None:
         if not isinstance(value, str):
             return
         try:

@@ -240,3 +240,25 @@ async def test_cancel_by_client_order_id(
 
     with pytest.raises(OrderNotFound):
         await broker.cancel_order("not-an-order", inst)
+
+
+@pytest.mark.parametrize("skew", [90.0, -90.0])
+async def test_process_before_follows_kraken_clock_not_the_host(
+    tmp_path: Any, broker_over: Callable[..., Any], new_order: Callable[..., Any], skew: float
+) -> None:
+    """A host clock 90 s off Kraken's still stamps processBefore 10 s ahead of Kraken's."""
+    import httpx
+    from router_kraken_futures.fake import FakeKrakenFutures
+
+    from router_core.testing import FakeClock
+
+    venue_clock = FakeClock(start=1_700_000_000.0 + skew)
+    skewed = FakeKrakenFutures(clock=venue_clock)
+    broker = await broker_over(httpx.ASGITransport(app=skewed), start=True)
+    inst = await broker.resolve(normalize("XBTUSD.P"))
+    result = await broker.submit_order(new_order(inst, "0.001"))
+    assert result.status is OrderStatus.FILLED
+    from datetime import datetime
+
+    stamp = datetime.fromisoformat(skewed.sendorders[0]["processBefore"]).timestamp()
+    assert stamp - venue_clock.time() == pytest.approx(10, abs=0.01)
