@@ -33,7 +33,7 @@ from router_core import (
 )
 
 from .client import KrakenFuturesClient, parse_json
-from .config import API_PATH, HOSTS, KrakenFuturesConfig
+from .config import API_PATH, KrakenFuturesConfig
 from .instruments import InstrumentTable
 from .orders import (
     bracket_order,
@@ -382,7 +382,3 @@ def _leg_name(order: Order) -> str:
 
 def _join(*parts: str | None) -> str | None:
     return "; ".join(p for p in parts if p) or None
-
-
-
-__all__ = ["HOSTS", "KrakenFuturesBroker"]
