@@ -673,3 +673,60 @@ async def test_retention_purges_old_finished_alerts_at_start(tmp_path: Path) -> 
     app = create_app(router, default_settings(retention_seconds=7 * 86400))
     async with app.router.lifespan_context(app):
         assert router.journal.get_alert(old.alert_id) is None
+
+
+async def test_refusals_leave_no_secret_signature_or_body_in_the_logs(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    marker = "body-marker-7f3a"
+    bodies = [
+        (raw(passphrase="wrong-guess-123", strategy=marker), {}),  # 401
+        (raw(quantity="-1", strategy=marker), {}),  # 422, with the right passphrase inside
+        (b'{"ticker": "' + marker.encode() + b'", "passphrase": "' + PASSPHRASE.encode(), {}),
+    ]
+    signed = raw(passphrase=None, strategy=marker)
+    bad_signature = signature_header(HMAC_NEW, signed + b" ")
+    bodies.append((signed, {"X-Router-Signature": bad_signature}))
+    for body, extra in bodies:
+        response = await harness.client.post("/webhook", content=body, headers={**JSON, **extra})
+        assert response.status_code in (401, 422)
+    await harness.client.post(f"/webhook/{ROUTE}x", content=raw(), headers=JSON)
+    # the server's own records (this test's httpx client logs its URLs, route token included)
+    server_log = "\n".join(r.getMessage() for r in caplog.records
+                           if r.name.startswith(("router_core", "uvicorn")))
+    assert "refused" in server_log
+    for secret in (PASSPHRASE, "wrong-guess-123", marker, bad_signature.split("v1=")[1], ROUTE):
+        assert secret not in server_log
+
+
+async def test_healthz_is_503_when_an_account_did_not_start(tmp_path: Path) -> None:
+    router, _spy = build_router(tmp_path)
+
+    async def refuse() -> None:
+        raise RuntimeError("venue down")
+
+    router.brokers["paper"].start = refuse  # type: ignore[method-assign]
+    app = create_app(router, default_settings())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+            health = await client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["status"] == "degraded"
+    assert health.json()["accounts"] == {"paper": "not started"}
+
+
+async def test_retention_purge_repeats_while_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router, _spy = build_router(tmp_path)
+    calls: list[float] = []
+    monkeypatch.setattr(router.journal, "purge", lambda seconds: calls.append(seconds) or 0)
+    app = create_app(router, default_settings(retention_seconds=86400.0), purge_interval=0.01)
+    async with app.router.lifespan_context(app):
+        await asyncio.sleep(0.1)
+    assert len(calls) >= 3
+    assert set(calls) == {86400.0}
