@@ -57,7 +57,9 @@ MAX_NUMBER_TEXT = 64  # characters of a number given as a string
 
 MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 128
-MAX_TICKER_LENGTH = 64
+MAX_TICKER_LENGTH = 40
+# The characters normalize.py reads in a ticker (any case): KRAKEN:XBTUSD, NQ1!, BTCUSDT.P
+TICKER_PATTERN = r"[A-Za-z0-9._/!:-]+"
 MAX_ACCOUNTS = 64
 
 ORDER_TYPES = (
@@ -215,24 +217,27 @@ def _enum(enum: type[StrEnum], allowed: tuple[StrEnum, ...] | None = None) -> An
     ]
 
 
-def _text(max_length: int) -> Any:
+def _text(max_length: int, pattern: str | None = None, allowed: str = "") -> Any:
+    compiled = re.compile(pattern) if pattern else None
+
     def validate(value: object) -> str:
         if not isinstance(value, str):
             raise _fail("string_type", f"expected a string, got {_json_type(value)}")
         text = value.strip()
         if not text:
             raise _fail("string_empty", "must not be empty")
-        if len(text) > max_length:
-            raise _fail("string_too_long", f"longer than {max_length} characters")
         if "{{" in text:
             raise _fail("placeholder", "placeholder was not rendered by TradingView")
+        if len(text) > max_length:
+            raise _fail("string_too_long", f"longer than {max_length} characters")
+        if compiled is not None and not compiled.fullmatch(text):
+            raise _fail("string_pattern", f"{_short(text)} is not a {allowed}")
         return text
 
-    return Annotated[
-        str,
-        PlainValidator(validate),
-        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length}),
-    ]
+    schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_length}
+    if pattern:
+        schema["pattern"] = f"^\\s*{pattern}\\s*$"
+    return Annotated[str, PlainValidator(validate), WithJsonSchema(schema)]
 
 
 def _flag(value: object) -> bool:
@@ -398,7 +403,9 @@ class Alert(BaseModel):
         json_schema_extra={"$id": SCHEMA_ID},
     )
 
-    ticker: _text(MAX_TICKER_LENGTH)  # type: ignore[valid-type]
+    ticker: _text(  # type: ignore[valid-type]
+        MAX_TICKER_LENGTH, TICKER_PATTERN, "symbol (letters, digits and . _ / ! : -)"
+    )
     action: ActionField  # type: ignore[valid-type]
     sentiment: SentimentField | None = None  # type: ignore[valid-type]
     quantity: PositiveDecimal | None = None

@@ -151,7 +151,9 @@ FIELD_CASES = [
     # (changes, expected field, words in the reason)
     ({"ticker": ""}, "ticker", "empty"),
     ({"ticker": 5}, "ticker", "string"),
-    ({"ticker": "X" * 65}, "ticker", "longer"),
+    ({"ticker": "X" * 41}, "ticker", "longer than 40"),
+    ({"ticker": "BTC USD"}, "ticker", "is not a symbol"),
+    ({"ticker": "BTC\nUSD"}, "ticker", "is not a symbol"),
     ({"action": "breakeven"}, "action", "unknown value"),
     ({"action": None}, "action", "expected a string"),
     ({"sentiment": "up"}, "sentiment", "unknown value"),
