@@ -291,7 +291,11 @@ def _pick(orders: Mapping[str, Any], field: str, value: str, client_order_id: st
     for txid, data in orders.items():
         if not isinstance(data, Mapping):
             continue
-        if field == "cl_ord_id" and data.get("cl_ord_id") not in (None, client_order_id):
+        # Kraken echoes cl_ord_id; an order without it is trusted only as the filter's sole
+        # answer, so an ignored filter can never pass someone else's order off as ours
+        echoed = data.get("cl_ord_id")
+        if field == "cl_ord_id" and echoed != client_order_id and (
+                echoed is not None or len(orders) != 1):
             continue
         if field == "userref":
             if str(data.get("userref")) != value:

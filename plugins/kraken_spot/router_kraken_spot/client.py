@@ -55,7 +55,11 @@ LOCKOUT_SECONDS = 15 * 60  # Kraken's temporary lockout lasts about 15 minutes
 # after EAPI:Rate limit exceeded: Kraken restricts "a few seconds, longer if you keep calling"
 REST_BACKOFF_SECONDS = 15.0
 TRADING_BACKOFF_SECONDS = 10.0  # after EOrder:Rate limit exceeded
-REFUSE_ABOVE_SECONDS = 60.0  # a pause longer than this refuses calls instead of waiting
+REFUSE_ABOVE_SECONDS = 60.0
+# Invalid nonces mean another program uses the key (or a clock/state mix-up); Kraken locks keys
+# that keep sending them, so the key stops itself first.
+NONCE_ERRORS_LIMIT = 3
+NONCE_ERRORS_WINDOW = 60.0  # a pause longer than this refuses calls instead of waiting
 CLOCK_REFRESH_SECONDS = 300.0  # re-measure the offset to Kraken's clock this often
 CLOCK_WARN_SECONDS = 2.0
 
@@ -68,6 +72,8 @@ _TRADING_RATE_CODES = ("EOrder:Rate limit exceeded", "EOrder:Domain rate limit e
 _KEY_LOCKS: weakref.WeakKeyDictionary[NonceSource, asyncio.Lock] = weakref.WeakKeyDictionary()
 # The reason a key's REST counter is paused for a lockout (refuse, do not wait, until it ends).
 _LOCKOUTS: weakref.WeakKeyDictionary[DecayingCounter, str] = weakref.WeakKeyDictionary()
+_NONCE_ERRORS: weakref.WeakKeyDictionary[DecayingCounter, list[float]] = (
+    weakref.WeakKeyDictionary())
 
 
 class KrakenSpotClient:
@@ -154,6 +160,18 @@ class KrakenSpotClient:
         if code.startswith("EGeneral:Temporary lockout"):
             _LOCKOUTS[self.rest_counter] = "Kraken's EGeneral:Temporary lockout"
             self.rest_counter.pause(LOCKOUT_SECONDS)
+        elif code.startswith("EAPI:Invalid nonce"):
+            now = self._clock.monotonic()
+            recent = [t for t in _NONCE_ERRORS.get(self.rest_counter, [])
+                      if now - t < NONCE_ERRORS_WINDOW] + [now]
+            _NONCE_ERRORS[self.rest_counter] = recent
+            if len(recent) >= NONCE_ERRORS_LIMIT:
+                _LOCKOUTS[self.rest_counter] = (
+                    f"{len(recent)} EAPI:Invalid nonce answers within a minute (is another "
+                    "program using this API key?)")
+                self.rest_counter.pause(LOCKOUT_SECONDS)
+                log.error("kraken-spot key %s halted: %s", self.key_id,
+                          _LOCKOUTS[self.rest_counter])
         elif code.startswith(_RATE_CODES):
             self.rest_counter.pause(REST_BACKOFF_SECONDS)
         elif code.startswith(_TRADING_RATE_CODES) and pair is not None:

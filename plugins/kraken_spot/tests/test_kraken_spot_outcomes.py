@@ -234,3 +234,26 @@ async def test_order_with_conditional_close_is_found_by_userref_after_restart(
     assert fake.calls[-1].fields["txid"] == found.venue_order_id  # never cancel a userref group
     await restarted.close()
     assert fake.add_order_calls == 1
+
+
+async def test_three_invalid_nonces_halt_the_key(broker, btc, fake, clock) -> None:
+    fake.fail_next("BalanceEx", "EAPI:Invalid nonce", times=3)
+    for _ in range(3):
+        with pytest.raises(Exception, match="Invalid nonce"):
+            await broker.balance("USD")
+    with pytest.raises(RateLimited) as info:
+        await broker.submit_order(make_order(btc))
+    assert info.value.from_venue is False
+    assert "another program" in str(info.value)
+    assert fake.add_order_calls == 0
+
+
+async def test_a_lookup_never_claims_an_order_without_our_id(broker, btc) -> None:
+    from router_kraken_spot.broker import _pick
+
+    foreign = {"OAAAAA-AAAAA-AAAAAA": {"status": "open", "vol": "1", "vol_exec": "0"},
+               "OBBBBB-BBBBB-BBBBBB": {"status": "open", "vol": "1", "vol_exec": "0"}}
+    cid = "6d1b345e-2821-40e2-ad83-4ecb18a06876"
+    assert _pick(foreign, "cl_ord_id", cid, cid, btc) is None  # an ignored filter
+    other = {"OCCCCC-CCCCC-CCCCCC": {"cl_ord_id": "someone-else", "status": "open"}}
+    assert _pick(other, "cl_ord_id", cid, cid, btc) is None
