@@ -136,16 +136,24 @@ async def test_find_order_of_a_resting_order(
 
 
 async def test_find_order_after_the_status_window_uses_fills(
-    broker: Any, fake: Any, new_order: Callable[..., Any]
+    make_broker: Callable[..., Any], fake: Any, clock: Any, new_order: Callable[..., Any]
 ) -> None:
-    """orders/status covers only the last seconds of closed orders; fills still show it."""
+    """orders/status shows a closed order for 5 s only; recent fills still show it."""
+    broker = await make_broker(timeout_seconds=0.2)
     inst = await broker.resolve(normalize("XBTUSD.P"))
     order = new_order(inst, "0.02")
-    await broker.submit_order(order)
-    fake.exchange.orders.clear()  # out of the orders/status window
+    fake.script("sendorder", drop=True)
+    with pytest.raises(AmbiguousOutcome):
+        await broker.submit_order(order)
+    clock.advance(30)
+    status = await broker._http().private(
+        "POST", "orders/status", {"cliOrdIds": order.client_order_id}, side_effect=False
+    )
+    assert status["orders"] == []  # out of the window
     found = await broker.find_order(order.client_order_id, inst)
     assert found is not None and found.status is OrderStatus.FILLED
     assert found.filled_quantity == D("0.02") and found.average_price == D(50000)
+    assert len(fake.orders) == 1
 
 
 async def test_find_order_never_reads_a_degraded_answer_as_absent(

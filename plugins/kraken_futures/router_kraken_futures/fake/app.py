@@ -103,6 +103,8 @@ class FakeKrakenFutures:
         self.clock: Clock = clock or _SystemClock()
         self.exchange = Exchange.default()
         self.mode = "api"  # "redirect" or "html": answer like the retired demo host
+        # orders/status shows open orders, and closed ones only this long (Kraken: 5 s)
+        self.status_window_seconds = 5.0
         self.requests: list[Recorded] = []
         self.auth_failures: list[str] = []
         self.nonce_errors = 0
@@ -264,7 +266,8 @@ class FakeKrakenFutures:
             ])
         elif endpoint == "cancelorder":
             status, order_id = exchange.cancel(
-                cli_ord_id=params.get("cliOrdId"), order_id=params.get("order_id")
+                self.clock.time(), cli_ord_id=params.get("cliOrdId"),
+                order_id=params.get("order_id"),
             )
             answer = self._ok(cancelStatus={
                 "status": status, "order_id": order_id, "cliOrdId": params.get("cliOrdId"),
@@ -273,10 +276,12 @@ class FakeKrakenFutures:
         else:  # orders/status
             wanted_cli = {v for k, v in parse_qsl(query) if k == "cliOrdIds"}
             wanted_ids = {v for k, v in parse_qsl(query) if k == "orderIds"}
+            horizon = self.clock.time() - self.status_window_seconds
             answer = self._ok(orders=[
                 {"order": o.as_json(), "status": o.state, "updateReason": None, "error": None}
                 for o in exchange.orders.values()
-                if o.cli_ord_id in wanted_cli or o.order_id in wanted_ids
+                if (o.cli_ord_id in wanted_cli or o.order_id in wanted_ids)
+                and (o.closed_at is None or o.closed_at >= horizon)
             ])
         record.outcome = _outcome(answer)
         if script.delay:

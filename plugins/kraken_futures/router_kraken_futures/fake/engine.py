@@ -99,6 +99,7 @@ class FakeOrder:
     state: str = "ENTERED_BOOK"  # orders/status: ENTERED_BOOK, FULLY_EXECUTED, CANCELLED, ...
     timestamp: str = ""
     params: dict[str, str] = field(default_factory=dict)
+    closed_at: float | None = None  # when it filled or was cancelled (fake clock)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -294,6 +295,8 @@ class Exchange:
         order.state = "FULLY_EXECUTED" if order.filled >= order.quantity else "ENTERED_BOOK"
         if force == "cancelled" or (order_type == "mkt" and order.filled < order.quantity):
             order.state = "CANCELLED"
+        if order.state != "ENTERED_BOOK":
+            order.closed_at = now
         self.orders[order.order_id] = order
         return (force or "placed"), order.order_id, events
 
@@ -313,7 +316,9 @@ class Exchange:
             "price": price, "fillTime": iso(now), "fillType": "taker",
         })
 
-    def cancel(self, *, cli_ord_id: str | None, order_id: str | None) -> tuple[str, str | None]:
+    def cancel(
+        self, now: float, *, cli_ord_id: str | None, order_id: str | None
+    ) -> tuple[str, str | None]:
         order = self.by_client_id(cli_ord_id) if cli_ord_id else self.orders.get(order_id or "")
         if order is None:
             return "notFound", None
@@ -321,6 +326,7 @@ class Exchange:
             return "filled", order.order_id
         if order.state in ("ENTERED_BOOK", "TRIGGER_PLACED"):
             order.state = "CANCELLED"
+            order.closed_at = now
             return "cancelled", order.order_id
         return "notFound", order.order_id
 
