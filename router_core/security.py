@@ -73,10 +73,22 @@ class WebhookSettings:
     def from_config(
         cls, server: ServerConfig, *, environ: Mapping[str, str] | None = None,
         base_dir: Path | None = None, passphrase: SecretStr | None = None,
+        file: str | None = None,
     ) -> WebhookSettings:
         """Read every secret the ``[server]`` section names. ``passphrase`` overrides the
-        configured one (``serve`` without a config generates it)."""
+        configured one (``serve`` without a config generates it); ``file`` names the config
+        in error messages."""
         env = os.environ if environ is None else environ
+        try:
+            return cls._read(server, env, base_dir, passphrase)
+        except ConfigError as exc:
+            if file is None or exc.file is not None:
+                raise
+            raise ConfigError(exc.reason, file=file, key=exc.key) from None
+
+    @classmethod
+    def _read(cls, server: ServerConfig, env: Mapping[str, str], base_dir: Path | None,
+              passphrase: SecretStr | None) -> WebhookSettings:
         if passphrase is None:
             passphrase = _read_passphrase(server, env, base_dir)
         route_tokens = {

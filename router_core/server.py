@@ -103,8 +103,10 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
 
     Raises ``ConfigError`` when live accounts would sit behind an open webhook."""
     if settings is None:
-        base_dir = router.config.path.parent if router.config.path else None
-        settings = WebhookSettings.from_config(router.config.server, base_dir=base_dir)
+        path = router.config.path
+        settings = WebhookSettings.from_config(
+            router.config.server, base_dir=path.parent if path else None,
+            file=str(path) if path else None)
     refuse_unguarded_live(router.config, router.plugins, settings)
     verifier = SignatureVerifier(settings.hmac_secrets)
     secrets = settings.secret_values()

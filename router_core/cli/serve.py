@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         router = Router.from_config_file(args.config)
         settings = WebhookSettings.from_config(router.config.server,
-                                               base_dir=Path(args.config).parent)
+                                               base_dir=Path(args.config).parent,
+                                               file=str(args.config))
     server_config = router.config.server
     host = args.host or server_config.host
     port = server_config.port if args.port is None else args.port
