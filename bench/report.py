@@ -1,0 +1,141 @@
+"""The run's results as ratios, targets and a Markdown table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TARGETS = {
+    "in_process_p50": "router in-process p50 <= 1.2x ccxt create_order p50",
+    "in_process_throughput": "router in-process orders/s with 50 in flight >= ccxt's",
+    "fan_out_50": "fan-out to 50 accounts p50 <= 3x the single-account p50",
+    "webhook_ack_p99": "webhook ack p99 < 25 ms for a burst of 100",
+    "help": "`alert-router --help` < 300 ms",
+    "serve_rss": "serve RSS with both Kraken plugins < 80 MB",
+}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return round(a / b, 2)
+
+
+def summarise(r: dict[str, Any]) -> dict[str, Any]:
+    floor, ccxt, router, hook, start = r["floor"], r["ccxt"], r["router"], r["webhook"], \
+        r["startup"]
+    one = router["fan_out"]["1"]["p50_ms"]
+    widest = str(max(int(k) for k in router["fan_out"]))
+    checks = {
+        "in_process_p50": (router["sequential"]["p50_ms"], 1.2 * ccxt["sequential"]["p50_ms"],
+                           "<="),
+        "in_process_throughput": (router["in_flight"]["per_second"],
+                                  ccxt["in_flight"]["per_second"], ">="),
+        "fan_out_50": (router["fan_out"][widest]["p50_ms"], 3 * one, "<="),
+        "webhook_ack_p99": (hook["burst"]["ack_p99_ms"], 25.0, "<"),
+        "help": (start["alert_router_help_ms"], 300.0, "<"),
+        "serve_rss": (start["serve_rss_ready_mb"], 80.0, "<"),
+    }
+    targets = {}
+    for name, (value, limit, op) in checks.items():
+        met = {"<=": value <= limit, ">=": value >= limit, "<": value < limit}[op]
+        targets[name] = {"target": TARGETS[name], "value": value, "limit": round(limit, 3),
+                         "met": met}
+    return {"targets": targets}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def _row(label: str, floor: float | None, ccxt: float | None, router: float | None,
+         note: str = "") -> str:
+    return (f"| {label} | {_fmt(floor)} | {_fmt(ccxt)} | {_fmt(router)} | "
+            f"{_fmt(_ratio(router, floor))} | {_fmt(_ratio(router, ccxt))} | {note} |")
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    floor, ccxt, router, hook, start = r["floor"], r["ccxt"], r["router"], r["webhook"], \
+        r["startup"]
+    targets = r["summary"]["targets"]
+    fs, cs, rs, ws = floor["sequential"], ccxt["sequential"], router["sequential"], \
+        hook["sequential"]
+    fi, ci, ri, wi = floor["in_flight"], ccxt["in_flight"], router["in_flight"], \
+        hook["in_flight"]
+    b = hook["burst"]
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    lines = [
+        f"Run {r['started_at']} ({r['params']['mode']}): {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_gb']} GB, Python {m['python']}, load average at start "
+        f"{' / '.join(str(x) for x in m['load_average_at_start'])}. {packages}.",
+        "",
+        "Every figure is measured in this run against the same loopback fake of Kraken spot "
+        "(its own process, rate counters off); ratios are router ÷ floor and router ÷ ccxt "
+        "(for orders/s, below 1 is slower). Latencies in ms, memory in MB.",
+        "",
+        "| figure | floor (hand-signed aiohttp) | ccxt | router | ÷ floor | ÷ ccxt | note |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        _row("one order, p50 (in-process: accept + execute, durable journal)", fs["p50_ms"],
+             cs["p50_ms"], rs["p50_ms"]),
+        _row("one order, p99 (in-process)", fs["p99_ms"], cs["p99_ms"], rs["p99_ms"]),
+        _row("CPU ms per order (client process)", fs["cpu_ms_per_order"],
+             cs["cpu_ms_per_order"], rs["cpu_ms_per_order"]),
+        _row("orders/s, 50 in flight (50 keys / accounts)", fi["per_second"],
+             ci["per_second"], ri["per_second"]),
+        _row("p99 with 50 in flight", fi["p99_ms"], ci["p99_ms"], ri["p99_ms"]),
+        _row("webhook ?wait=true, p50", fs["p50_ms"], cs["p50_ms"], ws["p50_ms"],
+             "HTTP POST to `alert-router serve`"),
+        _row("webhook ?wait=true, p99", fs["p99_ms"], cs["p99_ms"], ws["p99_ms"]),
+        _row("webhook CPU ms per order (serve process)", fs["cpu_ms_per_order"],
+             cs["cpu_ms_per_order"], ws["serve_cpu_ms_per_order"]),
+        _row("webhook orders/s, 50 in flight", fi["per_second"], ci["per_second"],
+             wi["per_second"]),
+        _row(f"webhook ack p50, burst of {b['alerts']}", fs["p50_ms"], cs["p50_ms"],
+             b["ack_p50_ms"], "vs one order's p50"),
+        _row(f"webhook ack p99, burst of {b['alerts']}", fs["p99_ms"], cs["p99_ms"],
+             b["ack_p99_ms"], f"all executed after {_fmt(b['all_executed_ms'])} ms"),
+    ]
+    one = {"floor": floor["fan_out"]["1"]["p50_ms"], "ccxt": ccxt["fan_out"]["1"]["p50_ms"],
+           "router": router["fan_out"]["1"]["p50_ms"]}
+    for k in router["fan_out"]:
+        f, c, o = (floor["fan_out"][k]["p50_ms"], ccxt["fan_out"][k]["p50_ms"],
+                   router["fan_out"][k]["p50_ms"])
+        lines.append(_row(f"one alert to {k} account(s), p50", f, c, o,
+                          f"÷ own 1-account p50: floor {_fmt(_ratio(f, one['floor']))}, "
+                          f"ccxt {_fmt(_ratio(c, one['ccxt']))}, "
+                          f"router {_fmt(_ratio(o, one['router']))}"))
+    lines += [
+        _row("cold start: `alert-router --help` vs `import aiohttp` / `import ccxt`",
+             start["floor_import_ms"], start["ccxt_import_ms"], start["alert_router_help_ms"],
+             f"bare `python -c pass`: {_fmt(start['python_bare_ms'])} ms"),
+        _row("ready: `serve` until /healthz ok vs first order / load_markets",
+             floor["ready_ms"], ccxt["ready_ms"], start["serve_ready_ms"],
+             "51 spot + 1 futures accounts start"),
+        _row("RSS: serve, both Kraken plugins (ready)", floor["rss_mb"], ccxt["rss_mb"],
+             start["serve_rss_ready_mb"], f"after the webhook run: {_fmt(hook['rss_end_mb'])}"),
+    ]
+    for name, label in (("httpx-httpcore", "httpx (httpcore pool)"),
+                        ("httpx-aiohttp", "httpx on the httpx-aiohttp transport")):
+        if name in r:
+            t = r[name]
+            lines.append(_row(f"transport: {label}, p50", fs["p50_ms"], cs["p50_ms"],
+                              t["sequential"]["p50_ms"], "same signing code as the floor"))
+            lines.append(_row(f"transport: {label}, orders/s 50 in flight", fi["per_second"],
+                              ci["per_second"], t["in_flight"]["per_second"],
+                              f"p99 {_fmt(t['in_flight']['p99_ms'])} ms"))
+    lines += ["", "| target | value | limit | met |", "|---|---:|---:|---|"]
+    for t in targets.values():
+        lines.append(f"| {t['target']} | {_fmt(t['value'])} | {_fmt(t['limit'])} | "
+                     f"{'yes' if t['met'] else '**no**'} |")
+    p = r["profile"]
+    lines += ["", f"Where one in-process alert's {_fmt(p['total_ms_per_alert'])} ms go "
+              f"(sequential, {p['alerts']} alerts, stage timers; SQLite WAL FULL commit on "
+              f"this disk alone: {_fmt(p['sqlite_fsync_commit_ms'])} ms):", "",
+              "| stage | ms per alert | calls per alert |", "|---|---:|---:|"]
+    for stage, ms in sorted(p["stages_ms_per_alert"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {stage} | {_fmt(ms)} | {_fmt(p['calls_per_alert'].get(stage))} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,344 @@
+"""Workers for the router's own paths: in-process (accept + execute), the webhook under
+``alert-router serve``, and a staged profile of the in-process path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import fakes
+import measure
+from serve_unthrottled import lift_kraken_spot_budgets
+
+PASSPHRASE = "bench-passphrase-" + uuid.uuid4().hex
+HERE = Path(__file__).resolve().parent
+
+
+def environment(accounts: int) -> dict[str, str]:
+    env = {"BENCH_PASSPHRASE": PASSPHRASE}
+    for n in range(accounts + 1):
+        env[f"BENCH_KRAKEN_KEY_{n}"], env[f"BENCH_KRAKEN_SECRET_{n}"] = fakes.key(n)
+    from router_kraken_futures.fake.app import FAKE_API_KEY, FAKE_API_SECRET
+
+    env["BENCH_FUTURES_KEY"], env["BENCH_FUTURES_SECRET"] = FAKE_API_KEY, FAKE_API_SECRET
+    return env
+
+
+def write_config(directory: Path, spot_url: str, accounts: int, *, futures_url: str | None,
+                 port: int = 8080) -> Path:
+    """Accounts a0..aN on the Kraken spot fake, each with its own key (a0: the fake's default
+    key); with ``futures_url`` also one Kraken Futures account, so both plugins are loaded."""
+    plugins = '["kraken-spot", "kraken-futures"]' if futures_url else '["kraken-spot"]'
+    lines = [
+        "[router]", f'state_dir = "{directory / "state"}"', f"plugins = {plugins}",
+        "reconcile_attempts = 2", "reconcile_window_seconds = 2", "",
+        "[server]", 'host = "127.0.0.1"', f"port = {port}", 'passphrase_env = "BENCH_PASSPHRASE"',
+        "", "[defaults]", 'accounts = ["a0"]', "",
+    ]
+    for n in range(accounts + 1):
+        lines += [f"[accounts.a{n}]", 'broker = "kraken-spot"',
+                  f'api_key_env = "BENCH_KRAKEN_KEY_{n}"',
+                  f'api_secret_env = "BENCH_KRAKEN_SECRET_{n}"', f'base_url = "{spot_url}"', ""]
+    if futures_url:
+        lines += ["[accounts.futures]", 'broker = "kraken-futures"',
+                  'api_key_env = "BENCH_FUTURES_KEY"', 'api_secret_env = "BENCH_FUTURES_SECRET"',
+                  f'base_url = "{futures_url}"', ""]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "router.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def alert(accounts: list[str]) -> bytes:
+    """One resting limit buy: the same order the floor and ccxt send."""
+    return json.dumps({
+        "ticker": "XBTUSD", "action": "buy", "quantity": "0.0001", "orderType": "limit",
+        "limitPrice": "40000", "accounts": accounts, "id": uuid.uuid4().hex,
+        "passphrase": PASSPHRASE,
+    }).encode()
+
+
+def check_report(report: dict[str, Any], accounts: int) -> None:
+    legs = report.get("legs", [])
+    statuses = [leg.get("status") for leg in legs]
+    if len(legs) != accounts or any(s != "accepted" for s in statuses):
+        raise RuntimeError(f"expected {accounts} accepted legs, got {statuses} "
+                           f"{report.get('notes')} {[leg.get('reason') for leg in legs]}")
+
+
+# -- in-process -------------------------------------------------------------------------------
+
+async def start_router(workdir: Path, spot_url: str, accounts: int) -> Any:
+    lift_kraken_spot_budgets()
+    os.environ.update(environment(accounts))
+    from router_core.router import Router
+
+    router = Router.from_config_file(write_config(workdir, spot_url, accounts, futures_url=None))
+    problems = await router.start()
+    if problems:
+        raise RuntimeError(f"router did not start: {problems}")
+    return router
+
+
+def in_process_sender(router: Any, accounts: list[str]) -> measure.Send:
+    async def send() -> None:
+        acceptance = router.accept(alert(accounts), "application/json")
+        report = await router.execute(acceptance.alert_id)
+        check_report(report.to_dict(), len(accounts))
+    return send
+
+
+async def router_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    router = await start_router(Path(workdir), spot_url, p["keys"])
+    out: dict[str, Any] = {"ready_ms": round((time.perf_counter() - started) * 1000, 1)}
+    out["sequential"] = await measure.sequential(
+        in_process_sender(router, ["a0"]), p["sequential"], p["warmup"])
+    many = [in_process_sender(router, [f"a{n}"]) for n in range(1, p["keys"] + 1)]
+    out["in_flight"] = await measure.in_flight(many, p["in_flight_orders"])
+    fan: dict[str, Any] = {}
+    for k in p["fan_out"]:
+        names = [f"a{n}" for n in range(1, k + 1)]
+        result = await measure.sequential(in_process_sender(router, names),
+                                          p["fan_out_rounds"], 1)
+        result["cpu_ms_per_order"] = round(result["cpu_ms_per_order"] / k, 3)
+        result["accounts"] = k
+        fan[str(k)] = result
+    out["fan_out"] = fan
+    out["rss_mb"] = measure.rss_mb()
+    await router.close()
+    return out
+
+
+# -- where the in-process time goes -----------------------------------------------------------
+
+class StageClock:
+    """Accumulates wall time per named stage by wrapping the functions that do the work."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        self.calls[stage] = self.calls.get(stage, 0) + 1
+
+    def wrap_sync(self, owner: Any, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.add(stage, time.perf_counter() - started)
+        setattr(owner, name, timed)
+
+    def wrap_async(self, owner: Any, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                self.add(stage, time.perf_counter() - started)
+        setattr(owner, name, timed)
+
+
+def fsync_cost(directory: Path, commits: int) -> float:
+    """Milliseconds per durable commit of one small row: SQLite WAL, synchronous=FULL, on the
+    journal's disk. What each claim and each leg intent pays at least."""
+    import sqlite3
+
+    path = directory / "fsync-probe.sqlite3"
+    db = sqlite3.connect(str(path), isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v TEXT)")
+    started = time.perf_counter()
+    for _ in range(commits):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t VALUES (?, ?)", (uuid.uuid4().hex, "x" * 300))
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    db.close()
+    return round(elapsed * 1000 / commits, 3)
+
+
+async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict[str, Any]:
+    import cProfile
+    import io
+    import pstats
+
+    import httpx
+    from router_core import intake, journal
+
+    from router_kraken_spot import client
+
+    router = await start_router(Path(workdir), spot_url, 0)
+    send = in_process_sender(router, ["a0"])
+    count = p["sequential"]
+    for _ in range(p["warmup"]):
+        await send()
+
+    stages = StageClock()
+    stages.wrap_sync(journal.Journal, "claim", "journal: claim (fsync)")
+    stages.wrap_sync(journal.Journal, "record_intent", "journal: leg intent (fsync)")
+    stages.wrap_sync(journal.Journal, "record_outcome", "journal: leg outcome (no fsync)")
+    stages.wrap_sync(journal.Journal, "set_state", "journal: alert state (no fsync)")
+    stages.wrap_sync(journal.Journal, "get_alert", "journal: reads")
+    stages.wrap_sync(journal.Journal, "legs_since", "journal: reads")
+    stages.wrap_sync(journal.Journal, "realised_pnl", "journal: reads")
+    stages.wrap_sync(intake, "parse_alert", "parse + validate alert")
+    stages.wrap_sync(client, "sign", "sign (HMAC-SHA512)")
+    stages.wrap_async(httpx.AsyncClient, "send", "HTTP round trips (httpx, incl. the fake)")
+    started = time.perf_counter()
+    for _ in range(count):
+        await send()
+    total = time.perf_counter() - started
+    per_alert = {stage: round(s * 1000 / count, 3) for stage, s in stages.seconds.items()}
+    per_alert["everything else (router logic, models, asyncio)"] = round(
+        total * 1000 / count - sum(per_alert.values()), 3)
+    calls = {stage: round(n / count, 2) for stage, n in stages.calls.items()}
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        await send()
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
+    await router.close()
+    return {
+        "alerts": count,
+        "total_ms_per_alert": round(total * 1000 / count, 3),
+        "stages_ms_per_alert": per_alert,
+        "calls_per_alert": calls,
+        "sqlite_fsync_commit_ms": fsync_cost(Path(workdir), max(50, count)),
+        "cprofile": text.getvalue(),
+    }
+
+
+# -- the webhook ------------------------------------------------------------------------------
+
+async def webhook_worker(spot_url: str, futures_url: str, workdir: str,
+                         p: dict[str, Any]) -> dict[str, Any]:
+    import aiohttp
+    import psutil
+
+    port = fakes.free_port()
+    config = write_config(Path(workdir), spot_url, p["keys"], futures_url=futures_url, port=port)
+    env = {**os.environ, **environment(p["keys"])}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "serve_unthrottled.py"), "serve", "--config", str(config)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(wait_healthy, base, process)
+        out: dict[str, Any] = {"ready_ms": round((time.perf_counter() - started) * 1000, 1)}
+        serve = psutil.Process(process.pid)
+        out["rss_ready_mb"] = measure.rss_mb(process.pid)
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200)) as session:
+
+            def waiting_sender(accounts: list[str]) -> measure.Send:
+                async def send() -> None:
+                    async with session.post(f"{base}/webhook?wait=true", data=alert(accounts),
+                                            headers={"Content-Type": "application/json"}) as r:
+                        body = await r.json()
+                    if r.status != 200 or body.get("status") != "done":
+                        raise RuntimeError(f"webhook answered {r.status}: {body}")
+                    check_report(body["report"], len(accounts))
+                return send
+
+            cpu0 = _cpu(serve)
+            out["sequential"] = await measure.sequential(
+                waiting_sender(["a0"]), p["sequential"], p["warmup"])
+            out["sequential"]["serve_cpu_ms_per_order"] = round(
+                (_cpu(serve) - cpu0) * 1000 / (p["sequential"] + p["warmup"]), 3)
+            many = [waiting_sender([f"a{n}"]) for n in range(1, p["keys"] + 1)]
+            cpu0 = _cpu(serve)
+            out["in_flight"] = await measure.in_flight(many, p["in_flight_orders"])
+            out["in_flight"]["serve_cpu_ms_per_order"] = round(
+                (_cpu(serve) - cpu0) * 1000 / (out["in_flight"]["orders"] + p["keys"]), 3)
+            out["burst"] = await burst(session, base, p["burst"], p["keys"])
+        out["rss_end_mb"] = measure.rss_mb(process.pid)
+        return out
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _cpu(process: Any) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"alert-router serve exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.01)
+    raise TimeoutError("alert-router serve did not become healthy")
+
+
+async def burst(session: Any, base: str, count: int, accounts: int) -> dict[str, Any]:
+    """``count`` alerts posted at once (no wait): how long each waits for its 2xx, then how
+    long until every one of them has executed."""
+    acks: list[float] = []
+    ids: list[str] = []
+
+    async def post(n: int) -> None:
+        body = alert([f"a{1 + n % accounts}"])
+        started = time.perf_counter()
+        async with session.post(f"{base}/webhook", data=body,
+                                headers={"Content-Type": "application/json"}) as response:
+            answer = await response.json()
+        acks.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise RuntimeError(f"burst alert answered {response.status}: {answer}")
+        ids.append(answer["alert_id"])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(post(n) for n in range(count)))
+    all_acked = time.perf_counter() - started
+    pending = set(ids)
+    while pending:
+        for alert_id in list(pending):
+            async with session.get(f"{base}/alerts/{alert_id}") as response:
+                record = await response.json()
+            if record.get("state") in ("done", "refused"):
+                if record["state"] != "done":
+                    raise RuntimeError(f"burst alert refused: {record.get('reason')}")
+                check_report(record["report"], 1)
+                pending.discard(alert_id)
+        if pending:
+            await asyncio.sleep(0.05)
+    drained = time.perf_counter() - started
+    ms = [a * 1000 for a in acks]
+    return {"alerts": count, "ack_p50_ms": round(sorted(ms)[len(ms) // 2], 3),
+            "ack_p99_ms": round(measure.percentile(ms, 99), 3),
+            "ack_max_ms": round(max(ms), 3), "all_acked_ms": round(all_acked * 1000, 1),
+            "all_executed_ms": round(drained * 1000, 1)}

@@ -1,0 +1,144 @@
+"""alert-router benchmarks: the router against a hand-signed floor and ccxt, in one run.
+
+    python bench/run.py            # full run (a few minutes)
+    python bench/run.py --quick    # smoke run (~30 s)
+
+Starts the Kraken spot fake (and the Kraken Futures fake, so ``serve`` loads both plugins) in
+their own processes, runs every client in its own process against the same fakes, and writes
+bench/results/latest.md and latest.json. See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+FULL = {"sequential": 400, "warmup": 30, "keys": 50, "in_flight_orders": 2000,
+        "fan_out": [1, 5, 20, 50], "fan_out_rounds": 40, "burst": 100, "runs": 5}
+QUICK = {"sequential": 60, "warmup": 10, "keys": 50, "in_flight_orders": 300,
+         "fan_out": [1, 5, 20, 50], "fan_out_rounds": 6, "burst": 100, "runs": 2}
+
+
+def run_worker(name: str, params: dict[str, Any], **urls: str) -> dict[str, Any]:
+    """One scenario in a fresh process; its JSON answer."""
+    argv = [sys.executable, str(HERE / "run.py"), "--worker", name,
+            "--params", json.dumps(params), "--urls", json.dumps(urls)]
+    print(f"  {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {name} failed:\n{done.stderr[-3000:]}")
+    print(f"  {name} done in {time.perf_counter() - started:.1f} s", file=sys.stderr,
+          flush=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+async def worker(name: str, params: dict[str, Any], urls: dict[str, str]) -> dict[str, Any]:
+    import clients
+    import router_paths
+
+    spot = urls["spot"]
+    if name == "floor":
+        return await clients.floor_worker(spot, "aiohttp", params)
+    if name == "httpx-httpcore":
+        return await clients.floor_worker(spot, "httpcore", params)
+    if name == "httpx-aiohttp":
+        return await clients.floor_worker(spot, "httpx-aiohttp", params)
+    if name == "ccxt":
+        return await clients.ccxt_worker(spot, params)
+    if name == "router":
+        return await router_paths.router_worker(spot, urls["workdir"], params)
+    if name == "profile":
+        return await router_paths.profile_worker(spot, urls["workdir"], params)
+    if name == "webhook":
+        return await router_paths.webhook_worker(spot, urls["futures"], urls["workdir"], params)
+    raise SystemExit(f"unknown worker {name}")
+
+
+def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool) -> dict[str, Any]:
+    import fakes
+    import report
+    import router_paths
+    import startup
+
+    results: dict[str, Any] = {"machine": startup.machine(), "params": params,
+                               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    print("starting the fakes ...", file=sys.stderr, flush=True)
+    spot = fakes.start_kraken_spot(params["keys"])
+    futures = fakes.start_kraken_futures()
+    # The journal goes on the project's own disk: /tmp can be a RAM disk, where fsync is free.
+    with tempfile.TemporaryDirectory(prefix="bench-", dir=HERE / "results") as tmp:
+        work = Path(tmp)
+        try:
+            urls = {"spot": spot.url, "futures": futures.url}
+            scenarios = ["floor", "ccxt"] + (["httpx-httpcore", "httpx-aiohttp"]
+                                             if transports else [])
+            for name in scenarios:
+                results[name] = run_worker(name, params, **urls)
+            results["router"] = run_worker("router", params, workdir=str(work / "r"), **urls)
+            results["profile"] = run_worker("profile", params, workdir=str(work / "p"), **urls)
+            results["webhook"] = run_worker("webhook", params, workdir=str(work / "w"), **urls)
+            print("  cold start ...", file=sys.stderr, flush=True)
+            results["startup"] = startup.commands(params["runs"])
+            port = fakes.free_port()
+            config = router_paths.write_config(work / "s", spot.url, params["keys"],
+                                               futures_url=futures.url, port=port)
+            env = {**os.environ, **router_paths.environment(params["keys"])}
+            results["startup"].update(
+                startup.serve_until_ready(config, env, port, min(3, params["runs"])))
+        finally:
+            spot.stop()
+            futures.stop()
+    results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    profile_text = results["profile"].pop("cprofile", "")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "profile.txt").write_text(profile_text)
+    results["summary"] = report.summarise(results)
+    (out_dir / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "latest.md").write_text(report.markdown(results))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run, about 30 s")
+    parser.add_argument("--no-transports", action="store_true",
+                        help="skip the httpx transport comparison (two more clients)")
+    parser.add_argument("--sequential", type=int, help="orders per sequential scenario")
+    parser.add_argument("--in-flight-orders", type=int, help="orders with 50 in flight")
+    parser.add_argument("--fan-out-rounds", type=int, help="alerts per fan-out width")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    parser.add_argument("--urls", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        result = asyncio.run(worker(args.worker, json.loads(args.params), json.loads(args.urls)))
+        print(json.dumps(result))
+        return
+    params = dict(QUICK if args.quick else FULL)
+    for name in ("sequential", "in_flight_orders", "fan_out_rounds"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    params["mode"] = "quick" if args.quick else "full"
+    started = time.perf_counter()
+    results = orchestrate(params, args.out, transports=not args.no_transports)
+    print((args.out / "latest.md").read_text())
+    print(f"benchmark took {time.perf_counter() - started:.0f} s; results in {args.out}",
+          file=sys.stderr)
+    del results
+
+
+if __name__ == "__main__":
+    main()

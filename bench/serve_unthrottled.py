@@ -1,0 +1,26 @@
+"""``alert-router`` with the Kraken spot client's rate budgets lifted, for the webhook benchmark.
+
+Kraken's real budgets (15-20 REST points, decaying at 0.33-1 per second) would hold every
+client to about one order a second, and the benchmark measures software, not Kraken's
+limits: the fake runs with ``--no-rate-limits`` and ccxt with ``enableRateLimit=False`` for
+the same reason. Nothing else differs from ``alert-router``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def lift_kraken_spot_budgets() -> None:
+    from router_kraken_spot import endpoints
+
+    for table in (endpoints.REST_LIMITS, endpoints.TRADING_LIMITS):
+        for tier in table:
+            table[tier] = (1e12, 1e12)
+
+
+if __name__ == "__main__":
+    lift_kraken_spot_budgets()
+    from router_core.cli import main
+
+    sys.exit(main(sys.argv[1:]))
