@@ -97,9 +97,13 @@ class _State:
 
 
 def create_app(router: Router, settings: WebhookSettings | None = None, *,
-               purge_interval: float = PURGE_INTERVAL_SECONDS) -> FastAPI:
+               purge_interval: float = PURGE_INTERVAL_SECONDS,
+               started: list[str] | None = None) -> FastAPI:
     """The web app for ``router``. Its lifespan starts the router (brokers, then recovery of
     unfinished work) before the first request and closes it after the last.
+
+    ``started``: the caller already ran ``router.start()`` (``serve`` does, to report a
+    start-up error in one line); these are the problems it returned.
 
     Raises ``ConfigError`` when live accounts would sit behind an open webhook."""
     if settings is None:
@@ -114,7 +118,7 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.problems = await router.start()
+        state.problems = await router.start() if started is None else list(started)
         await _purge(router, settings)
         state.purge_task = asyncio.create_task(_purge_forever(router, settings, purge_interval))
         if not settings.authenticates:

@@ -34,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
     from router_core.router import Router
-    from router_core.security import WebhookSettings
-    from router_core.server import create_app
+    from router_core.security import WebhookSettings, refuse_unguarded_live
 
     configure_logging()
     if args.config is None:
@@ -53,20 +52,31 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or server_config.host
     port = server_config.port if args.port is None else args.port
     try:
-        app = create_app(router, settings)
+        refuse_unguarded_live(router.config, router.plugins, settings)
     except BaseException:
         router.journal.close()
         raise
     redactor_secrets(settings.secret_values())
     if args.config is None:
         print_first_run(host, port, state_dir, passphrase if generated else None)
-    return asyncio.run(_serve(app, host, port))
+    return asyncio.run(_serve(router, settings, host, port))
 
 
-async def _serve(app: Any, host: str, port: int) -> int:
+async def _serve(router: Any, settings: Any, host: str, port: int) -> int:
     import asyncio
 
     import uvicorn
+
+    from router_core.server import create_app
+
+    # Brokers start and unfinished work is settled before the port is even bound; a start-up
+    # error is then one line from ``main``, not a traceback from the ASGI lifespan.
+    try:
+        problems = await router.start()
+    except BaseException:
+        await router.close()
+        raise
+    app = create_app(router, settings, started=problems)
 
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=True, lifespan="on",
