@@ -86,6 +86,9 @@ def _order_type(order: Order) -> str:
     if kind in TRIGGER_TYPES and tif not in (None, TimeInForce.GTC):
         raise deny(f"time_in_force: a {kind.value} order cannot be {tif.value if tif else ''}")
     if kind is OrderType.MARKET:
+        if tif is TimeInForce.FOK:
+            raise deny("time_in_force: a Kraken market order is immediate-or-cancel, not "
+                       "fill-or-kill; send a limit order with time_in_force fok")
         return "mkt"  # Kraken's market order is already immediate-or-cancel
     if kind is OrderType.LIMIT:
         if order.post_only:

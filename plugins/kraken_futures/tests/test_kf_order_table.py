@@ -20,6 +20,8 @@ TP, TPL, TRAIL = OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT, OrderType.T
 CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
     ("market", dict(side=Side.BUY, order_type=MKT),
      [("orderType", "mkt"), ("side", "buy")]),
+    ("market ioc", dict(side=Side.BUY, order_type=MKT, time_in_force=TimeInForce.IOC),
+     [("orderType", "mkt"), ("side", "buy")]),
     ("market reduce-only", dict(side=Side.SELL, order_type=MKT, reduce_only=True),
      [("orderType", "mkt"), ("side", "sell"), ("reduceOnly", "true")]),
     ("limit", dict(order_type=LMT, limit_price=D(40000)),
@@ -106,6 +108,7 @@ async def test_sendorder_body(
 
 DENIALS: list[tuple[str, dict[str, Any], str]] = [
     ("post-only market", dict(order_type=MKT, post_only=True), "post_only"),
+    ("fok market", dict(order_type=MKT, time_in_force=TimeInForce.FOK), "fill-or-kill"),
     ("gtd", dict(order_type=LMT, limit_price=D(40000), time_in_force=TimeInForce.GTD),
      "time_in_force"),
     ("post-only ioc", dict(order_type=LMT, limit_price=D(40000), post_only=True,
