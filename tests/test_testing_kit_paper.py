@@ -37,14 +37,6 @@ class TestPaperBrokerContract(BrokerContract):
     resting_order_type = OrderType.STOP
     resting_limit_price = Decimal(150)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="paper fills a quantity off its lot step as is (found by this contract; "
-        "reported to the paper plugin's owner)",
-    )
-    async def test_off_step_quantity_is_rounded_or_denied(self, broker: Broker) -> None:
-        await super().test_off_step_quantity_is_rounded_or_denied(broker)
-
     @pytest.fixture
     def venue_rejection_order(self):  # type: ignore[no-untyped-def]
         def order(instrument: Instrument) -> Order:  # reduce-only while flat: paper refuses

@@ -119,6 +119,7 @@ class PaperBroker(Broker):
         previous = self.ledger.order(order.client_order_id)
         if previous is not None:
             return OrderResult.from_dict(previous)
+        self._check_size(order)
         venue_id = f"PAPER-{uuid.uuid4().hex[:12].upper()}"
         if order.order_type in RESTING:
             result = OrderResult(
@@ -173,6 +174,22 @@ class PaperBroker(Broker):
             cash=cash,
         )
         return result
+
+    def _check_size(self, order: Order) -> None:
+        """Deny, before "sending", what a real venue would refuse: off-step, below-minimum or
+        non-positive sizes (a denial, like any plugin that checks precision locally)."""
+        instrument = order.instrument
+        if order.quantity <= 0 or order.quantity % instrument.lot_size != 0:
+            raise InvalidOrder(
+                f"paper: quantity {order.quantity} is not a positive multiple of the lot size "
+                f"{instrument.lot_size}",
+                from_venue=False,
+            )
+        if order.quantity < instrument.min_quantity:
+            raise InvalidOrder(
+                f"paper: quantity {order.quantity} is below the minimum {instrument.min_quantity}",
+                from_venue=False,
+            )
 
     def _fill_price(self, order: Order) -> Decimal:
         if order.order_type is OrderType.LIMIT and order.limit_price is not None:
