@@ -523,10 +523,13 @@ def contradictions(alert: Alert) -> list[AlertError]:
 
     # direction
     if alert.sentiment is not None:
+        # TradersPost reads these as partial closes; alert-router has no partial close yet.
         if action is Action.BUY and alert.sentiment.direction < 0:
-            add(AlertError("sentiment", f"{alert.sentiment.value} contradicts action buy"))
+            add(AlertError("sentiment", f"{alert.sentiment.value} contradicts action buy "
+                                        "(a partial close is not supported yet)"))
         if action is Action.SELL and alert.sentiment.direction > 0:
-            add(AlertError("sentiment", f"{alert.sentiment.value} contradicts action sell"))
+            add(AlertError("sentiment", f"{alert.sentiment.value} contradicts action sell "
+                                        "(a partial close is not supported yet)"))
 
     # size
     if action is Action.CANCEL and (alert.quantity is not None or qt is not None):
