@@ -77,6 +77,14 @@ _WEBHOOK_BODY = {
         "text/plain": {"schema": {"type": "string"}},
     },
 }
+_WEBHOOK_OPENAPI = {
+    "requestBody": _WEBHOOK_BODY,
+    "parameters": [{
+        "name": "wait", "in": "query", "required": False,
+        "schema": {"type": "boolean", "default": False},
+        "description": "answer with the ExecutionReport once the alert has executed (scripts)",
+    }],
+}
 _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "accepted, or a duplicate with the first delivery's outcome"},
     401: {"description": "unauthorized"},
@@ -268,16 +276,17 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         return JSONResponse({"alert_id": alert_id, "status": "done", "report": report.to_dict()},
                             200)
 
-    @app.post("/webhook", openapi_extra={"requestBody": _WEBHOOK_BODY},
-              responses=_WEBHOOK_RESPONSES, summary="Receive an alert")
-    async def post_webhook(request: Request, wait: bool = False) -> JSONResponse:
-        return await webhook(request, None, wait)
+    # ``wait`` is read by hand, after the address and token checks: a malformed query string
+    # must not answer 422 to a sender that the allowlist would have refused.
+    @app.post("/webhook", openapi_extra=_WEBHOOK_OPENAPI, responses=_WEBHOOK_RESPONSES,
+              summary="Receive an alert")
+    async def post_webhook(request: Request) -> JSONResponse:
+        return await webhook(request, None, _wants_wait(request))
 
-    @app.post("/webhook/{route_token}", openapi_extra={"requestBody": _WEBHOOK_BODY},
+    @app.post("/webhook/{route_token}", openapi_extra=_WEBHOOK_OPENAPI,
               responses=_WEBHOOK_RESPONSES, summary="Receive an alert on a secret route URL")
-    async def post_webhook_route(request: Request, route_token: str,
-                                 wait: bool = False) -> JSONResponse:
-        return await webhook(request, route_token, wait)
+    async def post_webhook_route(request: Request, route_token: str) -> JSONResponse:
+        return await webhook(request, route_token, _wants_wait(request))
 
     # -- observing ------------------------------------------------------------------------
 
@@ -349,6 +358,10 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         return JSONResponse({"halted": False})
 
     return app
+
+
+def _wants_wait(request: Request) -> bool:
+    return request.query_params.get("wait", "").strip().lower() in ("1", "true", "yes")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -408,6 +408,16 @@ async def test_allowlist_403_comes_before_the_body_is_read(allowlisted: Any) -> 
     assert consumed == 0
 
 
+async def test_allowlist_answers_before_the_query_string_is_judged(allowlisted: Any) -> None:
+    app, _router, _spy = allowlisted()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+            response = await client.post("/webhook?wait=maybe&wait=[]", content=raw(),
+                                         headers=JSON)
+    assert response.status_code == 403
+
+
 async def test_spoofed_forwarded_for_from_an_untrusted_peer_is_403(allowlisted: Any) -> None:
     app, router, _spy = allowlisted()
     async with app.router.lifespan_context(app):
