@@ -93,9 +93,8 @@ def httpx_client(transport: str, connections: int) -> Any:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     if transport == "httpcore":
         return httpx.AsyncClient(limits=limits, timeout=30)
-    from httpx_aiohttp import AiohttpTransport
-
     import aiohttp
+    from httpx_aiohttp import AiohttpTransport
 
     return httpx.AsyncClient(
         transport=AiohttpTransport(client=lambda: aiohttp.ClientSession(

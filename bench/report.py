@@ -21,8 +21,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def summarise(r: dict[str, Any]) -> dict[str, Any]:
-    floor, ccxt, router, hook, start = r["floor"], r["ccxt"], r["router"], r["webhook"], \
-        r["startup"]
+    ccxt, router, hook, start = r["ccxt"], r["router"], r["webhook"], r["startup"]
     one = router["fan_out"]["1"]["p50_ms"]
     widest = str(max(int(k) for k in router["fan_out"]))
     checks = {
@@ -114,9 +113,12 @@ def markdown(r: dict[str, Any]) -> str:
              f"bare `python -c pass`: {_fmt(start['python_bare_ms'])} ms"),
         _row("ready: `serve` until /healthz ok vs first order / load_markets",
              floor["ready_ms"], ccxt["ready_ms"], start["serve_ready_ms"],
-             "51 spot + 1 futures accounts start"),
-        _row("RSS: serve, both Kraken plugins (ready)", floor["rss_mb"], ccxt["rss_mb"],
-             start["serve_rss_ready_mb"], f"after the webhook run: {_fmt(hook['rss_end_mb'])}"),
+             "1 spot + 1 futures account start"),
+        _row("RSS: serve, both Kraken plugins, 1 + 1 accounts (ready)", floor["rss_mb"],
+             ccxt["rss_mb"], start["serve_rss_ready_mb"], "floor/ccxt: after their run"),
+        _row("RSS: serve, 51 spot + 1 futures accounts, after the webhook run",
+             floor["rss_mb"], ccxt["rss_mb"], hook["rss_end_mb"],
+             f"when ready: {_fmt(hook['rss_ready_mb'])}"),
     ]
     for name, label in (("httpx-httpcore", "httpx (httpcore pool)"),
                         ("httpx-aiohttp", "httpx on the httpx-aiohttp transport")):

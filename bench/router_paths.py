@@ -75,12 +75,14 @@ def check_report(report: dict[str, Any], accounts: int) -> None:
 
 # -- in-process -------------------------------------------------------------------------------
 
-async def start_router(workdir: Path, spot_url: str, accounts: int) -> Any:
+async def start_router(workdir: Path, spot_url: str, accounts: int,
+                       transport: Any = None) -> Any:
     lift_kraken_spot_budgets()
     os.environ.update(environment(accounts))
     from router_core.router import Router
 
-    router = Router.from_config_file(write_config(workdir, spot_url, accounts, futures_url=None))
+    router = Router.from_config_file(
+        write_config(workdir, spot_url, accounts, futures_url=None), transport=transport)
     problems = await router.start()
     if problems:
         raise RuntimeError(f"router did not start: {problems}")
@@ -117,6 +119,67 @@ async def router_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict[
     return out
 
 
+# -- what each proposed change would buy ------------------------------------------------------
+
+EXPERIMENTS = {
+    "as shipped": (),
+    "journal without fsync": ("no_fsync",),
+    "no position look-up for a spot buy": ("no_position",),
+    "httpx on the aiohttp transport": ("aiohttp_transport",),
+    "all three": ("no_fsync", "no_position", "aiohttp_transport"),
+}
+
+
+def apply_experiment(changes: tuple[str, ...]) -> Any:
+    """Patch the router in this process for one experiment; returns the transport to inject.
+
+    Experiments measure what a change would buy; none of them is a product mode."""
+    transport = None
+    if "no_fsync" in changes:
+        from router_core import journal
+
+        original = journal.Journal._tx
+
+        def no_fsync(self: Any, *, durable: bool = True) -> Any:
+            return original(self, durable=False)
+        journal.Journal._tx = no_fsync  # type: ignore[method-assign]
+    if "no_position" in changes:
+        from decimal import Decimal
+
+        from router_kraken_spot.broker import KrakenSpotBroker
+
+        from router_core import Position
+
+        async def position(self: Any, instrument: Any) -> Any:
+            return Position(symbol=instrument.symbol, quantity=Decimal(0))
+        KrakenSpotBroker.position = position  # type: ignore[method-assign]
+    if "aiohttp_transport" in changes:
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport
+
+        transport = AiohttpTransport(client=lambda: aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200)))
+    return transport
+
+
+async def experiment_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict[str, Any]:
+    name = p["experiment"]
+    transport = apply_experiment(EXPERIMENTS[name])
+    router = await start_router(Path(workdir), spot_url, p["keys"], transport=transport)
+    out: dict[str, Any] = {"experiment": name}
+    out["sequential"] = await measure.sequential(
+        in_process_sender(router, ["a0"]), p["sequential"], p["warmup"])
+    many = [in_process_sender(router, [f"a{n}"]) for n in range(1, p["keys"] + 1)]
+    out["in_flight"] = await measure.in_flight(many, p["in_flight_orders"])
+    widest = max(p["fan_out"])
+    out["fan_out"] = await measure.sequential(
+        in_process_sender(router, [f"a{n}" for n in range(1, widest + 1)]),
+        p["fan_out_rounds"], 1)
+    out["fan_out"]["accounts"] = widest
+    await router.close()
+    return out
+
+
 # -- where the in-process time goes -----------------------------------------------------------
 
 class StageClock:
@@ -124,32 +187,35 @@ class StageClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
 
-    def add(self, stage: str, seconds: float) -> None:
+    def add(self, stage: str, seconds: float, cpu: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu
         self.calls[stage] = self.calls.get(stage, 0) + 1
 
     def wrap_sync(self, owner: Any, name: str, stage: str) -> None:
         original = getattr(owner, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                self.add(stage, time.perf_counter() - started)
+                self.add(stage, time.perf_counter() - started, time.process_time() - cpu)
         setattr(owner, name, timed)
 
     def wrap_async(self, owner: Any, name: str, stage: str) -> None:
         original = getattr(owner, name)
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            # sequential alerts: while this awaits, nothing else runs, so CPU is its own
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 return await original(*args, **kwargs)
             finally:
-                self.add(stage, time.perf_counter() - started)
+                self.add(stage, time.perf_counter() - started, time.process_time() - cpu)
         setattr(owner, name, timed)
 
 
@@ -179,9 +245,9 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
     import pstats
 
     import httpx
-    from router_core import intake, journal
-
     from router_kraken_spot import client
+
+    from router_core import intake, journal
 
     router = await start_router(Path(workdir), spot_url, 0)
     send = in_process_sender(router, ["a0"])
@@ -200,13 +266,16 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
     stages.wrap_sync(intake, "parse_alert", "parse + validate alert")
     stages.wrap_sync(client, "sign", "sign (HMAC-SHA512)")
     stages.wrap_async(httpx.AsyncClient, "send", "HTTP round trips (httpx, incl. the fake)")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(count):
         await send()
     total = time.perf_counter() - started
+    total_cpu = time.process_time() - cpu_started
     per_alert = {stage: round(s * 1000 / count, 3) for stage, s in stages.seconds.items()}
-    per_alert["everything else (router logic, models, asyncio)"] = round(
-        total * 1000 / count - sum(per_alert.values()), 3)
+    cpu_per_alert = {stage: round(s * 1000 / count, 3) for stage, s in stages.cpu.items()}
+    rest = "everything else (router logic, models, asyncio)"
+    per_alert[rest] = round(total * 1000 / count - sum(per_alert.values()), 3)
+    cpu_per_alert[rest] = round(total_cpu * 1000 / count - sum(cpu_per_alert.values()), 3)
     calls = {stage: round(n / count, 2) for stage, n in stages.calls.items()}
 
     profiler = cProfile.Profile()
@@ -220,7 +289,9 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
     return {
         "alerts": count,
         "total_ms_per_alert": round(total * 1000 / count, 3),
+        "cpu_ms_per_alert": round(total_cpu * 1000 / count, 3),
         "stages_ms_per_alert": per_alert,
+        "stages_cpu_ms_per_alert": cpu_per_alert,
         "calls_per_alert": calls,
         "sqlite_fsync_commit_ms": fsync_cost(Path(workdir), max(50, count)),
         "cprofile": text.getvalue(),
@@ -295,7 +366,7 @@ def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 60.0) ->
         if process.poll() is not None:
             raise RuntimeError(f"alert-router serve exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):

@@ -61,12 +61,15 @@ async def worker(name: str, params: dict[str, Any], urls: dict[str, str]) -> dic
         return await router_paths.router_worker(spot, urls["workdir"], params)
     if name == "profile":
         return await router_paths.profile_worker(spot, urls["workdir"], params)
+    if name == "experiment":
+        return await router_paths.experiment_worker(spot, urls["workdir"], params)
     if name == "webhook":
         return await router_paths.webhook_worker(spot, urls["futures"], urls["workdir"], params)
     raise SystemExit(f"unknown worker {name}")
 
 
-def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool) -> dict[str, Any]:
+def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
+                experiments: bool) -> dict[str, Any]:
     import fakes
     import report
     import router_paths
@@ -89,14 +92,24 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool) -> dict
             results["router"] = run_worker("router", params, workdir=str(work / "r"), **urls)
             results["profile"] = run_worker("profile", params, workdir=str(work / "p"), **urls)
             results["webhook"] = run_worker("webhook", params, workdir=str(work / "w"), **urls)
+            if experiments:
+                results["experiments"] = {}
+                small = {**params, "sequential": params["sequential"] // 2,
+                         "in_flight_orders": params["in_flight_orders"] // 2,
+                         "fan_out_rounds": max(3, params["fan_out_rounds"] // 2)}
+                for n, name in enumerate(router_paths.EXPERIMENTS):
+                    results["experiments"][name] = run_worker(
+                        "experiment", {**small, "experiment": name},
+                        workdir=str(work / f"x{n}"), **urls)
             print("  cold start ...", file=sys.stderr, flush=True)
             results["startup"] = startup.commands(params["runs"])
             port = fakes.free_port()
-            config = router_paths.write_config(work / "s", spot.url, params["keys"],
+            config = router_paths.write_config(work / "s", spot.url, 0,
                                                futures_url=futures.url, port=port)
             env = {**os.environ, **router_paths.environment(params["keys"])}
             results["startup"].update(
                 startup.serve_until_ready(config, env, port, min(3, params["runs"])))
+            results["startup"]["memory_steps"] = startup.memory_steps()
         finally:
             spot.stop()
             futures.stop()
@@ -115,6 +128,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run, about 30 s")
     parser.add_argument("--no-transports", action="store_true",
                         help="skip the httpx transport comparison (two more clients)")
+    parser.add_argument("--no-experiments", action="store_true",
+                        help="skip the what-would-a-change-buy experiments on the router")
     parser.add_argument("--sequential", type=int, help="orders per sequential scenario")
     parser.add_argument("--in-flight-orders", type=int, help="orders with 50 in flight")
     parser.add_argument("--fan-out-rounds", type=int, help="alerts per fan-out width")
@@ -133,7 +148,8 @@ def main() -> None:
             params[name] = getattr(args, name)
     params["mode"] = "quick" if args.quick else "full"
     started = time.perf_counter()
-    results = orchestrate(params, args.out, transports=not args.no_transports)
+    results = orchestrate(params, args.out, transports=not args.no_transports,
+                          experiments=not args.no_experiments)
     print((args.out / "latest.md").read_text())
     print(f"benchmark took {time.perf_counter() - started:.0f} s; results in {args.out}",
           file=sys.stderr)

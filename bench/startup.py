@@ -37,8 +37,8 @@ def commands(runs: int) -> dict[str, float]:
 
 
 def serve_until_ready(config: Path, env: dict[str, str], port: int, runs: int) -> dict[str, Any]:
-    """The real ``alert-router serve`` (both Kraken plugins, 51 spot accounts and a futures
-    account against the fakes): spawn until /healthz says ok, and its memory then."""
+    """The real ``alert-router serve`` (both Kraken plugins: one spot and one futures account
+    against the fakes): spawn until /healthz says ok, and its memory then."""
     from router_paths import wait_healthy
 
     cli = shutil.which("alert-router") or "alert-router"
@@ -56,6 +56,40 @@ def serve_until_ready(config: Path, env: dict[str, str], port: int, runs: int) -
             process.wait(15)
     return {"serve_ready_ms": round(statistics.median(times) * 1000, 1),
             "serve_rss_ready_mb": statistics.median(rss)}
+
+
+MEMORY_STEPS = (
+    ("bare interpreter", ""),
+    ("+ pydantic", "import pydantic"),
+    ("+ fastapi, starlette", "import fastapi"),
+    ("+ uvicorn", "import uvicorn"),
+    ("+ httpx", "import httpx"),
+    ("+ router_core (router, journal, config, alert)",
+     "import router_core.router, router_core.journal, router_core.config, router_core.alert"),
+    ("+ router_core.server", "import router_core.server"),
+    ("+ kraken-spot broker", "import router_kraken_spot.broker"),
+    ("+ kraken-futures broker", "import router_kraken_futures.broker"),
+    ("+ stevedore, pluggy, jsonschema", "import stevedore, pluggy, jsonschema"),
+)
+
+
+def memory_steps() -> list[dict[str, Any]]:
+    """RSS after each cumulative import, in one fresh interpreter: what serve's memory is."""
+    script = "\n".join([
+        "import json, psutil, sys",
+        "out = []",
+        *(f"{code}\nout.append(({label!r}, psutil.Process().memory_info().rss / 2**20))"
+          for label, code in MEMORY_STEPS),
+        "print(json.dumps(out))",
+    ])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    rows, previous = [], 0.0
+    for label, rss in __import__("json").loads(done.stdout):
+        rows.append({"step": label, "rss_mb": round(rss, 1),
+                     "added_mb": round(rss - previous, 1) if previous else None})
+        previous = rss
+    return rows
 
 
 def machine() -> dict[str, Any]:
