@@ -534,14 +534,18 @@ def contradictions(alert: Alert) -> list[AlertError]:
     # size
     if action is Action.CANCEL and (alert.quantity is not None or qt is not None):
         add(AlertError("quantity", "has no meaning with action cancel"))
+    if action is Action.EXIT and (alert.quantity is not None or qt is not None):
+        # exit closes the whole position; honouring a size needs a partial close.
+        add(AlertError("quantity", "exit closes the whole position; a partial exit is not "
+                                   "supported yet"))
     if qt is not None:
         if alert.quantity is None:
             add(AlertError("quantityType", f"{qt.value} needs a quantity"))
         if qt is QuantityType.PERCENT_OF_POSITION and action not in (
             Action.BUY, Action.SELL, Action.EXIT
         ):
-            add(AlertError("quantityType", f"percent_of_position needs action buy, sell or "
-                                           f"exit, not {action.value}"))
+            add(AlertError("quantityType", f"percent_of_position needs action buy or sell, "
+                                           f"not {action.value}"))
         if qt in PERCENT_QUANTITY_TYPES and alert.quantity is not None and alert.quantity > 100:
             add(AlertError("quantity", f"{_plain(alert.quantity)} is above 100 percent "
                                        f"for {qt.value}"))

@@ -181,6 +181,14 @@ def test_pickmytrade_close_is_exit(plugins) -> None:
     assert alert.action is Action.EXIT and alert.quantity is None and alert.sentiment is None
 
 
+def test_pickmytrade_close_ignores_size_price_and_brackets(plugins) -> None:
+    alert = parse({**PMT, "data": "close", "quantity": 3, "risk_percentage": 1, "sl": 18200,
+                   "tp": 18300, "trail": 1, "order_type": "LMT"}, plugins)
+    assert alert.action is Action.EXIT
+    assert (alert.quantity, alert.price, alert.take_profit, alert.stop_loss) == (
+        None, None, None, None)
+
+
 def test_pickmytrade_sell_is_short(plugins) -> None:
     alert = parse({**PMT, "data": "Sell"}, plugins)
     assert (alert.action, alert.sentiment) == (Action.SELL, Sentiment.SHORT)

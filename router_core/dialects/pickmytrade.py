@@ -22,7 +22,8 @@ Mapped:
 * ``multiple_accounts[]`` -> ``accounts``: ``account_id`` -> account,
   ``quantity_multiplier`` -> multiplier.
 
-Not mapped: ``update_tp``/``update_sl``, ``trail_trigger``/``trail_freq``, a per-account
+``data: close`` flattens at market, as in PickMyTrade: its size, price and bracket fields are
+ignored. Not mapped: ``update_tp``/``update_sl``, ``trail_trigger``/``trail_freq``, a per-account
 ``risk_percentage`` different from the top level, and ``reverse_order_close: false`` (the
 router always closes an opposite position before opening) are refused as "not supported yet".
 ``platform``, ``connection_name`` and the per-account ``token`` are PickMyTrade's own routing
@@ -81,6 +82,8 @@ def to_native(body: Mapping[str, Any]) -> dict[str, Any]:
     if verb not in ACTIONS:
         raise AlertError("data", f"unknown value {body['data']!r:.40}; expected buy, sell or close")
     native: dict[str, Any] = {"ticker": body["symbol"], "action": ACTIONS[verb]}
+    # close flattens at market, as in PickMyTrade: its size, price and bracket fields, which
+    # templates often carry on every alert, do not apply.
     if verb != "close":
         native["sentiment"] = "long" if verb == "buy" else "short"
         if _flag(body, "duplicate_position_allow"):
@@ -88,36 +91,9 @@ def to_native(body: Mapping[str, Any]) -> dict[str, Any]:
         if "reverse_order_close" in body and not _flag(body, "reverse_order_close"):
             raise AlertError("reverse_order_close", "false is not supported yet: alert-router "
                                                     "always closes an opposite position first")
-
-    native.update(_size(body, verb))
-    if "price" in body and _set(body, "price"):
-        native["price"] = body["price"]
-    order_type = body.get("order_type")
-    if order_type is not None:
-        kind = ORDER_TYPES.get(word(order_type, "order_type"))
-        if kind is None:
-            raise AlertError("order_type", f"unknown value {order_type!r:.40}; "
-                                           "expected MKT or LMT")
-        if kind == "limit":
-            if "price" not in native:
-                raise AlertError("price", "order_type LMT needs a price")
-            native["orderType"] = "limit"
-            native["limitPrice"] = native["price"]
-
-    take_profit = _bracket(body, {"tp": "limitPrice", "dollar_tp": "amount",
-                                  "percentage_tp": "percent"})
-    if take_profit:
-        native["takeProfit"] = take_profit
-    stop_loss = _bracket(body, {"sl": "stopPrice", "dollar_sl": "amount",
-                                "percentage_sl": "percent"})
-    if _flag(body, "trail"):
-        if stop_loss:
-            raise AlertError("trail", "give either sl/dollar_sl/percentage_sl or trail")
-        if not _set(body, "trail_stop"):
-            raise AlertError("trail_stop", "trail needs trail_stop (the trailing distance)")
-        stop_loss = {"type": "trailing_stop", "trailAmount": body["trail_stop"]}
-    if stop_loss:
-        native["stopLoss"] = stop_loss
+        native.update(_size(body))
+        native.update(_price(body))
+        native.update(_brackets(body))
 
     if "token" in body:
         native["passphrase"] = body["token"]
@@ -129,7 +105,7 @@ def to_native(body: Mapping[str, Any]) -> dict[str, Any]:
     return native
 
 
-def _size(body: Mapping[str, Any], verb: str) -> dict[str, Any]:
+def _size(body: Mapping[str, Any]) -> dict[str, Any]:
     quantity = number(body["quantity"], "quantity") if "quantity" in body else None
     risk = number(body["risk_percentage"], "risk_percentage") \
         if _set(body, "risk_percentage") else None
@@ -141,9 +117,44 @@ def _size(body: Mapping[str, Any], verb: str) -> dict[str, Any]:
         return {"quantity": risk, "quantityType": "risk_percent"}
     if quantity:
         return {"quantity": quantity, "quantityType": "fixed_quantity"}
-    if verb == "close":
-        return {}
     raise AlertError("quantity", "give a quantity above 0, or quantity 0 with risk_percentage")
+
+
+def _price(body: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if _set(body, "price"):
+        out["price"] = body["price"]
+    order_type = body.get("order_type")
+    if order_type is not None:
+        kind = ORDER_TYPES.get(word(order_type, "order_type"))
+        if kind is None:
+            raise AlertError("order_type", f"unknown value {order_type!r:.40}; "
+                                           "expected MKT or LMT")
+        if kind == "limit":
+            if "price" not in out:
+                raise AlertError("price", "order_type LMT needs a price")
+            out["orderType"] = "limit"
+            out["limitPrice"] = out["price"]
+    return out
+
+
+def _brackets(body: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    take_profit = _bracket(body, {"tp": "limitPrice", "dollar_tp": "amount",
+                                  "percentage_tp": "percent"})
+    if take_profit:
+        out["takeProfit"] = take_profit
+    stop_loss = _bracket(body, {"sl": "stopPrice", "dollar_sl": "amount",
+                                "percentage_sl": "percent"})
+    if _flag(body, "trail"):
+        if stop_loss:
+            raise AlertError("trail", "give either sl/dollar_sl/percentage_sl or trail")
+        if not _set(body, "trail_stop"):
+            raise AlertError("trail_stop", "trail needs trail_stop (the trailing distance)")
+        stop_loss = {"type": "trailing_stop", "trailAmount": body["trail_stop"]}
+    if stop_loss:
+        out["stopLoss"] = stop_loss
+    return out
 
 
 def _bracket(body: Mapping[str, Any], names: dict[str, str]) -> dict[str, Any]:
