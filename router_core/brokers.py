@@ -170,6 +170,16 @@ class Broker(ABC):
         ``AmbiguousOutcome`` when the request may have reached the venue but the answer is lost.
         """
 
+    async def place_brackets(self, order: Order, entry: OrderResult) -> OrderResult:
+        """Place the take profit and stop loss of ``order`` after its entry was *found* rather
+        than answered (its reply was lost and reconciliation located it).
+
+        Only brokers that declare ``separate_brackets`` implement it; they normally place the
+        brackets inside ``submit_order``. Return ``entry`` with a reason saying what was placed.
+        Bracket client order ids must be derived from the entry's, so a repeat is harmless.
+        """
+        raise NotSupported(f"{self.name}: placing brackets after a lookup is not supported")
+
     async def cancel_order(self, client_order_id: str, instrument: Instrument) -> OrderResult:
         """Cancel by client order id."""
         raise NotSupported(f"{self.name}: cancelling orders is not supported")

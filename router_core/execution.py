@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -133,6 +133,8 @@ class LegRunner:
         assert instrument is not None
         found = await self._reconcile(broker, client_order_id, instrument)
         if found is not None:
+            if order is not None:
+                found = await self._with_brackets(broker, order, found)
             return self._settle(client_order_id, _Outcome(found))
         if order is not None:  # proven absent: the intent was journaled but never placed
             outcome = await self._send(broker, order, {"resumed": True}, already_absent=True)
@@ -175,7 +177,7 @@ class LegRunner:
                 )
                 found = await self._reconcile(broker, order.client_order_id, order.instrument)
                 if found is not None:
-                    return _Outcome(found)
+                    return _Outcome(await self._with_brackets(broker, order, found))
                 if resends <= 0:
                     return _Outcome(
                         OrderResult(
@@ -193,6 +195,18 @@ class LegRunner:
                 )
             except BrokerError as exc:
                 return _Outcome(result_from_error(order, exc))
+
+    async def _with_brackets(self, broker: Broker, order: Order, found: OrderResult) -> OrderResult:
+        """An entry found by lookup never went through the code in ``submit_order`` that places
+        its separate take profit and stop loss: place them now (their ids are deterministic)."""
+        wants = order.take_profit is not None or order.stop_loss is not None
+        if not (wants and broker.capabilities.separate_brackets and found.status.is_success):
+            return found
+        try:
+            return await broker.place_brackets(order, found)
+        except BrokerError as exc:
+            reason = f"take profit / stop loss NOT placed after the lookup: {exc}"
+            return replace(found, reason=f"{found.reason}; {reason}" if found.reason else reason)
 
     async def _reconcile(
         self, broker: Broker, client_order_id: str, instrument: Instrument

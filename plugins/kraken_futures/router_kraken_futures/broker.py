@@ -265,11 +265,7 @@ class KrakenFuturesBroker(Broker):
 
     async def submit_order(self, order: Order) -> OrderResult:
         params = sendorder_params(order, process_before=None)  # denials before any call
-        brackets = [
-            bracket_order(order, bracket, stop_loss=stop_loss)
-            for bracket, stop_loss in ((order.stop_loss, True), (order.take_profit, False))
-            if bracket is not None
-        ]
+        brackets = self._brackets(order)
         for child in brackets:
             sendorder_params(child, process_before=None)
         if order.leverage is not None:
@@ -278,6 +274,17 @@ class KrakenFuturesBroker(Broker):
         if brackets:
             result = await self._place_brackets(result, brackets)
         return result
+
+    async def place_brackets(self, order: Order, entry: OrderResult) -> OrderResult:
+        """The brackets of an entry the core found by lookup after its answer was lost."""
+        return await self._place_brackets(entry, self._brackets(order))
+
+    def _brackets(self, order: Order) -> list[Order]:
+        return [
+            bracket_order(order, bracket, stop_loss=stop_loss)
+            for bracket, stop_loss in ((order.stop_loss, True), (order.take_profit, False))
+            if bracket is not None
+        ]
 
     async def _send(self, order: Order, params: dict[str, str]) -> OrderResult:
         payload = await self._http(private=True).private(

@@ -110,3 +110,18 @@ async def test_alert_with_brackets_places_them_after_the_entry(
     assert (tp["orderType"], tp["limitPrice"], tp["reduceOnly"], tp["side"]) == (
         "lmt", "55000", "true", "sell")
     assert "stop loss placed" in report.legs[0].result.reason
+
+
+async def test_brackets_are_placed_when_the_entry_was_found_after_a_lost_answer(
+    make_router: Callable[..., Any]
+) -> None:
+    router, fake = await make_router()
+    fake.script("sendorder", drop=True)  # the entry executes, its answer never arrives
+    report = await _route(router, {
+        "ticker": "BTCUSD.P", "action": "buy", "quantity": "0.1", "price": "50000",
+        "stopLoss": {"stopPrice": "48000"},
+    })
+    assert report.ok, report.to_dict()
+    entry, sl = fake.sendorders  # one entry (found, not re-sent) and its stop loss
+    assert (sl["orderType"], sl["stopPrice"], sl["reduceOnly"]) == ("stp", "48000", "true")
+    assert "stop loss placed" in report.legs[0].result.reason
