@@ -122,6 +122,6 @@ async def test_brackets_are_placed_when_the_entry_was_found_after_a_lost_answer(
         "stopLoss": {"stopPrice": "48000"},
     })
     assert report.ok, report.to_dict()
-    entry, sl = fake.sendorders  # one entry (found, not re-sent) and its stop loss
+    _entry, sl = fake.sendorders  # one entry (found, not re-sent) and its stop loss
     assert (sl["orderType"], sl["stopPrice"], sl["reduceOnly"]) == ("stp", "48000", "true")
     assert "stop loss placed" in report.legs[0].result.reason
