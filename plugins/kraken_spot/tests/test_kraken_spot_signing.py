@@ -71,3 +71,13 @@ async def test_fake_rejects_replayed_and_lower_nonce() -> None:
     assert await _post(fake, "nonce=100") == ["EAPI:Invalid nonce"]
     assert await _post(fake, "nonce=99") == ["EAPI:Invalid nonce"]
     assert await _post(fake, "nonce=101") == []
+
+
+async def test_fake_accepts_extra_keys_with_their_own_nonces() -> None:
+    from router_kraken_spot.fake_data import extra_key
+
+    key, secret = extra_key(1)
+    fake = FakeKraken(extra_keys={key: secret})
+    assert await _post(fake, "nonce=100") == []
+    assert await _post(fake, "nonce=100", key=key, secret=secret) == []  # its own nonce
+    assert await _post(fake, "nonce=101", key=key) == ["EAPI:Invalid signature"]
