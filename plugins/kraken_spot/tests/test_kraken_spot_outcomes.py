@@ -257,3 +257,13 @@ async def test_a_lookup_never_claims_an_order_without_our_id(broker, btc) -> Non
     assert _pick(foreign, "cl_ord_id", cid, cid, btc) is None  # an ignored filter
     other = {"OCCCCC-CCCCC-CCCCCC": {"cl_ord_id": "someone-else", "status": "open"}}
     assert _pick(other, "cl_ord_id", cid, cid, btc) is None
+
+
+async def test_throttled_answer_pauses_until_the_named_time(broker, fake, clock) -> None:
+    until = int(clock.time()) + 30
+    fake.fail_next("OpenOrders", f"EService:Throttled: {until}")
+    with pytest.raises(RateLimited):
+        await broker.client.private("OpenOrders")
+    clock.sleeps.clear()
+    await broker.client.private("OpenOrders")
+    assert 28 <= sum(clock.sleeps) <= 31
