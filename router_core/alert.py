@@ -390,8 +390,10 @@ Accounts = Annotated[
 ]
 
 
-def _extras_schema() -> dict[str, Any]:
-    return {"type": "object", "description": "Venue-specific options passed to the broker."}
+_EXTRAS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Venue-specific options passed to the broker.",
+}
 
 
 class Alert(BaseModel):
@@ -433,7 +435,7 @@ class Alert(BaseModel):
     leverage: PositiveDecimal | None = None
     reduce_only: Flag = Field(False, alias="reduceOnly")
     post_only: Flag = Field(False, alias="postOnly")
-    extras: Annotated[dict[str, Any], WithJsonSchema(_extras_schema())] = Field(
+    extras: Annotated[dict[str, Any], WithJsonSchema(_EXTRAS_SCHEMA)] = Field(
         default_factory=dict
     )
 
