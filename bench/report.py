@@ -66,6 +66,7 @@ def markdown(r: dict[str, Any]) -> str:
     fi, ci, ri, wi = floor["in_flight"], ccxt["in_flight"], router["in_flight"], \
         hook["in_flight"]
     b = hook["burst"]
+    keys = r["params"]["keys"]
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
     lines = [
         f"Run {r['started_at']} ({r['params']['mode']}): {m['cpu']}, {m['cores']} cores, "
@@ -83,15 +84,15 @@ def markdown(r: dict[str, Any]) -> str:
         _row("one order, p99 (in-process)", fs["p99_ms"], cs["p99_ms"], rs["p99_ms"]),
         _row("CPU ms per order (client process)", fs["cpu_ms_per_order"],
              cs["cpu_ms_per_order"], rs["cpu_ms_per_order"]),
-        _row("orders/s, 50 in flight (50 keys / accounts)", fi["per_second"],
+        _row(f"orders/s, {keys} in flight ({keys} keys / accounts)", fi["per_second"],
              ci["per_second"], ri["per_second"]),
-        _row("p99 with 50 in flight", fi["p99_ms"], ci["p99_ms"], ri["p99_ms"]),
+        _row(f"p99 with {keys} in flight", fi["p99_ms"], ci["p99_ms"], ri["p99_ms"]),
         _row("webhook ?wait=true, p50", fs["p50_ms"], cs["p50_ms"], ws["p50_ms"],
              "HTTP POST to `alert-router serve`"),
         _row("webhook ?wait=true, p99", fs["p99_ms"], cs["p99_ms"], ws["p99_ms"]),
         _row("webhook CPU ms per order (serve process)", fs["cpu_ms_per_order"],
              cs["cpu_ms_per_order"], ws["serve_cpu_ms_per_order"]),
-        _row("webhook orders/s, 50 in flight", fi["per_second"], ci["per_second"],
+        _row(f"webhook orders/s, {keys} in flight", fi["per_second"], ci["per_second"],
              wi["per_second"]),
         _row(f"webhook ack p50, burst of {b['alerts']}", fs["p50_ms"], cs["p50_ms"],
              b["ack_p50_ms"], "vs one order's p50"),
@@ -116,7 +117,7 @@ def markdown(r: dict[str, Any]) -> str:
              "1 spot + 1 futures account start"),
         _row("RSS: serve, both Kraken plugins, 1 + 1 accounts (ready)", floor["rss_mb"],
              ccxt["rss_mb"], start["serve_rss_ready_mb"], "floor/ccxt: after their run"),
-        _row("RSS: serve, 51 spot + 1 futures accounts, after the webhook run",
+        _row(f"RSS: serve, {keys + 1} spot + 1 futures accounts, after the webhook run",
              floor["rss_mb"], ccxt["rss_mb"], hook["rss_end_mb"],
              f"when ready: {_fmt(hook['rss_ready_mb'])}"),
     ]
@@ -126,7 +127,7 @@ def markdown(r: dict[str, Any]) -> str:
             t = r[name]
             lines.append(_row(f"transport: {label}, p50", fs["p50_ms"], cs["p50_ms"],
                               t["sequential"]["p50_ms"], "same signing code as the floor"))
-            lines.append(_row(f"transport: {label}, orders/s 50 in flight", fi["per_second"],
+            lines.append(_row(f"transport: {label}, orders/s {keys} in flight", fi["per_second"],
                               ci["per_second"], t["in_flight"]["per_second"],
                               f"p99 {_fmt(t['in_flight']['p99_ms'])} ms"))
     lines += ["", "| target | value | limit | met |", "|---|---:|---:|---|"]
@@ -140,4 +141,23 @@ def markdown(r: dict[str, Any]) -> str:
               "| stage | ms per alert | calls per alert |", "|---|---:|---:|"]
     for stage, ms in sorted(p["stages_ms_per_alert"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {stage} | {_fmt(ms)} | {_fmt(p['calls_per_alert'].get(stage))} |")
+    lines += ["", "Stage CPU per alert (ms): " + ", ".join(
+        f"{stage} {_fmt(ms)}" for stage, ms in sorted(
+            p["stages_cpu_ms_per_alert"].items(), key=lambda kv: -kv[1]))
+        + f"; total {_fmt(p['cpu_ms_per_alert'])}."]
+    if "experiments" in r:
+        lines += ["", "What each proposed change would buy (in-process router, same run, "
+                  "patched in the benchmark process only; none is a product mode):", "",
+                  "| router variant | p50 | CPU ms/order | orders/s, "
+                  f"{keys} in flight | one alert to {max(r['params']['fan_out'])} accounts, p50 |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, x in r["experiments"].items():
+            lines.append(f"| {name} | {_fmt(x['sequential']['p50_ms'])} | "
+                         f"{_fmt(x['sequential']['cpu_ms_per_order'])} | "
+                         f"{_fmt(x['in_flight']['per_second'])} | "
+                         f"{_fmt(x['fan_out']['p50_ms'])} |")
+    mem = r["startup"].get("memory_steps")
+    if mem:
+        lines += ["", "Serve's memory by import (one fresh interpreter, cumulative): " + ", ".join(
+            f"{m['step']} {_fmt(m['rss_mb'])}" for m in mem) + " MB."]
     return "\n".join(lines) + "\n"
