@@ -145,6 +145,13 @@ def markdown(r: dict[str, Any]) -> str:
         f"{stage} {_fmt(ms)}" for stage, ms in sorted(
             p["stages_cpu_ms_per_alert"].items(), key=lambda kv: -kv[1]))
         + f"; total {_fmt(p['cpu_ms_per_alert'])}."]
+    packages_time = p.get("profiled_own_ms_per_alert_by_package")
+    if packages_time:
+        total = sum(packages_time.values()) or 1.0
+        lines += ["", "cProfile own time per alert by package (profiled, so inflated; read the "
+                  "shares): " + ", ".join(f"{name} {_fmt(ms)} ms ({100 * ms / total:.0f}%)"
+                                          for name, ms in packages_time.items()
+                                          if ms / total >= 0.01) + "."]
     if "experiments" in r:
         lines += ["", "What each proposed change would buy (in-process router, same run, "
                   "patched in the benchmark process only; none is a product mode):", "",
