@@ -13,8 +13,10 @@ re-sends anything itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import ssl
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -76,6 +78,15 @@ _NONCE_ERRORS: weakref.WeakKeyDictionary[DecayingCounter, list[float]] = (
     weakref.WeakKeyDictionary())
 
 
+@functools.cache
+def shared_tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every account in the process. httpx builds a new one per
+    client, loading the CA bundle each time: about 60 ms and 1 MB per account (measured by
+    bench/), so 50 accounts took 3 s longer to start and 46 MB more memory. Contexts are
+    made to be shared; verification is unchanged."""
+    return httpx.create_ssl_context()
+
+
 class KrakenSpotClient:
     def __init__(self, config: KrakenSpotConfig, context: BrokerContext) -> None:
         self._config = config
@@ -107,6 +118,8 @@ class KrakenSpotClient:
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             transport=context.transport,
+            # an injected transport (tests) does its own TLS: build no context for it
+            verify=shared_tls_context() if context.transport is None else True,
             timeout=httpx.Timeout(config.timeout_seconds),
             headers={"User-Agent": f"alert-router-kraken-spot/{__version__}"},
             follow_redirects=False,
