@@ -239,6 +239,52 @@ def fsync_cost(directory: Path, commits: int) -> float:
     return round(elapsed * 1000 / commits, 3)
 
 
+async def claim_burst(router: Any, count: int) -> dict[str, float]:
+    """``count`` alerts accepted at once the way the webhook does it (``asyncio.to_thread``
+    around ``Router.accept``), nothing executed: the ack latency parse + claim alone allow."""
+    async def one() -> float:
+        started = time.perf_counter()
+        await asyncio.to_thread(router.accept, alert(["a0"]), "application/json")
+        return time.perf_counter() - started
+
+    ms = [v * 1000 for v in await asyncio.gather(*(one() for _ in range(count)))]
+    return {"ack_p50_ms": round(sorted(ms)[len(ms) // 2], 3),
+            "ack_p99_ms": round(measure.percentile(ms, 99), 3)}
+
+
+def claim_batching(directory: Path, count: int) -> dict[str, float]:
+    """``count`` claims one transaction (one fsync) each, as the journal does now, against the
+    same rows in one transaction: what group commit would save."""
+    from router_core.journal import Journal
+
+    def rows(journal: Any) -> list[dict[str, Any]]:
+        return [dict(alert_id=uuid.uuid4().hex, delivery_key=uuid.uuid4().hex,
+                     intent_key=uuid.uuid4().hex, fingerprint="f", alert={"ticker": "XBTUSD"},
+                     peer=None, source="bench") for _ in range(count)]
+
+    journal = Journal(directory / "claims-probe.sqlite3")
+    try:
+        batch = rows(journal)
+        started = time.perf_counter()
+        for row in batch:
+            journal.claim(**row)
+        one_each = time.perf_counter() - started
+        batch = rows(journal)
+        started = time.perf_counter()
+        with journal._tx() as db:  # one durable transaction: what a group commit would do
+            for row in batch:
+                db.execute(
+                    "INSERT INTO alerts (alert_id, delivery_key, intent_key, fingerprint, alert,"
+                    " received_at, peer, source, state, reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (row["alert_id"], row["delivery_key"], row["intent_key"], "f",
+                     json.dumps(row["alert"]), time.time(), None, "bench", "received", None))
+        grouped = time.perf_counter() - started
+    finally:
+        journal.close()
+    return {"claims": count, "one_fsync_each_ms": round(one_each * 1000, 1),
+            "one_transaction_ms": round(grouped * 1000, 1)}
+
+
 def package_of(filename: str, function: str) -> str:
     """Who owns a profiled function: a project package, a library, or a C call by kind."""
     if filename == "~":  # built-in: name the kind of work
@@ -313,6 +359,9 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
     cpu_per_alert[rest] = round(total_cpu * 1000 / count - sum(cpu_per_alert.values()), 3)
     calls = {stage: round(n / count, 2) for stage, n in stages.calls.items()}
 
+    claims = await claim_burst(router, 100)
+    batching = claim_batching(Path(workdir), 100)
+
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(count):
@@ -332,6 +381,8 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
         "calls_per_alert": calls,
         "sqlite_fsync_commit_ms": fsync_cost(Path(workdir), max(50, count)),
         "profiled_own_ms_per_alert_by_package": by_package,
+        "accept_burst_100": claims,
+        "claims_100": batching,
         "cprofile": text.getvalue(),
     }
 
