@@ -244,9 +244,18 @@ def _validate(model: type[BaseModel], data: Any, file: str | None, section: str)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        error = exc.errors(include_input=False, include_url=False)[0]
         loc = ".".join(str(part) for part in error["loc"])
-        reason = error["msg"]
-        if error["type"] == "extra_forbidden":
-            reason = "unknown key"
-        raise ConfigError(reason, file=file, key=f"{section}.{loc}" if loc else section) from None
+        raise ConfigError(
+            error_reason(error), file=file, key=f"{section}.{loc}" if loc else section
+        ) from None
+
+
+def error_reason(error: Mapping[str, Any]) -> str:
+    """One pydantic error as a reason a user reads, the same whatever pydantic's version."""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in ("decimal_parsing", "decimal_type"):
+        return 'must be a decimal number, such as "0.5"'
+    return str(error["msg"]).removeprefix("Value error, ")

@@ -207,6 +207,8 @@ def _check_broker_section(model: type[BaseModel], section: Mapping[str, Any], ke
 def _model_problems(model: type[BaseModel], data: Any, section: str, out: _Collector) -> None:
     from pydantic import ValidationError
 
+    from router_core.config import error_reason
+
     try:
         model.model_validate(data)
     except ValidationError as exc:
@@ -216,9 +218,7 @@ def _model_problems(model: type[BaseModel], data: Any, section: str, out: _Colle
             key = ".".join([section, *parts]) if parts else section
             if out.covered(key):
                 continue
-            reason = ("unknown key" if error["type"] == "extra_forbidden"
-                      else error["msg"].removeprefix("Value error, "))
-            out.add(key, reason)
+            out.add(key, error_reason(error))
 
 
 def _is_union_tag(part: Any) -> bool:
