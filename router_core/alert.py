@@ -73,6 +73,7 @@ PERCENT_QUANTITY_TYPES = frozenset(
     {QuantityType.PERCENT_OF_EQUITY, QuantityType.PERCENT_OF_POSITION, QuantityType.RISK_PERCENT}
 )
 RISK_QUANTITY_TYPES = frozenset({QuantityType.RISK_PERCENT, QuantityType.RISK_DOLLAR_AMOUNT})
+EXIT_REFUSED_QUANTITY_TYPES = RISK_QUANTITY_TYPES | {QuantityType.PERCENT_OF_EQUITY}
 
 # TradersPost fields a pasted message may carry that alert-router does not act on: refused with
 # a reason of their own rather than "unknown field", so the sender knows it is not a typo.
@@ -525,21 +526,23 @@ def contradictions(alert: Alert) -> list[AlertError]:
 
     # direction
     if alert.sentiment is not None:
-        # TradersPost reads these as partial closes; alert-router has no partial close yet.
+        # TradersPost reads these as partial closes; here a partial close is an explicit
+        # exit with a quantity, so a sentiment against the side stays a contradiction.
         if action is Action.BUY and alert.sentiment.direction < 0:
             add(AlertError("sentiment", f"{alert.sentiment.value} contradicts action buy "
-                                        "(a partial close is not supported yet)"))
+                                        "(for a partial close, send action exit with a quantity)"))
         if action is Action.SELL and alert.sentiment.direction > 0:
             add(AlertError("sentiment", f"{alert.sentiment.value} contradicts action sell "
-                                        "(a partial close is not supported yet)"))
+                                        "(for a partial close, send action exit with a quantity)"))
 
     # size
     if action is Action.CANCEL and (alert.quantity is not None or qt is not None):
         add(AlertError("quantity", "has no meaning with action cancel"))
-    if action is Action.EXIT and (alert.quantity is not None or qt is not None):
-        # exit closes the whole position; honouring a size needs a partial close.
-        add(AlertError("quantity", "exit closes the whole position; a partial exit is not "
-                                   "supported yet"))
+    if action is Action.EXIT and qt in EXIT_REFUSED_QUANTITY_TYPES:
+        # exit closes all or part of the position: it is sized in units, cash or percent of
+        # the position, never from equity or risk.
+        add(AlertError("quantityType", f"{qt.value} has no meaning with action exit (use "
+                                       "fixed_quantity, dollar_amount or percent_of_position)"))
     if qt is not None:
         if alert.quantity is None:
             add(AlertError("quantityType", f"{qt.value} needs a quantity"))
@@ -551,7 +554,7 @@ def contradictions(alert: Alert) -> list[AlertError]:
         if qt in PERCENT_QUANTITY_TYPES and alert.quantity is not None and alert.quantity > 100:
             add(AlertError("quantity", f"{_plain(alert.quantity)} is above 100 percent "
                                        f"for {qt.value}"))
-        if qt in RISK_QUANTITY_TYPES:
+        if qt in RISK_QUANTITY_TYPES and action is not Action.EXIT:
             sl = alert.stop_loss
             if sl is None or (sl.stop_price is None and sl.amount is None and sl.percent is None):
                 add(AlertError("stopLoss", f"{qt.value} needs a stop loss "

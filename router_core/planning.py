@@ -69,7 +69,8 @@ def plan_legs(*, action: Action, sentiment: Sentiment | None, position: Decimal,
     """The legs for one account and one symbol; see the module docstring for the rules.
 
     ``open_quantity`` is the sized quantity of an opening leg (``None`` when sizing did not
-    apply; an opening leg then is denied). ``single_order_flip`` asks for one FLIP order
+    apply; an opening leg then is denied); for ``exit`` it is the quantity to close (``None``:
+    the whole position), capped at the position. ``single_order_flip`` asks for one FLIP order
     instead of CLOSE + OPEN; it is used only when ``capabilities.single_order_flip`` is set.
     """
     if not position.is_finite():
@@ -224,7 +225,7 @@ def _plan_exit(draft: _Draft) -> None:
     if draft.held == 0:
         draft.notes.append("already flat: nothing to close")
     else:
-        draft.close()
+        draft.close(draft.open_quantity)  # None: the whole position
 
 
 def _plan_add(draft: _Draft, sentiment: Sentiment | None) -> None:

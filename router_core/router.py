@@ -335,35 +335,17 @@ class Router:
     ) -> tuple[Plan, list[str]]:
         position = await broker.position(instrument)
         price = await self._reference_price(alert, broker, instrument)
-        quantity_type = alert.quantity_type or (
-            QuantityType.FIXED_QUANTITY if alert.quantity is not None else account.quantity_type
+        partial_exit = alert.action is Action.EXIT and alert.quantity is not None
+        sized = (
+            alert.action in (Action.BUY, Action.SELL, Action.ADD)
+            or partial_exit
+            or (alert.action is Action.REVERSE and alert.quantity is not None)
         )
-        opens = alert.action in (Action.BUY, Action.SELL, Action.ADD, Action.REVERSE)
-        open_quantity: Decimal | None = None
-        sizing_denial: str | None = None
-        if opens and not (alert.action is Action.REVERSE and alert.quantity is None):
-            equity = currency = None
-            if quantity_type in EQUITY_TYPES:
-                balance = await broker.balance(equity_currency(instrument))
-                equity, currency = balance.equity, balance.currency
-            try:
-                open_quantity = size_quantity(
-                    SizingRequest(
-                        quantity=alert.quantity,
-                        quantity_type=quantity_type,
-                        price=price,
-                        stop_price=stop_for_risk(alert, price),
-                        multiplier=multiplier,
-                        leverage=alert.leverage,
-                        default_quantity=account.quantity,
-                    ),
-                    instrument,
-                    equity=equity,
-                    position=position.quantity,
-                    equity_currency=currency,
-                )
-            except SizingDenied as exc:
-                sizing_denial = exc.reason
+        open_quantity, sizing_denial = None, None
+        if sized:
+            open_quantity, sizing_denial = await self._size(
+                alert, account, broker, instrument, position, price, multiplier
+            )
         decision = plan_legs(
             action=alert.action,
             sentiment=alert.sentiment,
@@ -379,6 +361,8 @@ class Router:
         for spec in decision.legs:
             denied = spec.denied
             if sizing_denial and denied is not None and denied.startswith(NOT_SIZED):
+                denied = sizing_denial
+            if sizing_denial and partial_exit:  # never close everything for want of a size
                 denied = sizing_denial
             if denied is not None:
                 legs.append(
@@ -428,6 +412,45 @@ class Router:
             )
         notes = [f"{account.name}: {note}" for note in decision.notes]
         return plan, notes
+
+    async def _size(
+        self,
+        alert: Alert,
+        account: AccountConfig,
+        broker: Broker,
+        instrument: Instrument,
+        position: Position,
+        price: Decimal | None,
+        multiplier: Decimal,
+    ) -> tuple[Decimal | None, str | None]:
+        """The sized quantity, or why there is none."""
+        quantity_type = alert.quantity_type or (
+            QuantityType.FIXED_QUANTITY if alert.quantity is not None else account.quantity_type
+        )
+        equity = currency = None
+        if quantity_type in EQUITY_TYPES:
+            balance = await broker.balance(equity_currency(instrument))
+            equity, currency = balance.equity, balance.currency
+        request = SizingRequest(
+            quantity=alert.quantity,
+            quantity_type=quantity_type,
+            price=price,
+            stop_price=stop_for_risk(alert, price),
+            multiplier=multiplier,
+            leverage=alert.leverage,
+            default_quantity=account.quantity,
+        )
+        try:
+            quantity = size_quantity(
+                request,
+                instrument,
+                equity=equity,
+                position=position.quantity,
+                equity_currency=currency,
+            )
+        except SizingDenied as exc:
+            return None, exc.reason
+        return quantity, None
 
     def _risk(
         self, plan: Plan, account: AccountConfig, position: Position, price: Decimal | None

@@ -19,7 +19,7 @@ INVALID = sorted((EXAMPLES / "invalid").glob("*.json"))
 EXPECTED_FIELD = {
     "account_listed_twice": "accounts[1]",
     "buy_with_short_sentiment": "sentiment",
-    "exit_with_quantity": "quantity",
+    "exit_sized_from_equity": "quantityType",
     "gtd_without_expire_time": "expireTime",
     "limit_order_without_limit_price": "limitPrice",
     "limit_price_with_market_order": "limitPrice",

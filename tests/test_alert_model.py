@@ -274,9 +274,10 @@ CONTRADICTIONS = [
     ({"timeInForce": "gtd"}, "expireTime", "needs expireTime"),
     ({"expireTime": "2030-01-01T00:00:00Z"}, "expireTime", "only meaningful"),
     ({"action": "cancel", "quantity": 1}, "quantity", "cancel"),
-    ({"action": "exit", "quantity": 1}, "quantity", "a partial exit is not supported yet"),
-    ({"action": "exit", "quantity": 50, "quantityType": "percent_of_position"}, "quantity",
-     "exit closes the whole position"),
+    ({"action": "exit", "quantity": 1, "quantityType": "percent_of_equity"}, "quantityType",
+     "no meaning with action exit"),
+    ({"action": "exit", "quantity": 1, "quantityType": "risk_dollar_amount"}, "quantityType",
+     "no meaning with action exit"),
     ({"action": "exit", "takeProfit": {"percent": 1}}, "takeProfit", "action exit"),
     ({"action": "cancel", "stopLoss": {"percent": 1}}, "stopLoss", "action cancel"),
 ]
@@ -321,7 +322,8 @@ def test_every_contradiction_is_listed() -> None:
         validate_alert({**BASE, "sentiment": "short", "limitPrice": 1, "timeInForce": "gtd"})
     assert [e.field for e in info.value.errors] == ["sentiment", "limitPrice", "expireTime"]
     assert str(info.value) == (  # one line: the first
-        "sentiment: short contradicts action buy (a partial close is not supported yet)")
+        "sentiment: short contradicts action buy (for a partial close, send action exit with a "
+        "quantity)")
 
 
 def test_alert_errors_converts_a_raw_validation_error() -> None:

@@ -109,8 +109,10 @@ def caps(*, can_short: bool, reduce_only: bool = True, flip: bool = True) -> Cap
 @pytest.mark.parametrize(("key", "expected"), CASES, ids=[case_id(key) for key, _ in CASES])
 def test_plan_table(key, expected):
     action, sentiment, position, reverse, can_short, flip = key
+    # The router sizes nothing for an exit without a quantity: it closes the whole position.
+    quantity = None if action is Action.EXIT else OPEN_QUANTITY
     decision = plan_legs(action=action, sentiment=sentiment, position=POSITIONS[position],
-                         open_quantity=OPEN_QUANTITY, capabilities=caps(can_short=can_short),
+                         open_quantity=quantity, capabilities=caps(can_short=can_short),
                          reverse=reverse, single_order_flip=flip)
     assert [leg_text(leg) for leg in decision.legs] == expected
     if not decision.legs:
@@ -127,6 +129,8 @@ def test_table_covers_every_case_once():
 
 def plan(action, position, *, sentiment=None, quantity=OPEN_QUANTITY, can_short=True,
          reverse=True, flip=False, lot_size=D(0), capabilities=None):
+    if action in (Action.EXIT, "exit") and quantity is OPEN_QUANTITY:
+        quantity = None  # like the router: an exit without a quantity closes everything
     return plan_legs(action=action, sentiment=sentiment, position=D(position),
                      open_quantity=quantity,
                      capabilities=capabilities or caps(can_short=can_short),
@@ -230,8 +234,9 @@ def test_reduce_without_quantity_is_denied():
     assert leg_text(leg) == "close sell 0 denied"
 
 
-def test_exit_ignores_open_quantity():
-    assert texts(plan(Action.EXIT, -7, quantity=D(1))) == ["close buy 7 ro"]
+def test_exit_closes_the_quantity_asked_for():
+    assert texts(plan(Action.EXIT, -7, quantity=D(1))) == ["close buy 1 ro"]
+    assert texts(plan(Action.EXIT, -7, quantity=None)) == ["close buy 7 ro"]
 
 
 def test_non_finite_position_is_refused():
@@ -298,3 +303,18 @@ def test_plain_string_actions_are_accepted_and_unknown_ones_refused():
     assert texts(plan("exit", 2)) == ["close sell 2 ro"]
     with pytest.raises(ValueError, match="'breakeven' is not a valid Action"):
         plan("breakeven", 2)
+
+
+@pytest.mark.parametrize(
+    ("position", "quantity", "expected"),
+    [
+        (D(3), D(1), ["close sell 1 ro"]),  # part of a long
+        (D(-3), D("1.5"), ["close buy 1.5 ro"]),  # part of a short
+        (D(3), D(5), ["close sell 3 ro"]),  # capped at the position
+        (D(3), None, ["close sell 3 ro"]),  # no quantity: all of it
+    ],
+)
+def test_exit_with_a_quantity_closes_that_much(position, quantity, expected):
+    decision = plan_legs(action=Action.EXIT, sentiment=None, position=position,
+                         open_quantity=quantity, capabilities=caps(can_short=True))
+    assert [leg_text(leg) for leg in decision.legs] == expected

@@ -90,8 +90,10 @@ def intended(case: dict) -> D:
 
     if action is Action.CANCEL:
         return position
-    if action is Action.EXIT:
-        return D(0)
+    if action is Action.EXIT:  # all of it, or the quantity asked for, capped at the position
+        if quantity is None:
+            return D(0)
+        return position - held * min(quantity, abs(position))
     if action is Action.REVERSE:
         if held == 0:
             return position
@@ -122,7 +124,7 @@ def test_the_position_ends_where_the_alert_meant(case):
 
 @given(scenarios(on_lot=False))
 def test_closes_leave_only_dust(case):
-    case = {**case, "action": Action.EXIT}
+    case = {**case, "action": Action.EXIT, "open_quantity": None}
     decision = plan_legs(**case)
     remaining = apply(case["position"], decision)
     assert sign(remaining) in (0, sign(case["position"]))

@@ -302,3 +302,21 @@ async def test_cancel_cancels_resting_orders_placed_by_the_router(router):
     )
     report = await route(router, {"ticker": "BTCUSD", "action": "cancel", "accounts": ["alice"]})
     assert [leg.result.status for leg in report.legs] == [OrderStatus.CANCELED]
+
+
+async def test_exit_with_a_quantity_closes_part_of_the_position(router):
+    await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "3", "price": "100",
+                         "accounts": ["alice"]})
+    report = await route(router, {"ticker": "BTCUSD", "action": "exit", "quantity": "50",
+                                  "quantityType": "percent_of_position", "accounts": ["alice"]})
+    assert legs(report) == [("alice", "close", "sell", "filled", "1.5")]
+
+
+async def test_partial_exit_that_cannot_be_sized_closes_nothing(router):
+    await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "2", "price": "100",
+                         "accounts": ["bob"]})
+    report = await route(router, {"ticker": "BTCUSD", "action": "exit", "quantity": "100",
+                                  "quantityType": "dollar_amount", "accounts": ["bob"]})
+    (leg,) = report.legs
+    assert leg.result.status is OrderStatus.DENIED and "price" in leg.result.reason
+    assert router.brokers["bob"].ledger.count_orders() == 1  # the buy only

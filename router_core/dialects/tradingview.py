@@ -11,8 +11,8 @@ open, add, reverse or exit.
 * flat -> long/short, buy/sell: ``buy``/``sell`` with sentiment long/short, quantity = new size;
 * short -> long, long -> short (a reversal): the same, and the planner reverses;
 * long -> larger long (buy), short -> larger short (sell): ``add``, quantity = contracts;
-* long -> smaller long (sell), short -> smaller short (buy): refused, "not supported yet"
-  (the native format has no partial close; ``exit`` closes the whole position).
+* long -> smaller long (sell), short -> smaller short (buy): ``exit`` with quantity =
+  contracts (or the difference of the two sizes): a partial close.
 
 On a reversal TradingView's ``contracts`` counts the closing part too (long 1 -> short 1 is
 2 contracts), so the new size is taken from ``market_position_size`` or ``position_size``, or
@@ -170,10 +170,14 @@ def _intent(
         if before not in (None, market):
             raise AlertError("market_position", f"{market} after a {verb} from {before} "
                                                 "is impossible")
-        # The native format has no partial close: sentiment against the action is refused by
-        # the model, and exit closes the whole position. Refuse rather than close too much.
-        raise AlertError("market_position", f"a partial exit ({before or market} -> smaller "
-                                            f"{market}) is not supported yet; nothing was sent")
+        # A partial exit: close exactly what the strategy sold (or bought back), never all.
+        if contracts is not None:
+            return {"action": "exit", "quantity": contracts}
+        if new_size is not None and old_size is not None and old_size > new_size:
+            return {"action": "exit", "quantity": old_size - new_size}
+        raise AlertError(contracts_key, f"a partial exit ({market} -> smaller {market}) needs "
+                                        "the contracts sold, or both position sizes; nothing "
+                                        "was sent")
     if before == market:
         out: dict[str, Any] = {"action": "add", "sentiment": market}
         if contracts is not None:
