@@ -160,8 +160,10 @@ def markdown(r: dict[str, Any]) -> str:
                                           for name, ms in packages_time.items()
                                           if ms / total >= 0.01) + "."]
     if "experiments" in r:
+        rounds = next(iter(r["experiments"].values())).get("rounds", 1)
         lines += ["", "What each proposed change would buy (in-process router, same run, "
-                  "patched in the benchmark process only; none is a product mode):", "",
+                  "patched in the benchmark process only; none is a product mode; median of "
+                  f"{rounds} round(s) in alternating order):", "",
                   "| router variant | p50 | CPU ms/order | orders/s, "
                   f"{keys} in flight | one alert to {max(r['params']['fan_out'])} accounts, p50 |",
                   "|---|---:|---:|---:|---:|"]

@@ -25,11 +25,30 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 FULL = {"sequential": 400, "warmup": 30, "keys": 50, "in_flight_orders": 1500,
-        "fan_out": [1, 5, 20, 50], "fan_out_rounds": 20, "burst": 100, "runs": 5}
+        "fan_out": [1, 5, 20, 50], "fan_out_rounds": 20, "burst": 100, "runs": 5,
+        "experiment_rounds": 2}
 # Smoke run: 10 accounts instead of 50 (each Kraken spot account loads its own AssetPairs at
 # start, so 51 accounts take seconds to start in each of the router's processes).
 QUICK = {"sequential": 60, "warmup": 10, "keys": 10, "in_flight_orders": 200,
-         "fan_out": [1, 5, 10], "fan_out_rounds": 6, "burst": 100, "runs": 2}
+         "fan_out": [1, 5, 10], "fan_out_rounds": 6, "burst": 100, "runs": 2,
+         "experiment_rounds": 1}
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-figure median over several runs of one worker (nested dicts of numbers)."""
+    import statistics
+
+    first = runs[0]
+    out: dict[str, Any] = {}
+    for key, value in first.items():
+        if isinstance(value, dict):
+            out[key] = median_of([r[key] for r in runs])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = round(statistics.median(r[key] for r in runs), 3)
+        else:
+            out[key] = value
+    out["rounds"] = len(runs)
+    return out
 
 
 def run_worker(name: str, params: dict[str, Any], **urls: str) -> dict[str, Any]:
@@ -99,10 +118,17 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
                 small = {**params, "sequential": params["sequential"] // 2,
                          "in_flight_orders": params["in_flight_orders"] // 2,
                          "fan_out_rounds": max(3, params["fan_out_rounds"] // 2)}
-                for n, name in enumerate(router_paths.EXPERIMENTS):
-                    results["experiments"][name] = run_worker(
-                        "experiment", {**small, "experiment": name},
-                        workdir=str(work / f"x{n}"), **urls)
+                # Rounds alternate the order of the variants; each figure is the median over
+                # rounds, so a burst of load on the machine does not land on one variant.
+                names = list(router_paths.EXPERIMENTS)
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+                for round_number in range(params["experiment_rounds"]):
+                    order = names if round_number % 2 == 0 else names[::-1]
+                    for name in order:
+                        runs[name].append(run_worker(
+                            "experiment", {**small, "experiment": name},
+                            workdir=str(work / f"x{round_number}-{names.index(name)}"), **urls))
+                results["experiments"] = {name: median_of(rs) for name, rs in runs.items()}
             print("  cold start ...", file=sys.stderr, flush=True)
             results["startup"] = startup.commands(params["runs"])
             port = fakes.free_port()
