@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from .config import RiskLimits
-from .models import LegPurpose, Plan, Side
+from .models import LegPurpose, Order, OrderResult, Plan, Position, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +101,25 @@ def _notional(
     if inverse:  # quantity already counts quote-currency contracts
         return quantity * contract_size
     return quantity * (price or Decimal(0)) * contract_size
+
+
+def realised_pnl(before: Position | None, order: Order, result: OrderResult) -> Decimal | None:
+    """Profit (negative: loss) realised by a closing fill, for the daily loss limit.
+
+    ``None`` when it cannot be known: no fill, or no average entry price from the venue.
+    Linear instruments count in the quote currency; inverse contracts in the base coin.
+    """
+    if before is None or before.quantity == 0 or before.average_price is None:
+        return None
+    fill, filled = result.average_price, result.filled_quantity
+    if fill is None or not filled or fill <= 0:
+        return None
+    closing = (before.quantity > 0) == (order.side is Side.SELL)
+    if not closing:
+        return None
+    closed = min(filled, abs(before.quantity))
+    direction = 1 if before.quantity > 0 else -1
+    entry, size = before.average_price, order.instrument.contract_size
+    if order.instrument.inverse:
+        return closed * size * (1 / entry - 1 / fill) * direction
+    return closed * (fill - entry) * direction * size

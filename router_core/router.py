@@ -47,7 +47,7 @@ from .orders import build_order, client_order_id, draft_order, stop_for_risk
 from .planning import NOT_SIZED, plan_legs
 from .plugins import PluginSet, make_plugin_manager
 from .ratelimit import RateLimiterRegistry
-from .risk import RiskSnapshot, check_lag, check_plan
+from .risk import RiskSnapshot, check_lag, check_plan, realised_pnl
 from .sizing import (
     SizingDenied,
     SizingRequest,
@@ -521,9 +521,19 @@ class Router:
                     order.instrument.symbol,
                 )
             )
+            if leg.purpose in (LegPurpose.CLOSE, LegPurpose.FLIP):
+                self._record_pnl(account.name, plan.position_before, order, result)
             if leg.purpose is LegPurpose.CLOSE and not result.status.is_success:
                 blocked = f"skipped: the close leg ended {result.status.value}"
         return reports
+
+    def _record_pnl(
+        self, account: str, before: Position | None, order: Order, result: OrderResult
+    ) -> None:
+        pnl = realised_pnl(before, order, result)
+        if pnl is not None:
+            day = datetime.fromtimestamp(self.clock.time(), UTC).date().isoformat()
+            self.journal.add_realised_pnl(account, day, format(pnl, "f"))
 
     async def _cancel(
         self, broker: Broker, account: AccountConfig, instrument: Instrument

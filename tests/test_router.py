@@ -320,3 +320,43 @@ async def test_partial_exit_that_cannot_be_sized_closes_nothing(router):
     (leg,) = report.legs
     assert leg.result.status is OrderStatus.DENIED and "price" in leg.result.reason
     assert router.brokers["bob"].ledger.count_orders() == 1  # the buy only
+
+
+async def test_daily_loss_limit_counts_realised_losses_and_survives_a_restart(tmp_path):
+    toml = TWO_PAPER + '\n[accounts.bob.risk]\ndaily_loss_limit = "150"\n'
+    router = make_router(tmp_path, toml)
+    await router.start()
+    await route(router, {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "price": "100",
+                         "accounts": ["bob"]})  # 2 with bob's multiplier
+    await route(router, {"ticker": "BTCUSD", "action": "exit", "price": "20",
+                         "accounts": ["bob"]})  # realises 2 x (20 - 100) = -160
+    await router.close()
+    restarted = make_router(tmp_path, toml)
+    await restarted.start()
+    try:
+        report = await route(restarted, {"ticker": "ETHUSD", "action": "buy", "quantity": "1",
+                                         "price": "10", "accounts": ["bob"]})
+        (leg,) = report.legs
+        assert leg.result.status is OrderStatus.DENIED
+        assert "daily loss limit reached: realised -160" in leg.result.reason
+    finally:
+        await restarted.close()
+
+
+def test_realised_pnl_of_linear_and_inverse_closes():
+    from router_core.models import Instrument, InstrumentKind, Order, OrderResult, Position, Side
+    from router_core.risk import realised_pnl
+
+    linear = Instrument("PF_XBTUSD", "BTC", "USD", InstrumentKind.PERPETUAL, Decimal("0.5"),
+                        Decimal("0.001"))
+    inverse = Instrument("PI_XBTUSD", "BTC", "USD", InstrumentKind.PERPETUAL, Decimal("0.5"),
+                         Decimal("1"), inverse=True)
+    fill = OrderResult(OrderStatus.FILLED, "c", filled_quantity=Decimal(2),
+                       average_price=Decimal(110))
+    short = Position("X", Decimal(-2), Decimal(100))
+    assert realised_pnl(short, Order("c", "a", linear, Side.BUY, Decimal(2)), fill) == -20
+    long_ = Position("X", Decimal(2), Decimal(100))
+    pnl = realised_pnl(long_, Order("c", "a", inverse, Side.SELL, Decimal(2)), fill)
+    assert pnl == 2 * (Decimal(1) / 100 - Decimal(1) / 110)
+    opening = Order("c", "a", linear, Side.BUY, Decimal(2))
+    assert realised_pnl(long_, opening, fill) is None  # adding to a long realises nothing
