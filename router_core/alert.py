@@ -765,17 +765,10 @@ SCHEMA_FILE = "alert.v1.schema.json"
 
 
 def write_alert_schema(root: str = ".") -> list[str]:
-    """Regenerate the committed schema files under ``root``: the repository copy and the one
-    packaged in ``router_core/schemas`` (both byte-identical to ``alert_json_schema_text``)."""
-    from pathlib import Path
+    """Regenerate the committed schema files under ``root`` (repository and packaged copy)."""
+    from .schema_files import write_schema_files
 
-    text = alert_json_schema_text()
-    written = []
-    for folder in (Path(root) / "schemas", Path(root) / "router_core" / "schemas"):
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / SCHEMA_FILE).write_text(text, encoding="utf-8")
-        written.append(str(folder / SCHEMA_FILE))
-    return written
+    return write_schema_files(SCHEMA_FILE, alert_json_schema_text(), root)
 
 
 if __name__ == "__main__":  # python -m router_core.alert: regenerate the schema files

@@ -13,7 +13,6 @@ installed plugins know: ``alert-router check-config`` applies both.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -190,15 +189,10 @@ def packaged_schema() -> dict[str, Any]:
 
 
 def write_config_schema(root: str = ".") -> list[str]:
-    """Regenerate the committed schema files under ``root``: the repository copy and the one
-    packaged in ``router_core/schemas`` (both byte-identical to ``config_json_schema_text``)."""
-    text = config_json_schema_text()
-    written = []
-    for folder in (Path(root) / "schemas", Path(root) / "router_core" / "schemas"):
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / SCHEMA_FILE).write_text(text, encoding="utf-8")
-        written.append(str(folder / SCHEMA_FILE))
-    return written
+    """Regenerate the committed schema files under ``root`` (repository and packaged copy)."""
+    from .schema_files import write_schema_files
+
+    return write_schema_files(SCHEMA_FILE, config_json_schema_text(), root)
 
 
 if __name__ == "__main__":  # python -m router_core.config_schema: regenerate the schema files
