@@ -398,12 +398,18 @@ async def webhook_worker(spot_url: str, futures_url: str, workdir: str,
     config = write_config(Path(workdir), spot_url, p["keys"], futures_url=futures_url, port=port)
     env = {**os.environ, **environment(p["keys"])}
     started = time.perf_counter()
+    log_path = Path(workdir) / "serve.log"
+    log = open(log_path, "wb")  # closed in finally, after the process
     process = subprocess.Popen(
         [sys.executable, str(HERE / "serve_unthrottled.py"), "serve", "--config", str(config)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        await asyncio.to_thread(wait_healthy, base, process)
+        try:
+            await asyncio.to_thread(wait_healthy, base, process)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{exc}; its log ends with:\n"
+                               f"{log_path.read_text(errors='replace')[-2000:]}") from None
         out: dict[str, Any] = {"ready_ms": round((time.perf_counter() - started) * 1000, 1)}
         serve = psutil.Process(process.pid)
         out["rss_ready_mb"] = measure.rss_mb(process.pid)
@@ -439,6 +445,7 @@ async def webhook_worker(spot_url: str, futures_url: str, workdir: str,
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 def _cpu(process: Any) -> float:
