@@ -333,7 +333,10 @@ class Router:
         instrument: Instrument,
         multiplier: Decimal,
     ) -> tuple[Plan, list[str]]:
-        position = await broker.position(instrument)
+        if _needs_position(alert, account, broker):
+            position = await broker.position(instrument)
+        else:
+            position = Position(instrument.symbol, Decimal(0))
         price = await self._reference_price(alert, broker, instrument)
         partial_exit = alert.action is Action.EXIT and alert.quantity is not None
         sized = (
@@ -614,6 +617,18 @@ class Router:
 
     def resume(self) -> None:
         self.journal.set_flag(HALT_FLAG, None)
+
+
+def _needs_position(alert: Alert, account: AccountConfig, broker: Broker) -> bool:
+    """False only when the position cannot change the plan: a plain buy on a venue that cannot
+    short (nothing to reverse or close), sized without the position, under no position limit.
+    It saves a round trip to the venue on the most common spot alert."""
+    if broker.capabilities.can_short or alert.action is not Action.BUY:
+        return True
+    if alert.sentiment is not None and alert.sentiment.direction <= 0:
+        return True
+    sizing = alert.quantity_type or account.quantity_type
+    return sizing is QuantityType.PERCENT_OF_POSITION or account.risk.max_position is not None
 
 
 def _denied(

@@ -45,6 +45,7 @@ class FlakyVenue:
         ] = []  # per submit: "ok", "drop_after", "drop_before", "fatal", "refused"
         self.journal = None
         self.pending_seen: list[bool] = []
+        self.position_reads = 0
 
 
 VENUE = FlakyVenue()
@@ -67,6 +68,7 @@ class FlakyBroker(Broker):
         return Balance("USD", Decimal(1000), Decimal(1000))
 
     async def position(self, instrument):
+        VENUE.position_reads += 1
         return Position(instrument.symbol, Decimal(0))
 
     async def submit_order(self, order):
@@ -191,3 +193,10 @@ async def test_pending_leg_from_a_crash_is_looked_up_at_start(tmp_path, router):
     await router.recover()
     assert router.journal.get_leg(result.client_order_id).status == "filled"
     assert VENUE.submits == submits
+
+
+async def test_a_plain_buy_on_a_cash_venue_skips_the_position_read(router):
+    await send(router)
+    assert VENUE.position_reads == 0
+    await send(router, action="sell", quantity="1")  # a sell may close: it needs the position
+    assert VENUE.position_reads == 1
