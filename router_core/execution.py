@@ -97,7 +97,7 @@ class LegRunner:
         intent_key: str,
         symbol_text: str,
     ) -> OrderResult:
-        recorded = self.journal.record_intent(
+        recorded = await self.journal.record_intent_async(
             client_order_id=order.client_order_id,
             alert_id=alert_id,
             account=order.account,
@@ -112,7 +112,7 @@ class LegRunner:
         if not recorded:
             return await self.resume(broker, order.client_order_id, order)
         context = {"alert_id": alert_id, "intent_key": intent_key, "leg": order.purpose}
-        return self._settle(order.client_order_id, await self._send(broker, order, context))
+        return await self._settle(order.client_order_id, await self._send(broker, order, context))
 
     async def resume(
         self,
@@ -135,11 +135,11 @@ class LegRunner:
         if found is not None:
             if order is not None:
                 found = await self._with_brackets(broker, order, found)
-            return self._settle(client_order_id, _Outcome(found))
+            return await self._settle(client_order_id, _Outcome(found))
         if order is not None:  # proven absent: the intent was journaled but never placed
             outcome = await self._send(broker, order, {"resumed": True}, already_absent=True)
-            return self._settle(client_order_id, outcome)
-        return self._settle(
+            return await self._settle(client_order_id, outcome)
+        return await self._settle(
             client_order_id,
             _Outcome(
                 OrderResult(
@@ -169,7 +169,7 @@ class LegRunner:
                 log.warning(
                     "leg %s outcome unknown (%s); looking it up", order.client_order_id, exc
                 )
-                self.journal.record_outcome(
+                await self.journal.record_outcome_async(
                     order.client_order_id,
                     OrderResult(
                         OrderStatus.UNKNOWN, order.client_order_id, reason=str(exc)
@@ -228,11 +228,11 @@ class LegRunner:
                 return found
         return None
 
-    def _settle(self, client_order_id: str, outcome: _Outcome) -> OrderResult:
+    async def _settle(self, client_order_id: str, outcome: _Outcome) -> OrderResult:
         record = outcome.result.to_dict()
         if outcome.given_up:  # final for the journal, still "unknown" for the report
             record["status"] = LEG_GIVEN_UP
-        self.journal.record_outcome(client_order_id, record)
+        await self.journal.record_outcome_async(client_order_id, record)
         return outcome.result
 
 

@@ -13,17 +13,19 @@ Schema changes are migrations (``MIGRATIONS``), applied in order and never dropp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from .journal_writer import GroupCommitWriter, Work
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: alerts, legs, flags
@@ -126,60 +128,51 @@ class LegRecord:
 
 
 class Journal:
-    """One SQLite database; safe to call from several threads (one writer at a time)."""
+    """One SQLite database. Writes go through one writer thread that commits in groups (see
+    ``journal_writer``); reads use their own connection, which WAL lets run beside the writer.
+    Every method is safe to call from any thread; the ``*_async`` ones never block the loop."""
 
     def __init__(self, path: Path | str, *, clock: Any = None) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._lock = threading.RLock()
         self._time = clock.time if clock is not None else time.time
-        self._migrate()
+        memory = str(path) == ":memory:"
+        if not memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = _connect(str(path))
+        _migrate(writer)
+        # An in-memory database exists once per connection: reads share the writer's.
+        self._reader = writer if memory else _connect(str(path))
+        self._read_lock = threading.Lock()
+        self._writer = GroupCommitWriter(writer)
+        self._writer_db = writer
 
-    # -- schema -------------------------------------------------------------------------------
+    # -- plumbing -----------------------------------------------------------------------------
 
-    def _migrate(self) -> None:
-        with self._tx():
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number}")
+    def _write(self, work: Work, *, durable: bool = True) -> Any:
+        return self._writer.submit(work, durable=durable).result()
+
+    async def _write_async(self, work: Work, *, durable: bool = True) -> Any:
+        return await asyncio.wrap_future(self._writer.submit(work, durable=durable))
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._read_lock:
+            return self._reader.execute(sql, args).fetchall()
 
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    @contextmanager
-    def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One transaction. ``durable=False`` skips the fsync at commit: the rows reach the
-        disk with the next durable commit and survive a crash of the process, but not a power
-        loss. Only outcomes use it; a lost outcome is found again at the venue by
-        reconciliation, while claims and intents are always fsynced."""
-        with self._lock:
-            if not durable:
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            finally:
-                if not durable:
-                    self._db.execute("PRAGMA synchronous=FULL")
+        return int(self._read("PRAGMA user_version")[0][0])
 
     # -- alerts -------------------------------------------------------------------------------
 
-    def claim(
+    def claim(self, **fields: Any) -> Claim:
+        """Record a new alert durably, or say which earlier alert it repeats. Keywords:
+        alert_id, delivery_key, intent_key, fingerprint, alert, peer, source, state, reason."""
+        return self._write(self._claim_work(**fields))
+
+    async def claim_async(self, **fields: Any) -> Claim:
+        return await self._write_async(self._claim_work(**fields))
+
+    def _claim_work(
         self,
         *,
         alert_id: str,
@@ -191,90 +184,79 @@ class Journal:
         source: str,
         state: AlertState = AlertState.RECEIVED,
         reason: str | None = None,
-    ) -> Claim:
-        """Record a new alert durably, or say which earlier alert it repeats."""
-        with self._tx() as db:
+    ) -> Work:
+        row = (alert_id, delivery_key, intent_key, fingerprint, json.dumps(alert), self._time(),
+               peer, source, state.value, reason)
+
+        def work(db: sqlite3.Connection) -> Claim:
             cursor = db.execute(
                 "INSERT INTO alerts (alert_id, delivery_key, intent_key, fingerprint, alert,"
                 " received_at, peer, source, state, reason) VALUES (?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT DO NOTHING",
-                (
-                    alert_id,
-                    delivery_key,
-                    intent_key,
-                    fingerprint,
-                    json.dumps(alert),
-                    self._time(),
-                    peer,
-                    source,
-                    state.value,
-                    reason,
-                ),
+                row,
             )
             if cursor.rowcount == 1:
                 return Claim(ClaimOutcome.NEW, alert_id)
-            row = db.execute(
+            existing_id, existing_fingerprint, existing_delivery = db.execute(
                 "SELECT alert_id, fingerprint, delivery_key FROM alerts"
                 " WHERE delivery_key = ? OR intent_key = ? ORDER BY delivery_key = ? DESC LIMIT 1",
                 (delivery_key, intent_key, delivery_key),
             ).fetchone()
-        existing_id, existing_fingerprint, existing_delivery = row
-        if existing_delivery == delivery_key or existing_fingerprint == fingerprint:
-            return Claim(ClaimOutcome.DUPLICATE, existing_id)
-        return Claim(ClaimOutcome.CONFLICT, existing_id)
+            if existing_delivery == delivery_key or existing_fingerprint == fingerprint:
+                return Claim(ClaimOutcome.DUPLICATE, existing_id)
+            return Claim(ClaimOutcome.CONFLICT, existing_id)
 
-    def set_state(
-        self,
-        alert_id: str,
-        state: AlertState,
-        *,
-        reason: str | None = None,
+        return work
+
+    def set_state(self, alert_id: str, state: AlertState, **details: Any) -> None:
+        """The alert's state, with ``reason`` and ``report`` when given; not fsynced."""
+        self._write(self._state_work(alert_id, state, **details), durable=False)
+
+    async def set_state_async(self, alert_id: str, state: AlertState, **details: Any) -> None:
+        await self._write_async(self._state_work(alert_id, state, **details), durable=False)
+
+    def _state_work(
+        self, alert_id: str, state: AlertState, *, reason: str | None = None,
         report: Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> Work:
         finished = self._time() if state in (AlertState.DONE, AlertState.REFUSED) else None
-        with self._tx(durable=False) as db:
+        args = (state.value, reason, json.dumps(report) if report is not None else None,
+                finished, alert_id)
+
+        def work(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE alerts SET state = ?, reason = coalesce(?, reason),"
                 " report = coalesce(?, report), finished_at = coalesce(?, finished_at)"
                 " WHERE alert_id = ?",
-                (
-                    state.value,
-                    reason,
-                    json.dumps(report) if report is not None else None,
-                    finished,
-                    alert_id,
-                ),
+                args,
             )
 
+        return work
+
     def get_alert(self, alert_id: str) -> AlertRecord | None:
-        row = self._db.execute(
-            "SELECT alert_id, intent_key, alert, received_at, peer, source, state, reason, report"
-            " FROM alerts WHERE alert_id = ?",
-            (alert_id,),
-        ).fetchone()
-        return _alert_record(row) if row else None
+        rows = self._read(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = ?", (alert_id,))
+        return _alert_record(rows[0]) if rows else None
 
     def recent_alerts(self, limit: int = 50) -> list[AlertRecord]:
-        rows = self._db.execute(
-            "SELECT alert_id, intent_key, alert, received_at, peer, source, state, reason, report"
-            " FROM alerts ORDER BY received_at DESC, rowid DESC LIMIT ?",
+        rows = self._read(
+            f"SELECT {ALERT_COLUMNS} FROM alerts ORDER BY received_at DESC, rowid DESC LIMIT ?",
             (limit,),
-        ).fetchall()
+        )
         return [_alert_record(row) for row in rows]
 
     def unfinished_alerts(self) -> list[AlertRecord]:
         """Alerts answered 2xx whose execution never finished: they must not be lost."""
-        rows = self._db.execute(
-            "SELECT alert_id, intent_key, alert, received_at, peer, source, state, reason, report"
-            " FROM alerts WHERE state IN (?, ?) ORDER BY received_at, rowid",
+        rows = self._read(
+            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE state IN (?, ?) ORDER BY received_at, rowid",
             (AlertState.RECEIVED.value, AlertState.EXECUTING.value),
-        ).fetchall()
+        )
         return [_alert_record(row) for row in rows]
 
     def purge(self, older_than_seconds: float) -> int:
         """Forget finished alerts (and their final legs) older than the retention."""
         cutoff = self._time() - older_than_seconds
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> int:
             db.execute(
                 "DELETE FROM legs WHERE status NOT IN (?, ?, ?) AND alert_id IN (SELECT alert_id"
                 " FROM alerts WHERE received_at < ? AND state IN ('done', 'refused'))",
@@ -287,117 +269,115 @@ class Journal:
             )
             return cursor.rowcount
 
+        return int(self._write(work))
+
     # -- legs ---------------------------------------------------------------------------------
 
-    def record_intent(
-        self,
-        *,
-        client_order_id: str,
-        alert_id: str,
-        account: str,
-        broker: str,
-        symbol: str,
-        purpose: str,
-        side: str | None,
-        quantity: str | None,
-        notional: str | None,
-        order: Mapping[str, Any],
-    ) -> bool:
+    def record_intent(self, **fields: Any) -> bool:
         """Commit a leg's intent before it is sent. False when the leg was already journaled
-        (a re-run after a restart): the caller must then use the recorded outcome."""
+        (a re-run after a restart): the caller must then use the recorded outcome. Keywords:
+        client_order_id, alert_id, account, broker, symbol, purpose, side, quantity, notional,
+        order."""
+        return bool(self._write(self._intent_work(**fields)))
+
+    async def record_intent_async(self, **fields: Any) -> bool:
+        return bool(await self._write_async(self._intent_work(**fields)))
+
+    def _intent_work(
+        self, *, client_order_id: str, alert_id: str, account: str, broker: str, symbol: str,
+        purpose: str, side: str | None, quantity: str | None, notional: str | None,
+        order: Mapping[str, Any],
+    ) -> Work:
         now = self._time()
-        with self._tx() as db:
+        row = (client_order_id, alert_id, account, broker, symbol, purpose, side, quantity,
+               notional, json.dumps(order), LEG_PENDING, None, now, now)
+
+        def work(db: sqlite3.Connection) -> bool:
             cursor = db.execute(
-                "INSERT INTO legs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                (
-                    client_order_id,
-                    alert_id,
-                    account,
-                    broker,
-                    symbol,
-                    purpose,
-                    side,
-                    quantity,
-                    notional,
-                    json.dumps(order),
-                    LEG_PENDING,
-                    None,
-                    now,
-                    now,
-                ),
+                "INSERT INTO legs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", row
             )
             return cursor.rowcount == 1
 
+        return work
+
     def record_outcome(self, client_order_id: str, result: Mapping[str, Any]) -> None:
-        with self._tx(durable=False) as db:
+        self._write(self._outcome_work(client_order_id, result), durable=False)
+
+    async def record_outcome_async(self, client_order_id: str, result: Mapping[str, Any]) -> None:
+        await self._write_async(self._outcome_work(client_order_id, result), durable=False)
+
+    def _outcome_work(self, client_order_id: str, result: Mapping[str, Any]) -> Work:
+        args = (result["status"], json.dumps(result), self._time(), client_order_id)
+
+        def work(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE legs SET status = ?, result = ?, updated_at = ? WHERE client_order_id = ?",
-                (result["status"], json.dumps(result), self._time(), client_order_id),
+                args,
             )
 
+        return work
+
     def get_leg(self, client_order_id: str) -> LegRecord | None:
-        row = self._db.execute(
-            "SELECT client_order_id, alert_id, account, broker, symbol, purpose, status,"
-            " order_json, result FROM legs WHERE client_order_id = ?",
-            (client_order_id,),
-        ).fetchone()
-        return _leg_record(row) if row else None
+        rows = self._read(
+            f"SELECT {LEG_COLUMNS} FROM legs WHERE client_order_id = ?", (client_order_id,)
+        )
+        return _leg_record(rows[0]) if rows else None
 
     def legs_for_alert(self, alert_id: str) -> list[LegRecord]:
-        rows = self._db.execute(
-            "SELECT client_order_id, alert_id, account, broker, symbol, purpose, status,"
-            " order_json, result FROM legs WHERE alert_id = ? ORDER BY created_at, rowid",
+        rows = self._read(
+            f"SELECT {LEG_COLUMNS} FROM legs WHERE alert_id = ? ORDER BY created_at, rowid",
             (alert_id,),
-        ).fetchall()
+        )
         return [_leg_record(row) for row in rows]
 
     def unresolved_legs(self) -> list[LegRecord]:
         """Legs sent (or about to be) without a final outcome: reconcile before new alerts."""
-        rows = self._db.execute(
-            "SELECT client_order_id, alert_id, account, broker, symbol, purpose, status,"
-            " order_json, result FROM legs WHERE status IN (?, ?) ORDER BY created_at",
+        rows = self._read(
+            f"SELECT {LEG_COLUMNS} FROM legs WHERE status IN (?, ?) ORDER BY created_at",
             (LEG_PENDING, "unknown"),
-        ).fetchall()
+        )
         return [_leg_record(row) for row in rows]
 
     def open_legs(self, account: str, symbol: str) -> list[LegRecord]:
         """Orders this router placed that rest at the venue (for ``cancel``)."""
-        rows = self._db.execute(
-            "SELECT client_order_id, alert_id, account, broker, symbol, purpose, status,"
-            " order_json, result FROM legs WHERE account = ? AND symbol = ? AND status = ?",
+        rows = self._read(
+            f"SELECT {LEG_COLUMNS} FROM legs WHERE account = ? AND symbol = ? AND status = ?",
             (account, symbol, "accepted"),
-        ).fetchall()
+        )
         return [_leg_record(row) for row in rows]
 
     def legs_since(self, account: str, since: float) -> int:
         """How many legs were committed for an account since a time (orders per minute)."""
-        return int(
-            self._db.execute(
-                "SELECT count(*) FROM legs WHERE account = ? AND created_at >= ?"
-                " AND purpose != 'cancel'",
-                (account, since),
-            ).fetchone()[0]
+        rows = self._read(
+            "SELECT count(*) FROM legs WHERE account = ? AND created_at >= ?"
+            " AND purpose != 'cancel'",
+            (account, since),
         )
+        return int(rows[0][0])
 
     # -- flags and profit and loss ------------------------------------------------------------
 
     def set_flag(self, name: str, value: str | None) -> None:
-        with self._tx() as db:
+        now = self._time()
+
+        def work(db: sqlite3.Connection) -> None:
             if value is None:
                 db.execute("DELETE FROM flags WHERE name = ?", (name,))
             else:
                 db.execute(
                     "INSERT INTO flags VALUES (?, ?, ?) ON CONFLICT (name)"
                     " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                    (name, value, self._time()),
+                    (name, value, now),
                 )
 
+        self._write(work)
+
     def get_flag(self, name: str) -> str | None:
-        row = self._db.execute("SELECT value FROM flags WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
+        rows = self._read("SELECT value FROM flags WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
 
     def add_realised_pnl(self, account: str, day: str, amount: str) -> None:
-        with self._tx() as db:
+        def work(db: sqlite3.Connection) -> None:
             row = db.execute(
                 "SELECT realised FROM pnl WHERE account = ? AND day = ?", (account, day)
             ).fetchone()
@@ -408,25 +388,56 @@ class Journal:
                 (account, day, str(total)),
             )
 
+        self._write(work)
+
     def realised_pnl(self, account: str, day: str) -> str:
-        row = self._db.execute(
+        rows = self._read(
             "SELECT realised FROM pnl WHERE account = ? AND day = ?", (account, day)
-        ).fetchone()
-        return row[0] if row else "0"
+        )
+        return rows[0][0] if rows else "0"
 
     def writable(self) -> bool:
-        """Whether a write transaction can start now (health checks); writes nothing."""
+        """Whether a write transaction can start and commit now (health checks)."""
         try:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("ROLLBACK")
-        except sqlite3.Error:
+            self._write(lambda db: None, durable=False)
+        except (sqlite3.Error, RuntimeError):
             return False
         return True
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._writer.close()
+        with self._read_lock:
+            if self._reader is not self._writer_db:
+                self._reader.close()
+        self._writer_db.close()
+
+
+ALERT_COLUMNS = "alert_id, intent_key, alert, received_at, peer, source, state, reason, report"
+LEG_COLUMNS = (
+    "client_order_id, alert_id, account, broker, symbol, purpose, status, order_json, result"
+)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _alert_record(row: tuple) -> AlertRecord:

@@ -185,6 +185,32 @@ class Router:
         journaled). A duplicate or a conflict names the earlier alert. ``authorize`` sees the
         parsed alert before the claim (the webhook's passphrase check); whatever it raises
         propagates and nothing is journaled."""
+        alert, fields = self._claim_fields(raw, content_type, peer, source, authorize)
+        claim = self.journal.claim(**fields)
+        return Acceptance(claim.outcome, claim.alert_id, alert)
+
+    async def accept_async(
+        self,
+        raw: bytes,
+        content_type: str | None,
+        *,
+        peer: str | None = None,
+        source: str = "webhook",
+        authorize: Callable[[Alert], None] | None = None,
+    ) -> Acceptance:
+        """``accept`` for the event loop: the claim joins the journal's next group commit."""
+        alert, fields = self._claim_fields(raw, content_type, peer, source, authorize)
+        claim = await self.journal.claim_async(**fields)
+        return Acceptance(claim.outcome, claim.alert_id, alert)
+
+    def _claim_fields(
+        self,
+        raw: bytes,
+        content_type: str | None,
+        peer: str | None,
+        source: str,
+        authorize: Callable[[Alert], None] | None,
+    ) -> tuple[Alert, dict[str, Any]]:
         from .intake import parse_alert  # pydantic-heavy; only paid by paths that take alerts
 
         alert = parse_alert(raw, content_type, self.plugins)
@@ -192,23 +218,23 @@ class Router:
             authorize(alert)
         delivery_key = hashlib.sha256(raw).hexdigest()
         public = alert.public_dict()
-        intent_key = alert.intent_key() or f"body:{delivery_key}"
+        # Two deliveries are one alert when everything but the fire time (and the secret) is
+        # equal; a same-intent body that differs in anything else is a conflict.
         fingerprint = hashlib.sha256(
             json.dumps(
                 {k: v for k, v in public.items() if k not in ("timenow", "passphrase")},
                 sort_keys=True,
             ).encode()
         ).hexdigest()
-        claim = self.journal.claim(
-            alert_id=str(uuid.uuid4()),
-            delivery_key=delivery_key,
-            intent_key=intent_key,
-            fingerprint=fingerprint,
-            alert=public,
-            peer=peer,
-            source=source,
-        )
-        return Acceptance(claim.outcome, claim.alert_id, alert)
+        return alert, {
+            "alert_id": str(uuid.uuid4()),
+            "delivery_key": delivery_key,
+            "intent_key": alert.intent_key() or f"body:{delivery_key}",
+            "fingerprint": fingerprint,
+            "alert": public,
+            "peer": peer,
+            "source": source,
+        }
 
     def spawn(self, alert_id: str) -> asyncio.Task[ExecutionReport]:
         """Execute in the background (the webhook has already answered)."""
@@ -232,7 +258,7 @@ class Router:
         refusal = self._refusal(alert)
         if refusal is not None:
             report = ExecutionReport(alert_id, intent_key, (), refused=refusal)
-            self.journal.set_state(
+            await self.journal.set_state_async(
                 alert_id, AlertState.REFUSED, reason=refusal, report=report.to_dict()
             )
             log.info("alert %s refused: %s", alert_id, refusal)
@@ -243,7 +269,7 @@ class Router:
             targets = self._targets(alert)
         except ConfigError as exc:
             report = ExecutionReport(alert_id, intent_key, (), refused=str(exc))
-            self.journal.set_state(
+            await self.journal.set_state_async(
                 alert_id, AlertState.REFUSED, reason=str(exc), report=report.to_dict()
             )
             await self._notify(report)
@@ -257,7 +283,7 @@ class Router:
         legs = tuple(leg for legs, _ in per_account for leg in legs)
         notes = tuple(note for _, notes in per_account for note in notes)
         report = ExecutionReport(alert_id, intent_key, legs, notes)
-        self.journal.set_state(alert_id, AlertState.DONE, report=report.to_dict())
+        await self.journal.set_state_async(alert_id, AlertState.DONE, report=report.to_dict())
         log.info(
             "alert %s %s: %s",
             alert_id,
@@ -552,7 +578,7 @@ class Router:
                     reason=str(exc),
                 )
             if result.status is OrderStatus.CANCELED:
-                self.journal.record_outcome(leg.client_order_id, result.to_dict())
+                await self.journal.record_outcome_async(leg.client_order_id, result.to_dict())
             reports.append(
                 LegReport(
                     account.name, broker.name, LegPurpose.CANCEL, result, None, instrument.symbol

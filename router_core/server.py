@@ -209,10 +209,9 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         source = f"webhook:{route}" if route else "webhook"
         digest = hashlib.sha256(raw).hexdigest()[:16]
         try:
-            # The claim fsyncs SQLite; a thread keeps the event loop answering under a burst.
-            acceptance = await asyncio.to_thread(
-                router.accept, raw, content_type, peer=sender, source=source,
-                authorize=authorize,
+            # The claim joins the journal's next group commit; the loop keeps answering.
+            acceptance = await router.accept_async(
+                raw, content_type, peer=sender, source=source, authorize=authorize,
             )
         except Unauthorized as exc:
             log.warning("webhook from %s refused: %s (body sha256 %s)", sender, exc.reason, digest)

@@ -174,10 +174,10 @@ async def test_connect_failure_is_retried_because_nothing_was_sent(router):
 
 
 async def test_journal_failure_before_sending_places_nothing(router, monkeypatch):
-    def broken(**kwargs):
+    async def broken(**kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(router.journal, "record_intent", broken)
+    monkeypatch.setattr(router.journal, "record_intent_async", broken)
     with pytest.raises(OSError):
         await send(router)
     assert VENUE.submits == 0

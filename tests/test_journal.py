@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
+import pytest
+
 from router_core.journal import MIGRATIONS, AlertState, ClaimOutcome, Journal
 
 
@@ -22,8 +24,8 @@ def claim(journal: Journal, n: int, *, delivery="d", intent="i", fingerprint="f"
 
 def test_wal_and_full_sync(tmp_path):
     journal = Journal(tmp_path / "j.sqlite3")
-    assert journal._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert journal._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert journal._read("PRAGMA journal_mode")[0][0] == "wal"
+    assert journal._read("PRAGMA synchronous")[0][0] == 2  # FULL on the reading side too
 
 
 def test_twenty_concurrent_claims_make_one_alert(tmp_path):
@@ -94,3 +96,41 @@ def test_purge_keeps_unresolved_legs_and_recent_alerts(tmp_path):
     assert journal.get_alert("a1") is None
     assert journal.get_alert("a2") is not None  # its leg has no outcome yet
     assert journal.get_alert("a3") is not None
+
+
+def test_a_failing_write_does_not_undo_the_rest_of_its_group(tmp_path):
+    import sqlite3 as sqlite
+    from concurrent.futures import wait
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = journal._writer
+    # Hold the writer busy so the next writes queue up and commit as one group.
+    gate = threading.Event()
+    busy = writer.submit(lambda db: gate.wait(5), durable=False)
+    good = writer.submit(lambda db: db.execute("INSERT INTO flags VALUES ('a', '1', 0)"),
+                         durable=True)
+    bad = writer.submit(lambda db: db.execute("INSERT INTO no_such_table VALUES (1)"),
+                        durable=True)
+    also_good = writer.submit(lambda db: db.execute("INSERT INTO flags VALUES ('b', '2', 0)"),
+                              durable=True)
+    gate.set()
+    wait([busy, good, bad, also_good], timeout=10)
+    assert isinstance(bad.exception(), sqlite.OperationalError)
+    assert good.exception() is None and also_good.exception() is None
+    assert (journal.get_flag("a"), journal.get_flag("b")) == ("1", "2")
+
+
+async def test_async_writes_do_not_block_the_loop_and_are_read_back(tmp_path):
+    import asyncio
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    claims = await asyncio.gather(*(
+        journal.claim_async(alert_id=f"a{n}", delivery_key=f"d{n}", intent_key=f"i{n}",
+                            fingerprint="f", alert={}, peer=None, source="t")
+        for n in range(50)
+    ))
+    assert all(c.outcome is ClaimOutcome.NEW for c in claims)
+    assert len(journal.recent_alerts(limit=100)) == 50
+    journal.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        journal.set_flag("halt", "x")

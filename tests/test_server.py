@@ -522,10 +522,10 @@ async def test_422_never_echoes_the_passphrase_or_the_body(harness: Harness) -> 
 async def test_journal_failure_is_503_and_nothing_is_placed(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(**_: Any) -> Any:
+    async def broken(**_: Any) -> Any:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(harness.router.journal, "claim", broken)
+    monkeypatch.setattr(harness.router.journal, "claim_async", broken)
     response = await harness.client.post("/webhook", content=raw(), headers=JSON)
     await harness.settle()
     assert response.status_code == 503
