@@ -5,11 +5,11 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from router_core import BrokerContext, NonceRegistry, RateLimiterRegistry
-
 from router_kraken_spot.client import shared_tls_context
 from router_kraken_spot.fake_data import extra_key
 from router_kraken_spot.testing import make_broker
+
+from router_core import BrokerContext, NonceRegistry, RateLimiterRegistry
 
 
 def _context(tmp_path: Path, number: int) -> BrokerContext:
