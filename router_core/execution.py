@@ -112,7 +112,7 @@ class LegRunner:
         if not recorded:
             return await self.resume(broker, order.client_order_id, order)
         context = {"alert_id": alert_id, "intent_key": intent_key, "leg": order.purpose}
-        return await self._settle(order.client_order_id, await self._send(broker, order, context))
+        return self._settle(order.client_order_id, await self._send(broker, order, context))
 
     async def resume(
         self,
@@ -135,11 +135,11 @@ class LegRunner:
         if found is not None:
             if order is not None:
                 found = await self._with_brackets(broker, order, found)
-            return await self._settle(client_order_id, _Outcome(found))
+            return self._settle(client_order_id, _Outcome(found))
         if order is not None:  # proven absent: the intent was journaled but never placed
             outcome = await self._send(broker, order, {"resumed": True}, already_absent=True)
-            return await self._settle(client_order_id, outcome)
-        return await self._settle(
+            return self._settle(client_order_id, outcome)
+        return self._settle(
             client_order_id,
             _Outcome(
                 OrderResult(
@@ -228,11 +228,13 @@ class LegRunner:
                 return found
         return None
 
-    async def _settle(self, client_order_id: str, outcome: _Outcome) -> OrderResult:
+    def _settle(self, client_order_id: str, outcome: _Outcome) -> OrderResult:
         record = outcome.result.to_dict()
         if outcome.given_up:  # final for the journal, still "unknown" for the report
             record["status"] = LEG_GIVEN_UP
-        await self.journal.record_outcome_async(client_order_id, record)
+        # Not awaited: the router awaits the alert's final state, which the writer commits
+        # after this outcome.
+        self.journal.record_outcome_soon(client_order_id, record)
         return outcome.result
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from .journal_writer import GroupCommitWriter, Work
+
+log = logging.getLogger("router_core.journal")
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: alerts, legs, flags
@@ -306,6 +309,17 @@ class Journal:
     async def record_outcome_async(self, client_order_id: str, result: Mapping[str, Any]) -> None:
         await self._write_async(self._outcome_work(client_order_id, result), durable=False)
 
+    def record_outcome_soon(self, client_order_id: str, result: Mapping[str, Any]) -> None:
+        """Queue an outcome without waiting for it. The writer keeps order, so anything awaited
+        afterwards (the alert's final state) commits after it; a crash in between leaves the
+        leg pending, and recovery looks it up at the venue."""
+        future = self._writer.submit(self._outcome_work(client_order_id, result), durable=False)
+        future.add_done_callback(_log_failure)
+
+    async def flush(self) -> None:
+        """Wait until every write queued so far is committed (the writer keeps order)."""
+        await self._write_async(lambda db: None, durable=False)
+
     def _outcome_work(self, client_order_id: str, result: Mapping[str, Any]) -> Work:
         args = (result["status"], json.dumps(result), self._time(), client_order_id)
 
@@ -410,6 +424,11 @@ class Journal:
             if self._reader is not self._writer_db:
                 self._reader.close()
         self._writer_db.close()
+
+
+def _log_failure(future: Any) -> None:
+    if future.exception() is not None:
+        log.error("journal write failed: %s", future.exception())
 
 
 ALERT_COLUMNS = "alert_id, intent_key, alert, received_at, peer, source, state, reason, report"

@@ -631,6 +631,7 @@ class Router:
                 await self.runner.resume(broker, leg.client_order_id, None, instrument)
             except RouterError as exc:
                 log.error("could not reconcile leg %s: %s", leg.client_order_id, exc)
+        await self.journal.flush()  # reconciled outcomes are on disk before anything new
         unfinished = self.journal.unfinished_alerts()
         for record in unfinished:
             await self.execute(record.alert_id)
