@@ -9,12 +9,15 @@ So one file write covers ``LEASE`` nonces instead of one write per request.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from .errors import ConfigError
 
 LEASE = 60_000  # nonces (one minute of milliseconds) covered by one persisted ceiling
 
@@ -66,6 +69,8 @@ class NonceRegistry:
         self._lock = threading.Lock()
 
     def for_key(self, key_id: str) -> NonceSource:
+        """The key's nonce source. Raises ConfigError when another process uses the key with
+        the same state folder: the venue checks nonces in order, so one key, one process."""
         with self._lock:
             source = self._sources.get(key_id)
             if source is None:
@@ -73,8 +78,37 @@ class NonceRegistry:
                 if self._dir is not None:
                     self._dir.mkdir(parents=True, exist_ok=True)
                     path = self._dir / f"{key_fingerprint(key_id)}.nonce"
+                    _hold_for_this_process(path.with_suffix(".lock"))
                 source = self._sources[key_id] = NonceSource(path)
             return source
+
+
+# Lock files this process holds, by path, open for its whole life: the kernel releases them
+# when the process ends, however it ends (SIGKILL included).
+_HELD: dict[Path, int] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _hold_for_this_process(path: Path) -> None:
+    with _HELD_LOCK:
+        if path in _HELD:
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise ConfigError(
+                f"an API key (fingerprint {path.stem}) is already in use by another alert-router "
+                f"process (pid {holder}) with the state folder {path.parent.parent}: the venue "
+                "checks nonces in order, so one key serves one process at a time. Stop the "
+                "other process (for example a running `alert-router serve`) or give this one "
+                "its own API key"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _HELD[path] = fd
 
 
 def key_fingerprint(public_key: str) -> str:

@@ -69,3 +69,35 @@ def test_registry_keys_files_by_fingerprint_not_key(tmp_path):
     assert registry.for_key("my-public-api-key") is source
     names = [p.name for p in (tmp_path / "nonces").iterdir()]
     assert names and all("my-public-api-key" not in n for n in names)
+
+
+def test_a_second_process_on_the_same_key_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    import pytest
+
+    from router_core.errors import ConfigError
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from router_core.nonces import NonceRegistry; "
+         f"NonceRegistry({str(tmp_path)!r}).for_key('shared-key'); print('held', flush=True); "
+         "time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        with pytest.raises(ConfigError, match=rf"in use by another alert-router process \(pid "
+                                              rf"{holder.pid}\)"):
+            NonceRegistry(tmp_path).for_key("shared-key")
+        NonceRegistry(tmp_path).for_key("another-key")  # other keys are free
+    finally:
+        holder.kill()
+        holder.wait()
+    NonceRegistry(tmp_path).for_key("shared-key")  # released when the holder died
+
+
+def test_one_process_may_open_its_own_key_twice(tmp_path):
+    NonceRegistry(tmp_path).for_key("k")
+    NonceRegistry(tmp_path).for_key("k")  # an in-process restart, as tests do
