@@ -338,15 +338,9 @@ class Router:
                     alert, intent_key, account, broker, instrument, multiplier
                 )
             except BrokerError as exc:  # the venue could not tell position or balance
+                reason = str(exc)  # plugins name their venue; the report names the broker
                 return [
-                    _denied(
-                        account,
-                        broker,
-                        LegPurpose.OPEN,
-                        intent_key,
-                        f"{broker.name}: {exc}",
-                        instrument,
-                    )
+                    _denied(account, broker, LegPurpose.OPEN, intent_key, reason, instrument)
                 ], []
             return await self._run_plan(plan, broker, alert, alert_id, intent_key), decision_notes
 

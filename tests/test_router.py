@@ -360,3 +360,21 @@ def test_realised_pnl_of_linear_and_inverse_closes():
     assert pnl == 2 * (Decimal(1) / 100 - Decimal(1) / 110)
     opening = Order("c", "a", linear, Side.BUY, Decimal(2))
     assert realised_pnl(long_, opening, fill) is None  # adding to a long realises nothing
+
+
+async def test_a_stub_account_is_denied_while_the_paper_account_fills(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[accounts.paper]\nbroker = "paper"\n\n'
+                    '[accounts.prop]\nbroker = "tradovate"\napp_id = "alert-router"\n')
+    router = Router.from_config_file(path, plugins=make_plugin_manager(["paper", "propfirms"]))
+    await router.start()
+    try:
+        report = await route(router, {"ticker": "NQ1!", "action": "buy", "quantity": "1",
+                                      "price": "20000", "accounts": ["paper", "prop"]})
+        by_account = {leg.account: leg.result for leg in report.legs}
+        assert by_account["paper"].status is OrderStatus.FILLED
+        assert by_account["prop"].status is OrderStatus.DENIED
+        assert by_account["prop"].reason.startswith("tradovate: ")
+        assert by_account["prop"].reason.endswith("is not implemented yet (stub)")
+    finally:
+        await router.close()
