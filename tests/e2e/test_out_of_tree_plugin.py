@@ -1,7 +1,8 @@
 """An out-of-tree plugin, installed with pip into a fresh virtual environment, routes an alert.
 
-The plugin is tests/e2e/hello_plugin (the guide's hello broker, packaged as
-alert-router-hello with an entry point ``hello``). The core is installed from a copy of this
+The plugin is tests/e2e/hello_plugin, whose module is copied from the guide's hello broker
+(docs/examples/hello_broker.py) at build time, packaged as alert-router-hello with an entry
+point ``hello``. The core is installed from a copy of this
 checkout's sources, not from the checkout itself, so the build never writes ``build/`` or
 ``*.egg-info`` into the shared work tree. Only the core's dependencies come from PyPI.
 """
@@ -60,6 +61,9 @@ def test_pip_installed_plugin_is_listed_routes_an_alert_and_uninstalls(tmp_path:
 
     core = copy_core(tmp_path / "core")
     plugin = shutil.copytree(HELLO, tmp_path / "hello_plugin", ignore=IGNORE)
+    # The package's module is the guide's hello broker itself, so the two cannot drift.
+    example = ROOT / "docs" / "examples" / "hello_broker.py"
+    shutil.copy(example, plugin / "router_hello" / "plugin.py")
     run(python, "-m", "pip", "install", "-q", core, cwd=tmp_path)
     run(python, "-m", "pip", "install", "-q", plugin, cwd=tmp_path)
 
