@@ -60,12 +60,13 @@ from .models import (
     Side,
 )
 from .nonces import NonceRegistry
-from .plugins import PluginSet, make_plugin_manager
+from .plugins import PluginSet, hookimpl, make_plugin_manager
 from .ratelimit import RateLimiterRegistry
 
 __all__ = [
     "BrokerContract",
     "FakeClock",
+    "SubmitSpy",
     "add_plugin",
     "broker_context",
     "fake_clock",
@@ -130,6 +131,19 @@ def make_broker_context(
         clock=clock,
         environ={} if environ is None else environ,
     )
+
+
+class SubmitSpy:
+    """A plugin that records the client order id of every order reaching the submit hook,
+    before any broker sees it: register it to count submissions (a venue that dedups by
+    client order id would hide a double submit)."""
+
+    def __init__(self) -> None:
+        self.orders: list[str] = []
+
+    @hookimpl(tryfirst=True)
+    def router_submit_order(self, order: Order) -> None:
+        self.orders.append(order.client_order_id)
 
 
 def add_plugin(plugins: PluginSet, obj: object, name: str | None = None) -> str:

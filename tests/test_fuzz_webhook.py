@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from router_core import hookimpl, make_plugin_manager
+from router_core import make_plugin_manager
 from router_core.router import Router
 from router_core.security import WebhookSettings
 from router_core.server import create_app
+from router_core.testing import SubmitSpy
 
 pytest.importorskip("router_paper", reason="alert-router-paper is not installed")
 
@@ -35,15 +36,6 @@ state_dir = "state"
 broker = "paper"
 fill_price = 100
 """
-
-
-class SubmitSpy:
-    def __init__(self) -> None:
-        self.orders: list[str] = []
-
-    @hookimpl(tryfirst=True)
-    def router_submit_order(self, order: Any) -> None:
-        self.orders.append(order.client_order_id)
 
 
 def _app(root: Path, passphrase: str | None) -> tuple[Any, Router, SubmitSpy]:

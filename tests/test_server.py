@@ -19,12 +19,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from router_core import hookimpl, make_plugin_manager
+from router_core import make_plugin_manager
 from router_core.errors import ConfigError
 from router_core.router import Router
 from router_core.security import WebhookSettings, parse_allowlist, signature_header
 from router_core.server import create_app
-from router_core.testing import FakeClock
+from router_core.testing import FakeClock, SubmitSpy
 
 pytest.importorskip("router_paper", reason="alert-router-paper is not installed")
 
@@ -42,17 +42,6 @@ reconcile_window_seconds = 0.1
 broker = "paper"
 fill_price = 100
 """
-
-
-class SubmitSpy:
-    """Counts every order that reaches the submit hook (before the broker sees it)."""
-
-    def __init__(self) -> None:
-        self.orders: list[str] = []
-
-    @hookimpl(tryfirst=True)
-    def router_submit_order(self, order: Any) -> None:
-        self.orders.append(order.client_order_id)
 
 
 def alert(**fields: Any) -> dict[str, Any]:
