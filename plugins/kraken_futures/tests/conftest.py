@@ -67,12 +67,7 @@ async def make_broker(
     made: list[KrakenFuturesBroker] = []
 
     async def build(start: bool = True, **config: Any) -> KrakenFuturesBroker:
-        config.setdefault("base_url", BASE_URL)
-        broker = KrakenFuturesBroker(KrakenFuturesConfig(**config), context)
-        made.append(broker)
-        if start:
-            await broker.start()
-        return broker
+        return await _build(made, context, start, config)
 
     yield build
     for broker in made:
@@ -89,17 +84,24 @@ async def broker_over(
     async def build(
         transport: httpx.AsyncBaseTransport, start: bool = False, **config: Any
     ) -> KrakenFuturesBroker:
-        config.setdefault("base_url", BASE_URL)
         context = make_context(tmp_path, fake, clock, transport=transport)
-        broker = KrakenFuturesBroker(KrakenFuturesConfig(**config), context)
-        made.append(broker)
-        if start:
-            await broker.start()
-        return broker
+        return await _build(made, context, start, config)
 
     yield build
     for broker in made:
         await broker.close()
+
+
+async def _build(
+    made: list[KrakenFuturesBroker], context: BrokerContext, start: bool, config: dict[str, Any]
+) -> KrakenFuturesBroker:
+    """A broker on ``context`` (against the fake unless ``base_url`` says otherwise)."""
+    config.setdefault("base_url", BASE_URL)
+    broker = KrakenFuturesBroker(KrakenFuturesConfig(**config), context)
+    made.append(broker)
+    if start:
+        await broker.start()
+    return broker
 
 
 @pytest_asyncio.fixture
