@@ -31,7 +31,7 @@ from router_core import (
 from .client import KrakenSpotClient
 from .config import KrakenSpotConfig
 from .endpoints import ADD_ORDER_COST, cancel_cost
-from .instruments import InstrumentCache, canonical_asset, require_online
+from .instruments import InstrumentCache, canonical_asset, decimal_or, require_online
 from .orders import build_add_order, userref_for
 
 log = logging.getLogger("router_kraken_spot")
@@ -113,13 +113,13 @@ class KrakenSpotBroker(Broker):
         asset_id = (await self._pairs.index()).asset_ids.get(code, code)
         balances = await self.client.private("BalanceEx")
         entry = _balance_entry(balances, asset_id, code)
-        held = (_dec(entry.get("balance")) + _dec(entry.get("credit"))
-                - _dec(entry.get("credit_used")))
-        available = held - _dec(entry.get("hold_trade"))
+        held = (decimal_or(entry.get("balance")) + decimal_or(entry.get("credit"))
+                - decimal_or(entry.get("credit_used")))
+        available = held - decimal_or(entry.get("hold_trade"))
         equity = held
         if self.config.margin:
             trade = await self.client.private("TradeBalance", [("asset", asset_id)])
-            equity = _dec(trade.get("e"), held)
+            equity = decimal_or(trade.get("e"), held)
         return Balance(currency=code, equity=equity, available=available)
 
     async def position(self, instrument: Instrument) -> Position:
@@ -128,8 +128,8 @@ class KrakenSpotBroker(Broker):
         asset_id = str(instrument.venue.get("base_asset") or instrument.base)
         balances = await self.client.private("BalanceEx")
         entry = _balance_entry(balances, asset_id, instrument.base)
-        quantity = (_dec(entry.get("balance")) + _dec(entry.get("credit"))
-                    - _dec(entry.get("credit_used")) - _dec(entry.get("hold_trade")))
+        quantity = (decimal_or(entry.get("balance")) + decimal_or(entry.get("credit"))
+                    - decimal_or(entry.get("credit_used")) - decimal_or(entry.get("hold_trade")))
         return Position(symbol=instrument.symbol, quantity=quantity)
 
     async def _margin_position(self, instrument: Instrument) -> Position:
@@ -142,11 +142,11 @@ class KrakenSpotBroker(Broker):
         for item in (positions or {}).values():
             if item.get("pair") not in names:
                 continue
-            open_volume = _dec(item.get("vol")) - _dec(item.get("vol_closed"))
+            open_volume = decimal_or(item.get("vol")) - decimal_or(item.get("vol_closed"))
             sign = 1 if item.get("type") == "buy" else -1
             quantity += sign * open_volume
-            cost += _dec(item.get("cost"))
-            volume += _dec(item.get("vol"))
+            cost += decimal_or(item.get("cost"))
+            volume += decimal_or(item.get("vol"))
             sides.add(sign)
         average = cost / volume if volume and len(sides) == 1 else None
         return Position(symbol=instrument.symbol, quantity=quantity, average_price=average)
@@ -256,15 +256,6 @@ class KrakenSpotBroker(Broker):
         self._userref_ids.add(client_order_id)
 
 
-def _dec(value: Any, default: Decimal = Decimal(0)) -> Decimal:
-    if value is None or value == "":
-        return default
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return default
-
-
 def _balance_entry(balances: Any, asset_id: str, code: str) -> Mapping[str, Any]:
     if not isinstance(balances, Mapping):
         raise VenueUnavailable("Kraken BalanceEx answered without a balance map",
@@ -315,9 +306,9 @@ def _pick(orders: Mapping[str, Any], field: str, value: str, client_order_id: st
 
 def _to_result(client_order_id: str, txid: str, data: Mapping[str, Any]) -> OrderResult:
     status = str(data.get("status", ""))
-    volume = _dec(data.get("vol"))
-    executed = _dec(data.get("vol_exec"))
-    average = _dec(data.get("price")) or None
+    volume = decimal_or(data.get("vol"))
+    executed = decimal_or(data.get("vol_exec"))
+    average = decimal_or(data.get("price")) or None
     reason = data.get("reason") or None
     if status in ("pending", "open"):
         outcome = OrderStatus.PARTIALLY_FILLED if executed > 0 else OrderStatus.ACCEPTED
@@ -332,6 +323,6 @@ def _to_result(client_order_id: str, txid: str, data: Mapping[str, Any]) -> Orde
     limit = (data.get("descr") or {}).get("price")
     return OrderResult(
         status=outcome, client_order_id=client_order_id, venue_order_id=txid,
-        quantity=volume or None, price=_dec(limit) or None, filled_quantity=executed,
+        quantity=volume or None, price=decimal_or(limit) or None, filled_quantity=executed,
         average_price=average if executed > 0 else None, reason=reason,
     )

@@ -55,7 +55,8 @@ def _pair_assets(info: Mapping[str, Any]) -> tuple[str, str]:
     return canonical_asset(str(info.get("base", ""))), canonical_asset(str(info.get("quote", "")))
 
 
-def _decimal(value: Any, default: Decimal = Decimal(0)) -> Decimal:
+def decimal_or(value: Any, default: Decimal = Decimal(0)) -> Decimal:
+    """A Decimal from Kraken's string numbers; ``default`` when missing or unreadable."""
     if value is None or value == "":
         return default
     try:
@@ -77,10 +78,10 @@ def to_instrument(key: str, info: Mapping[str, Any]) -> Instrument:
         base=base,
         quote=quote,
         kind=InstrumentKind.SPOT,
-        tick_size=_decimal(info.get("tick_size"), decimals_step(pair_decimals)),
+        tick_size=decimal_or(info.get("tick_size"), decimals_step(pair_decimals)),
         lot_size=decimals_step(lot_decimals),
-        min_quantity=_decimal(info.get("ordermin")),
-        min_notional=_decimal(info.get("costmin")),
+        min_quantity=decimal_or(info.get("ordermin")),
+        min_notional=decimal_or(info.get("costmin")),
         status=status,
         tradeable=status == "online",
         max_leverage=Decimal(max(leverage)) if leverage else None,
