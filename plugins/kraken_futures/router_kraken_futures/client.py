@@ -28,6 +28,7 @@ import httpx
 from pydantic import SecretBytes, SecretStr
 
 from router_core import (
+    AiohttpTransport,
     AmbiguousOutcome,
     AuthError,
     BrokerError,
@@ -39,6 +40,7 @@ from router_core import (
     RateLimiterRegistry,
     RetryClass,
     VenueUnavailable,
+    shared_tls_context,
 )
 
 from .config import API_PATH
@@ -53,6 +55,8 @@ Params = Mapping[str, str | Sequence[str]]
 # Locks by nonce source: accounts sharing a key share its source, hence its lock.
 _KEY_LOCKS: WeakKeyDictionary[NonceSource, asyncio.Lock] = WeakKeyDictionary()
 
+# Raised only before anything was written (the core's AiohttpTransport guarantees it for its
+# Connect* errors). Every other failure may come after the venue read the request.
 _CONNECT_PHASE_ERRORS = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
@@ -89,24 +93,6 @@ def parse_json(content: bytes) -> Any:
     return json.loads(content, parse_float=Decimal)
 
 
-class _WriteProgress:
-    """Follows httpcore's trace events to tell 'nothing written' from 'request written'."""
-
-    def __init__(self) -> None:
-        self.seen_any = False
-        self.started_writing = False
-
-    async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
-        self.seen_any = True
-        if event.endswith(".send_request_headers.started"):
-            self.started_writing = True
-
-    @property
-    def nothing_written(self) -> bool:
-        """True only when the transport reported its phases and never started writing."""
-        return self.seen_any and not self.started_writing
-
-
 class KrakenFuturesClient:
     def __init__(
         self,
@@ -127,7 +113,9 @@ class KrakenFuturesClient:
         self.server_offset = 0.0  # Kraken server time minus local time, in seconds
         self._http = httpx.AsyncClient(
             base_url=host,
-            transport=transport,
+            # one TLS context for every account in the process (see shared_tls_context)
+            transport=(transport if transport is not None
+                       else AiohttpTransport(ssl=shared_tls_context())),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "alert-router-kraken-futures"},
@@ -164,7 +152,7 @@ class KrakenFuturesClient:
         query = encode_params(params)
         url = f"{path}?{query}" if query else path
         request = self._http.build_request("GET", url)
-        response = await self._send(request, _WriteProgress(), side_effect=False, endpoint=endpoint)
+        response = await self._send(request, side_effect=False, endpoint=endpoint)
         return self._payload(response, endpoint=endpoint, side_effect=False)
 
     # -- private ----------------------------------------------------------------------------
@@ -202,7 +190,6 @@ class KrakenFuturesClient:
     ) -> dict[str, Any]:
         assert self._api_key is not None and self._secret is not None and self._nonces is not None
         path = f"{API_PATH}/{endpoint}"
-        progress = _WriteProgress()
         budget = derivatives_budget(self._limiters, self._api_key.get_secret_value())
         async with key_lock(self._nonces):
             # Spend budget under the key's lock, so what is counted leaves in that order and
@@ -219,19 +206,14 @@ class KrakenFuturesClient:
                 "Nonce": nonce,
                 "Authent": authent(self._secret.get_secret_value(), path, post_data, nonce),
             }
-            request = self._http.build_request(
-                method, url, headers=headers, extensions={"trace": progress}
-            )
-            response = await self._send(
-                request, progress, side_effect=side_effect, endpoint=endpoint
-            )
+            request = self._http.build_request(method, url, headers=headers)
+            response = await self._send(request, side_effect=side_effect, endpoint=endpoint)
         return self._payload(response, endpoint=endpoint, side_effect=side_effect)
 
     # -- transport and answers --------------------------------------------------------------
 
     async def _send(
-        self, request: httpx.Request, progress: _WriteProgress, *, side_effect: bool,
-        endpoint: str,
+        self, request: httpx.Request, *, side_effect: bool, endpoint: str
     ) -> httpx.Response:
         try:
             response = await asyncio.wait_for(self._http.send(request), self._timeout)
@@ -240,12 +222,8 @@ class KrakenFuturesClient:
                 f"cannot reach Kraken Futures at {self.host} ({type(exc).__name__}); "
                 "nothing was sent"
             ) from None
-        except _AFTER_WRITE_ERRORS as exc:
+        except _AFTER_WRITE_ERRORS as exc:  # may have been written: for an order, "unknown"
             what = type(exc).__name__
-            if progress.nothing_written:
-                raise VenueUnavailable(
-                    f"{endpoint}: no connection to {self.host} ({what}); nothing was sent"
-                ) from None
             if side_effect:
                 raise AmbiguousOutcome(
                     f"{endpoint}: the request was sent but no answer came ({what}); "

@@ -1,6 +1,7 @@
 """Transport to Kraken spot REST: allowlist, signing, nonces in order, rate budgets, errors.
 
-One pooled ``httpx.AsyncClient`` per broker instance. Every private call on one API key goes
+One pooled ``httpx.AsyncClient`` per broker instance, over the core's ``AiohttpTransport``
+(tests inject their own transport). Every private call on one API key goes
 through one ``asyncio.Lock`` held from taking the nonce until the answer is read: Kraken checks
 nonces in *arrival* order, and two requests on two pooled connections can overtake each other,
 so only one private request per key is in flight at a time. Rate budgets are waited for before
@@ -13,10 +14,8 @@ re-sends anything itself.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-import ssl
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ import httpx
 from pydantic import SecretStr
 
 from router_core import (
+    AiohttpTransport,
     AmbiguousOutcome,
     BrokerContext,
     BrokerError,
@@ -38,6 +38,7 @@ from router_core import (
     RetryClass,
     VenueUnavailable,
     key_fingerprint,
+    shared_tls_context,
 )
 
 from . import __version__
@@ -78,15 +79,6 @@ _NONCE_ERRORS: weakref.WeakKeyDictionary[DecayingCounter, list[float]] = (
     weakref.WeakKeyDictionary())
 
 
-@functools.cache
-def shared_tls_context() -> ssl.SSLContext:
-    """One verifying TLS context for every account in the process. httpx builds a new one per
-    client, loading the CA bundle each time: about 60 ms and 1 MB per account (measured by
-    bench/), so 50 accounts took 3 s longer to start and 46 MB more memory. Contexts are
-    made to be shared; verification is unchanged."""
-    return httpx.create_ssl_context()
-
-
 class KrakenSpotClient:
     def __init__(self, config: KrakenSpotConfig, context: BrokerContext) -> None:
         self._config = config
@@ -117,9 +109,9 @@ class KrakenSpotClient:
         )
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
-            transport=context.transport,
-            # an injected transport (tests) does its own TLS: build no context for it
-            verify=shared_tls_context() if context.transport is None else True,
+            # one TLS context for every account in the process (see shared_tls_context)
+            transport=(context.transport if context.transport is not None
+                       else AiohttpTransport(ssl=shared_tls_context())),
             timeout=httpx.Timeout(config.timeout_seconds),
             headers={"User-Agent": f"alert-router-kraken-spot/{__version__}"},
             follow_redirects=False,

@@ -5,11 +5,16 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from router_kraken_spot.client import shared_tls_context
 from router_kraken_spot.fake_data import extra_key
 from router_kraken_spot.testing import make_broker
 
-from router_core import BrokerContext, NonceRegistry, RateLimiterRegistry
+from router_core import (
+    AiohttpTransport,
+    BrokerContext,
+    NonceRegistry,
+    RateLimiterRegistry,
+    shared_tls_context,
+)
 
 
 def _context(tmp_path: Path, number: int) -> BrokerContext:
@@ -23,7 +28,9 @@ async def test_accounts_share_one_verifying_tls_context(tmp_path: Path) -> None:
     brokers = [make_broker(_context(tmp_path, n), base_url="https://api.kraken.com")
                for n in (1, 2)]
     try:
-        contexts = [b.client._http._transport._pool._ssl_context for b in brokers]
+        transports = [b.client._http._transport for b in brokers]
+        assert all(isinstance(t, AiohttpTransport) for t in transports)
+        contexts = [t._ssl for t in transports]
         assert contexts[0] is contexts[1] is shared_tls_context()
         assert contexts[0].verify_mode is ssl.CERT_REQUIRED
         assert contexts[0].check_hostname
