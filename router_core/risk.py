@@ -21,8 +21,10 @@ class RiskSnapshot:
 
     position: Decimal  # signed, before the plan
     price: Decimal | None  # reference price for notional; None when unknown
-    orders_last_minute: int
-    realised_pnl_today: Decimal  # negative is a loss
+    # Read from the journal only when a limit needs them (None otherwise): counting an
+    # account's recent legs on every alert costs more than everything else the router does.
+    orders_last_minute: int | None = None
+    realised_pnl_today: Decimal | None = None  # negative is a loss
 
 
 def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | None:
@@ -32,6 +34,8 @@ def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | 
     ]
     if not sending:
         return None
+    if limits.daily_loss_limit is not None and snapshot.realised_pnl_today is None:
+        return "daily loss limit is set but today's realised PnL is unknown (failing closed)"
     if (
         limits.daily_loss_limit is not None
         and -snapshot.realised_pnl_today >= limits.daily_loss_limit
@@ -41,6 +45,8 @@ def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | 
             f"limit {limits.daily_loss_limit}"
         )
     if limits.max_orders_per_minute is not None:
+        if snapshot.orders_last_minute is None:
+            return "max orders per minute is set but the recent count is unknown (failing closed)"
         count = snapshot.orders_last_minute + len(sending)
         if count > limits.max_orders_per_minute:
             return (

@@ -25,7 +25,7 @@ from .clock import Clock, SystemClock
 from .config import AccountConfig, RouterConfig, load_config
 from .errors import AlertError, BrokerError, ConfigError, RouterError
 from .execution import LegRunner, ReconcilePolicy, await_maybe
-from .journal import AlertState, ClaimOutcome, Journal
+from .journal import AlertState, Claim, ClaimOutcome, Journal
 from .models import (
     Action,
     ExecutionReport,
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("router_core")
 
 HALT_FLAG = "halt"
+MAX_CLAIMED_IN_MEMORY = 10_000
 EQUITY_TYPES = frozenset({QuantityType.PERCENT_OF_EQUITY, QuantityType.RISK_PERCENT})
 
 
@@ -86,6 +87,9 @@ class Router:
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     _runner: LegRunner | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Alerts claimed by this process and not executed yet, with their intent keys: execute
+    # takes them from here instead of reading the journal back and validating again.
+    _claimed: dict[str, tuple[Alert, str]] = field(default_factory=dict)
 
     # -- building -----------------------------------------------------------------------------
 
@@ -186,8 +190,7 @@ class Router:
         parsed alert before the claim (the webhook's passphrase check); whatever it raises
         propagates and nothing is journaled."""
         alert, fields = self._claim_fields(raw, content_type, peer, source, authorize)
-        claim = self.journal.claim(**fields)
-        return Acceptance(claim.outcome, claim.alert_id, alert)
+        return self._accepted(self.journal.claim(**fields), alert, fields)
 
     async def accept_async(
         self,
@@ -200,7 +203,13 @@ class Router:
     ) -> Acceptance:
         """``accept`` for the event loop: the claim joins the journal's next group commit."""
         alert, fields = self._claim_fields(raw, content_type, peer, source, authorize)
-        claim = await self.journal.claim_async(**fields)
+        return self._accepted(await self.journal.claim_async(**fields), alert, fields)
+
+    def _accepted(self, claim: Claim, alert: Alert, fields: dict[str, Any]) -> Acceptance:
+        if claim.outcome is ClaimOutcome.NEW:
+            if len(self._claimed) >= MAX_CLAIMED_IN_MEMORY:  # accepted, never executed here
+                del self._claimed[next(iter(self._claimed))]
+            self._claimed[claim.alert_id] = (alert, fields["intent_key"])
         return Acceptance(claim.outcome, claim.alert_id, alert)
 
     def _claim_fields(
@@ -248,13 +257,17 @@ class Router:
     async def execute(self, alert_id: str) -> ExecutionReport:
         from .alert import Alert
 
-        record = self.journal.get_alert(alert_id)
-        if record is None:
-            raise RouterError(f"no alert {alert_id} in the journal")
-        if record.state in (AlertState.DONE, AlertState.REFUSED) and record.report is not None:
-            return report_from_dict(record.report)
-        alert = Alert.model_validate(record.alert)
-        intent_key = record.intent_key
+        claimed = self._claimed.pop(alert_id, None)
+        if claimed is not None:
+            alert, intent_key = claimed
+        else:
+            record = self.journal.get_alert(alert_id)
+            if record is None:
+                raise RouterError(f"no alert {alert_id} in the journal")
+            if record.state in (AlertState.DONE, AlertState.REFUSED) and record.report is not None:
+                return report_from_dict(record.report)
+            alert = Alert.model_validate(record.alert)
+            intent_key = record.intent_key
         refusal = self._refusal(alert)
         if refusal is not None:
             report = ExecutionReport(alert_id, intent_key, (), refused=refusal)
@@ -478,15 +491,19 @@ class Router:
     def _risk(
         self, plan: Plan, account: AccountConfig, position: Position, price: Decimal | None
     ) -> str | None:
+        limits = account.risk
         now = self.clock.time()
-        day = datetime.fromtimestamp(now, UTC).date().isoformat()
-        snapshot = RiskSnapshot(
-            position=position.quantity,
-            price=price,
-            orders_last_minute=self.journal.legs_since(account.name, now - 60),
-            realised_pnl_today=Decimal(self.journal.realised_pnl(account.name, day)),
-        )
-        denial = check_plan(plan, account.risk, snapshot)
+        recent = pnl = None
+        if limits.max_orders_per_minute is not None:
+            # one past the limit is enough to tell a breach
+            recent = self.journal.legs_since(
+                account.name, now - 60, at_most=limits.max_orders_per_minute + 1
+            )
+        if limits.daily_loss_limit is not None:
+            day = datetime.fromtimestamp(now, UTC).date().isoformat()
+            pnl = Decimal(self.journal.realised_pnl(account.name, day))
+        snapshot = RiskSnapshot(position.quantity, price, recent, pnl)
+        denial = check_plan(plan, limits, snapshot)
         if denial is not None:
             return denial
         for reason in self.plugins.hook.router_check_plan(
