@@ -54,8 +54,10 @@ def serve_app() -> Iterator[Any]:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="error", lifespan="off"))
+        # log_config=None and no log_level or access_log: uvicorn leaves this process's
+        # loggers alone (its defaults stop uvicorn.access propagating; later tests need it)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                               lifespan="off"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         running.append((server, thread))
