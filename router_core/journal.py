@@ -13,7 +13,6 @@ Schema changes are migrations (``MIGRATIONS``), applied in order and never dropp
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
@@ -155,7 +154,7 @@ class Journal:
         return self._writer.submit(work, durable=durable).result()
 
     async def _write_async(self, work: Work, *, durable: bool = True) -> Any:
-        return await asyncio.wrap_future(self._writer.submit(work, durable=durable))
+        return await self._writer.submit_async(work, durable=durable)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._read_lock:

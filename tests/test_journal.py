@@ -134,3 +134,26 @@ async def test_async_writes_do_not_block_the_loop_and_are_read_back(tmp_path):
     journal.close()
     with pytest.raises(RuntimeError, match="closed"):
         journal.set_flag("halt", "x")
+
+
+async def test_a_failing_async_write_fails_alone_and_its_group_still_commits(tmp_path):
+    import asyncio
+    import sqlite3 as sqlite
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    writer = journal._writer
+    gate = threading.Event()
+    busy = writer.submit(lambda db: gate.wait(5), durable=False)
+    good = writer.submit_async(
+        lambda db: db.execute("INSERT INTO flags VALUES ('a', '1', 0)"), durable=True)
+    bad = writer.submit_async(
+        lambda db: db.execute("INSERT INTO no_such_table VALUES (1)"), durable=True)
+    also_good = writer.submit_async(
+        lambda db: db.execute("INSERT INTO flags VALUES ('b', '2', 0)").rowcount, durable=True)
+    gate.set()
+    results = await asyncio.gather(good, bad, also_good, return_exceptions=True)
+    assert busy.result(5) is True
+    assert isinstance(results[1], sqlite.OperationalError)
+    assert results[2] == 1
+    assert (journal.get_flag("a"), journal.get_flag("b")) == ("1", "2")
+    journal.close()

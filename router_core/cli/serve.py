@@ -59,7 +59,18 @@ def run(args: argparse.Namespace) -> int:
     redactor_secrets(settings.secret_values())
     if args.config is None:
         print_first_run(host, port, state_dir, passphrase if generated else None)
-    return asyncio.run(_serve(router, settings, host, port))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(_serve(router, settings, host, port))
+
+
+def _loop_factory() -> Any:
+    """uvloop where it is installed (every platform but Windows): it runs the webhook's event
+    loop, sockets and timers at about twice the speed of the standard loop (bench/)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serve(router: Any, settings: Any, host: str, port: int) -> int:
