@@ -13,6 +13,7 @@ Schema changes are migrations (``MIGRATIONS``), applied in order and never dropp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -130,9 +131,9 @@ class LegRecord:
 
 
 class Journal:
-    """One SQLite database. Writes go through one writer thread that commits in groups (see
-    ``journal_writer``); reads use their own connection, which WAL lets run beside the writer.
-    Every method is safe to call from any thread; the ``*_async`` ones never block the loop."""
+    """One SQLite database. Writes share commits in groups (see ``journal_writer``); reads use
+    their own connection, which WAL lets run beside the writes. Every method is safe to call
+    from any thread; the ``*_async`` ones never wait for the disk on the event loop."""
 
     def __init__(self, path: Path | str, *, clock: Any = None) -> None:
         self.path = Path(path)
@@ -151,7 +152,7 @@ class Journal:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _write(self, work: Work, *, durable: bool = True) -> Any:
-        return self._writer.submit(work, durable=durable).result()
+        return self._writer.write(work, durable=durable)
 
     async def _write_async(self, work: Work, *, durable: bool = True) -> Any:
         return await self._writer.submit_async(work, durable=durable)
@@ -312,8 +313,13 @@ class Journal:
         """Queue an outcome without waiting for it. The writer keeps order, so anything awaited
         afterwards (the alert's final state) commits after it; a crash in between leaves the
         leg pending, and recovery looks it up at the venue."""
-        future = self._writer.submit(self._outcome_work(client_order_id, result), durable=False)
-        future.add_done_callback(_log_failure)
+        work = self._outcome_work(client_order_id, result)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop: nothing to queue behind
+            self._write(work, durable=False)
+            return
+        self._writer.submit_async(work, durable=False).add_done_callback(_log_failure)
 
     async def flush(self) -> None:
         """Wait until every write queued so far is committed (the writer keeps order)."""

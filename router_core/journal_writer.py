@@ -1,29 +1,39 @@
-"""One thread that owns the journal's write connection and commits in groups.
+"""The journal's write connection, shared by the event loop and by threads, committing in groups.
 
-An fsync costs the same for one row as for a hundred. Writes queue up while a commit is on
-the disk and go together into the next transaction. The commit is fsynced
-(``synchronous=FULL``) when any write in the group asked for durability. A write that fails
-(say, a constraint) must not undo the others: the group is then run again with each write
-inside its own savepoint, which is what every write would otherwise pay for.
+An fsync costs the same for one row as for a hundred, so writes that arrive while a commit is on
+the disk go together into the next transaction. The commit is fsynced (``synchronous=FULL``)
+when any write in the group asked for durability.
 
-Threads get a ``concurrent.futures.Future`` (``submit``); coroutines get an asyncio future
-(``submit_async``). The answers for one event loop go back in a single call per group, so a
-burst of a hundred claims wakes the loop once, not a hundred times, and the writer spends as
-little time as possible holding the interpreter lock that the loop needs.
+Where each part runs, and why:
+
+* Coroutines (``submit_async``): the statements of a group run on the event loop thread itself,
+  in one transaction, and only the ``COMMIT`` (the fsync) goes to a helper thread. The Python
+  work of a write is then done by the thread that already holds the interpreter lock. A writer
+  thread running the statements instead had to win that lock back from a busy loop after every
+  statement, which made a burst of claims wait tens of milliseconds for a commit that needed 5.
+* Threads and code without a loop (``write``): run their one write and commit in place.
+
+One lock owns the connection from ``BEGIN`` to the end of ``COMMIT``; the helper thread releases
+it after the commit it was handed. A write that fails (say, a constraint) must not undo the
+others: its group is then run again with each write inside its own savepoint, which is what
+every write would otherwise pay for.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
+log = logging.getLogger("router_core.journal")
+
 MAX_GROUP = 256  # writes per transaction, so one commit never grows without bound
+LOCK_POLL_SECONDS = 0.001  # while a thread's own write holds the connection
 
 Work = Callable[[sqlite3.Connection], Any]
 Outcome = tuple[Any, BaseException | None]  # (result, error)
@@ -33,98 +43,128 @@ Outcome = tuple[Any, BaseException | None]  # (result, error)
 class _Write:
     work: Work
     durable: bool
-    future: Future[Any] | asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop | None = None  # set for an asyncio future
+    future: asyncio.Future[Any]
 
 
-_STOP = object()
+@dataclass(slots=True)
+class _Queue:
+    """Writes from one event loop waiting for their group, and the task committing them."""
+
+    writes: list[_Write] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
 
 
 class GroupCommitWriter:
-    def __init__(self, db: sqlite3.Connection, name: str = "journal-writer") -> None:
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        self._queue: queue.SimpleQueue[_Write | object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="journal-commit")
+        self._queues: dict[asyncio.AbstractEventLoop, _Queue] = {}
         self._synchronous_full = True  # the connection is opened with synchronous=FULL
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._closed = False
 
-    def submit(self, work: Work, *, durable: bool) -> Future[Any]:
-        """For threads: wait on the returned future (``.result()``)."""
-        future: Future[Any] = Future()
-        self._put(_Write(work, durable, future))
-        return future
+    # -- threads ------------------------------------------------------------------------------
+
+    def write(self, work: Work, *, durable: bool) -> Any:
+        """Run one write in its own transaction and commit it; returns what ``work`` returned.
+        Blocks the calling thread (on the event loop, prefer ``submit_async``)."""
+        self._check_open()
+        with self._lock:
+            self._set_durability(durable)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._db)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return result
+
+    # -- coroutines ---------------------------------------------------------------------------
 
     def submit_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
-        """For coroutines on the running loop: await the returned future."""
+        """Queue a write for the running loop's next group; await the returned future for what
+        ``work`` returned, once its group is committed. Writes keep their order."""
+        self._check_open()
         loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _Queue()
         future = loop.create_future()
-        self._put(_Write(work, durable, future, loop))
+        queue.writes.append(_Write(work, durable, future))
+        if queue.task is None:
+            queue.task = loop.create_task(self._drain(loop, queue))
         return future
 
-    def _put(self, write: _Write) -> None:
-        if not self._thread.is_alive():
-            raise RuntimeError("the journal is closed")
-        self._queue.put(write)
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            group: list[_Write] = [first]  # type: ignore[list-item]
-            stop = False
-            while len(group) < MAX_GROUP:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                group.append(item)  # type: ignore[arg-type]
-            _deliver(group, self._commit(group))
-            if stop:
-                return
-
-    def _commit(self, group: list[_Write]) -> list[Outcome]:
+    async def _drain(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
         try:
-            self._set_durability(any(write.durable for write in group))
-            try:
-                return self._transaction(group, isolated=False)
-            except Exception:  # some write failed: run them again, each on its own
-                return self._transaction(group, isolated=True)
-        except Exception as exc:  # the transaction itself failed: nothing of it is on disk
-            return [(None, exc)] * len(group)
+            while queue.writes:
+                group, queue.writes = queue.writes[:MAX_GROUP], queue.writes[MAX_GROUP:]
+                # Held only by this thread between here and the hand-over, by the helper during
+                # a commit, or by a thread's own write: waiting here never holds anyone up.
+                while not self._lock.acquire(blocking=False):
+                    await asyncio.sleep(LOCK_POLL_SECONDS)
+                try:
+                    outcomes = self._run_group(group)
+                except BaseException as exc:
+                    self._lock.release()
+                    _settle(group, [(None, exc)] * len(group))
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                if any(write.durable for write in group):
+                    error = await loop.run_in_executor(self._committer, self._commit_and_unlock)
+                else:
+                    error = self._commit_and_unlock()  # no fsync: quick enough for the loop
+                _settle(group, outcomes if error is None else [(None, error)] * len(group))
+        finally:
+            queue.task = None
+            if not queue.writes:
+                self._queues.pop(loop, None)
 
-    def _transaction(self, group: list[_Write], *, isolated: bool) -> list[Outcome]:
+    def _run_group(self, group: list[_Write]) -> list[Outcome]:
+        """BEGIN and every write of the group, with the lock held; the transaction stays open
+        for the commit. Raises (with nothing open) when the transaction cannot even start."""
+        self._set_durability(any(write.durable for write in group))
+        try:
+            try:
+                return self._statements(group, isolated=False)
+            except Exception:  # some write failed: run them again, each on its own
+                self._db.execute("ROLLBACK")
+                return self._statements(group, isolated=True)
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def _statements(self, group: list[_Write], *, isolated: bool) -> list[Outcome]:
         db = self._db
         outcomes: list[Outcome] = []
         db.execute("BEGIN IMMEDIATE")
-        try:
-            for write in group:
-                if not isolated:
-                    outcomes.append((write.work(db), None))
-                    continue
-                db.execute("SAVEPOINT w")
-                try:
-                    result = write.work(db)
-                except Exception as exc:  # this write only; the group goes on
-                    db.execute("ROLLBACK TO w")
-                    outcomes.append((None, exc))
-                else:
-                    outcomes.append((result, None))
-                db.execute("RELEASE w")
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        for write in group:
+            if not isolated:
+                outcomes.append((write.work(db), None))
+                continue
+            db.execute("SAVEPOINT w")
+            try:
+                outcomes.append((write.work(db), None))
+            except Exception as exc:  # this write only; the group goes on
+                db.execute("ROLLBACK TO w")
+                outcomes.append((None, exc))
+            db.execute("RELEASE w")
         return outcomes
+
+    def _commit_and_unlock(self) -> BaseException | None:
+        try:
+            self._db.execute("COMMIT")
+        except Exception as exc:  # the transaction failed: nothing of it is on disk
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            return exc
+        finally:
+            self._lock.release()
+        return None
 
     def _set_durability(self, durable: bool) -> None:
         # Outcomes alone skip the fsync; they reach the disk with the next durable commit.
@@ -132,31 +172,34 @@ class GroupCommitWriter:
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._synchronous_full = durable
 
+    # -- closing ------------------------------------------------------------------------------
 
-def _deliver(group: list[_Write], outcomes: list[Outcome]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Outcome]]] = {}
-    for write, outcome in zip(group, outcomes, strict=True):
-        if write.loop is None:
-            result, error = outcome
-            if error is not None:
-                write.future.set_exception(error)
-            else:
-                write.future.set_result(result)
-        else:
-            by_loop.setdefault(write.loop, []).append((write.future, outcome))  # type: ignore[arg-type]
-    for loop, answers in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_settle, answers)
-        except RuntimeError:  # that loop is closed: nobody is waiting any more
-            pass
+    def close(self) -> None:
+        """Commit whatever is still queued (in place), then stop the helper thread."""
+        if self._closed:
+            return
+        self._committer.shutdown(wait=True)  # a commit handed over finishes first
+        for queue in list(self._queues.values()):
+            writes, queue.writes = queue.writes, []
+            for write in writes:
+                try:
+                    result: Outcome = (self.write(write.work, durable=write.durable), None)
+                except Exception as exc:
+                    result = (None, exc)
+                _settle([write], [result])
+        self._queues.clear()
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the journal is closed")
 
 
-def _settle(answers: list[tuple[asyncio.Future[Any], Outcome]]) -> None:
-    """On the loop: hand each waiting coroutine its answer."""
-    for future, (result, error) in answers:
-        if future.cancelled():  # the waiter went away; the write itself stands
+def _settle(group: list[_Write], outcomes: list[Outcome]) -> None:
+    for write, (result, error) in zip(group, outcomes, strict=True):
+        if write.future.done():  # the waiter went away; the write itself stands
             continue
         if error is not None:
-            future.set_exception(error)
+            write.future.set_exception(error)
         else:
-            future.set_result(result)
+            write.future.set_result(result)

@@ -172,6 +172,7 @@ class Router:
                 await broker.close()
             except Exception as exc:  # closing must not hide anything else
                 log.warning("closing %s failed: %s", broker, exc)
+        await self.journal.flush()  # outcomes queued without waiting
         self.journal.close()
 
     # -- intake -------------------------------------------------------------------------------

@@ -98,28 +98,6 @@ def test_purge_keeps_unresolved_legs_and_recent_alerts(tmp_path):
     assert journal.get_alert("a3") is not None
 
 
-def test_a_failing_write_does_not_undo_the_rest_of_its_group(tmp_path):
-    import sqlite3 as sqlite
-    from concurrent.futures import wait
-
-    journal = Journal(tmp_path / "j.sqlite3")
-    writer = journal._writer
-    # Hold the writer busy so the next writes queue up and commit as one group.
-    gate = threading.Event()
-    busy = writer.submit(lambda db: gate.wait(5), durable=False)
-    good = writer.submit(lambda db: db.execute("INSERT INTO flags VALUES ('a', '1', 0)"),
-                         durable=True)
-    bad = writer.submit(lambda db: db.execute("INSERT INTO no_such_table VALUES (1)"),
-                        durable=True)
-    also_good = writer.submit(lambda db: db.execute("INSERT INTO flags VALUES ('b', '2', 0)"),
-                              durable=True)
-    gate.set()
-    wait([busy, good, bad, also_good], timeout=10)
-    assert isinstance(bad.exception(), sqlite.OperationalError)
-    assert good.exception() is None and also_good.exception() is None
-    assert (journal.get_flag("a"), journal.get_flag("b")) == ("1", "2")
-
-
 async def test_async_writes_do_not_block_the_loop_and_are_read_back(tmp_path):
     import asyncio
 
@@ -136,24 +114,53 @@ async def test_async_writes_do_not_block_the_loop_and_are_read_back(tmp_path):
         journal.set_flag("halt", "x")
 
 
-async def test_a_failing_async_write_fails_alone_and_its_group_still_commits(tmp_path):
+async def test_a_failing_write_fails_alone_and_its_group_still_commits(tmp_path):
     import asyncio
     import sqlite3 as sqlite
 
     journal = Journal(tmp_path / "j.sqlite3")
     writer = journal._writer
-    gate = threading.Event()
-    busy = writer.submit(lambda db: gate.wait(5), durable=False)
+    # Queued in one step of the loop, these four commit as one group.
     good = writer.submit_async(
-        lambda db: db.execute("INSERT INTO flags VALUES ('a', '1', 0)"), durable=True)
+        lambda db: db.execute("INSERT INTO flags VALUES ('a', '1', 0)").rowcount, durable=True)
     bad = writer.submit_async(
         lambda db: db.execute("INSERT INTO no_such_table VALUES (1)"), durable=True)
     also_good = writer.submit_async(
         lambda db: db.execute("INSERT INTO flags VALUES ('b', '2', 0)").rowcount, durable=True)
-    gate.set()
-    results = await asyncio.gather(good, bad, also_good, return_exceptions=True)
-    assert busy.result(5) is True
+    duplicate = writer.submit_async(
+        lambda db: db.execute("INSERT INTO flags VALUES ('a', '3', 0)"), durable=True)
+    results = await asyncio.gather(good, bad, also_good, duplicate, return_exceptions=True)
+    assert results[0] == 1 and results[2] == 1
     assert isinstance(results[1], sqlite.OperationalError)
-    assert results[2] == 1
+    assert isinstance(results[3], sqlite.IntegrityError)
     assert (journal.get_flag("a"), journal.get_flag("b")) == ("1", "2")
     journal.close()
+
+
+async def test_a_thread_writing_meanwhile_neither_blocks_nor_loses_the_loops_writes(tmp_path):
+    import asyncio
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    in_thread = asyncio.to_thread(
+        lambda: [journal.set_flag(f"t{n}", str(n)) for n in range(200)])
+    on_loop = asyncio.gather(*(journal.claim_async(
+        alert_id=f"a{n}", delivery_key=f"d{n}", intent_key=f"i{n}", fingerprint="f", alert={},
+        peer=None, source="t") for n in range(200)))
+    await asyncio.wait_for(asyncio.gather(in_thread, on_loop), 30)
+    assert journal.get_flag("t199") == "199"
+    assert len(journal.recent_alerts(500)) == 200
+    journal.close()
+
+
+async def test_writes_queued_without_waiting_are_committed_by_close(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.claim(alert_id="a", delivery_key="d", intent_key="i", fingerprint="f", alert={},
+                  peer=None, source="t")
+    journal.record_intent(client_order_id="c", alert_id="a", account="x", broker="paper",
+                          symbol="BTC/USD", purpose="open", side="buy", quantity="1",
+                          notional=None, order={})
+    journal.record_outcome_soon("c", {"status": "filled"})
+    journal.close()
+    reopened = Journal(tmp_path / "j.sqlite3")
+    assert reopened.get_leg("c").status == "filled"
+    reopened.close()
