@@ -54,7 +54,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     aiohttp re-sends a request by itself only when a reused keep-alive connection turns out to
     be dead and the method is in its IDEMPOTENT_METHODS (GET, HEAD, OPTIONS, TRACE, PUT,
     DELETE; aiohttp 3.14 ``ClientSession._request``). A POST is never re-sent: it fails with
-    ServerDisconnectedError or ClientOSError, mapped to an ambiguous error below.
+    ServerDisconnectedError or ClientOSError, mapped to an ambiguous error below. (The one PUT
+    the Kraken plugins send sets a preference: idempotent, and a repeated nonce is refused.)
     """
 
     def __init__(
