@@ -70,6 +70,7 @@ _EXPORTS = {
     "to_decimal": "router_core.decimals",
     "normalize_ticker": "router_core.normalize",
     "AiohttpTransport": "router_core.http_transport",
+    "NoCookies": "router_core.http_transport",
     "shared_tls_context": "router_core.http_transport",
 }
 
@@ -100,7 +101,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         to_decimal,
     )
     from .errors import *  # noqa: F403
-    from .http_transport import AiohttpTransport, shared_tls_context  # noqa: F401
+    from .http_transport import AiohttpTransport, NoCookies, shared_tls_context  # noqa: F401
     from .models import *  # noqa: F403
     from .nonces import NonceRegistry, NonceSource, key_fingerprint  # noqa: F401
     from .normalize import normalize_ticker  # noqa: F401

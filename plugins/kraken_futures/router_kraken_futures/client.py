@@ -34,6 +34,7 @@ from router_core import (
     BrokerError,
     Clock,
     InvalidOrder,
+    NoCookies,
     NonceSource,
     PermissionDenied,
     RateLimited,
@@ -118,6 +119,7 @@ class KrakenFuturesClient:
                        else AiohttpTransport(ssl=shared_tls_context())),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
+            cookies=NoCookies(),
             headers={"Accept": "application/json", "User-Agent": "alert-router-kraken-futures"},
         )
 

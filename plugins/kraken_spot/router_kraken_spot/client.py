@@ -33,6 +33,7 @@ from router_core import (
     BrokerError,
     ConfigError,
     DecayingCounter,
+    NoCookies,
     NonceSource,
     RateLimited,
     RetryClass,
@@ -115,9 +116,22 @@ class KrakenSpotClient:
             timeout=httpx.Timeout(config.timeout_seconds),
             headers={"User-Agent": f"alert-router-kraken-spot/{__version__}"},
             follow_redirects=False,
+            cookies=NoCookies(),
         )
+        self._urls: dict[str, httpx.URL] = {}
         self.clock_offset: float | None = None  # Kraken server time minus our clock.time()
         self._offset_measured_at = 0.0
+
+    def _url(self, path: str) -> httpx.URL:
+        # httpx parses a relative URL and appends it to base_url (which ends in "/") on every
+        # call; an absolute httpx.URL is taken as it is.
+        url = self._urls.get(path)
+        if url is None:
+            base = self._http.base_url
+            url = self._urls[path] = base.copy_with(
+                raw_path=base.raw_path + path.lstrip("/").encode("ascii")
+            )
+        return url
 
     def __repr__(self) -> str:
         return f"<KrakenSpotClient key={self.key_id} base_url={self._config.base_url!r}>"
@@ -285,7 +299,9 @@ class KrakenSpotClient:
             }
             started = time.perf_counter()
             try:
-                response = await self._http.post(ep.path, content=body.encode(), headers=headers)
+                response = await self._http.post(
+                    self._url(ep.path), content=body.encode(), headers=headers
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
                     httpx.UnsupportedProtocol) as exc:
                 raise VenueUnavailable(
