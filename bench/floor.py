@@ -1,9 +1,10 @@
 """The floor: a minimal hand-signed AddOrder, exactly as Kraken documents it, and nothing else.
 
 ``API-Sign = base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + body)))``. No
-journal, no sizing, no retries: what any client must at least spend per order. Three
-transports under the same signing code, to choose the router's transport by measurement:
-aiohttp (the floor), httpx on its default httpcore pool, httpx on the httpx-aiohttp transport.
+journal, no sizing, no retries: what any client must at least spend per order. The same
+signing code also runs under httpx, on the transport the router ships
+(``router_core.AiohttpTransport``) and on httpx's default httpcore pool (the router's transport
+before), so the transport's own cost shows beside the floor's.
 """
 
 from __future__ import annotations
@@ -88,15 +89,20 @@ def aiohttp_session(connections: int) -> Any:
 
 
 def httpx_client(transport: str, connections: int) -> Any:
+    """httpx as the Kraken clients configure it (no cookie jar, see ``router_core.NoCookies``)
+    on ``router-transport`` (``router_core.AiohttpTransport``, what the router ships) or
+    ``httpcore`` (httpx's default pool, the router's transport before)."""
     import httpx
 
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    if transport == "httpcore":
-        return httpx.AsyncClient(limits=limits, timeout=30)
-    import aiohttp
-    from httpx_aiohttp import AiohttpTransport
+    from router_core import AiohttpTransport, NoCookies
 
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(client=lambda: aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections))),
-        timeout=30)
+    if transport == "router-transport":
+        # ssl=None: the transport's shared verifying context, as the router builds it; unused
+        # on the fake's plain-HTTP loopback URL.
+        chosen: httpx.AsyncBaseTransport = AiohttpTransport(ssl=None, max_connections=connections)
+    elif transport == "httpcore":
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        chosen = httpx.AsyncHTTPTransport(limits=limits)
+    else:
+        raise ValueError(f"unknown httpx transport {transport!r}")
+    return httpx.AsyncClient(transport=chosen, timeout=30, cookies=NoCookies())

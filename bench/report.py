@@ -8,6 +8,10 @@ TARGETS = {
     "in_process_p50": "router in-process p50 <= 1.2x ccxt create_order p50",
     "in_process_throughput": "router in-process orders/s with 50 in flight >= ccxt's",
     "fan_out_50": "fan-out to 50 accounts p50 <= 3x the single-account p50",
+    # Restated beside the original (bench/README.md, "Fan-out target"): the fake answers one
+    # request at a time on 2 shared cores, so no client gets 50 orders within 3x of one.
+    "fan_out_50_vs_floor": "fan-out to 50 accounts p50 <= 3x the floor's own 50-account "
+                           "fan-out p50 (same run)",
     "webhook_ack_p99": "webhook ack p99 < 25 ms for a burst of 100",
     "help": "`alert-router --help` < 300 ms",
     "serve_rss": "serve RSS with both Kraken plugins < 80 MB",
@@ -21,24 +25,32 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def summarise(r: dict[str, Any]) -> dict[str, Any]:
-    ccxt, router, hook, start = r["ccxt"], r["router"], r["webhook"], r["startup"]
+    floor, ccxt, router = r["floor"], r["ccxt"], r["router"]
+    hook, start = r["webhook"], r["startup"]
     one = router["fan_out"]["1"]["p50_ms"]
     widest = str(max(int(k) for k in router["fan_out"]))
+    floor_widest = floor["fan_out"][widest]["p50_ms"]
+    floor_ratio = _ratio(floor_widest, floor["fan_out"]["1"]["p50_ms"])
+    width = "" if widest == "50" else f"measured at {widest} accounts (quick run); "
     checks = {
         "in_process_p50": (router["sequential"]["p50_ms"], 1.2 * ccxt["sequential"]["p50_ms"],
-                           "<="),
+                           "<=", ""),
         "in_process_throughput": (router["in_flight"]["per_second"],
-                                  ccxt["in_flight"]["per_second"], ">="),
-        "fan_out_50": (router["fan_out"][widest]["p50_ms"], 3 * one, "<="),
-        "webhook_ack_p99": (hook["burst"]["ack_p99_ms"], 25.0, "<"),
-        "help": (start["alert_router_help_ms"], 300.0, "<"),
-        "serve_rss": (start["serve_rss_ready_mb"], 80.0, "<"),
+                                  ccxt["in_flight"]["per_second"], ">=", ""),
+        "fan_out_50": (router["fan_out"][widest]["p50_ms"], 3 * one, "<=",
+                       f"{width}the floor's own {widest}-account p50 is {_fmt(floor_ratio)}x "
+                       "its 1-account p50"),
+        "fan_out_50_vs_floor": (router["fan_out"][widest]["p50_ms"], 3 * floor_widest, "<=",
+                                f"{width}restated: see bench/README.md"),
+        "webhook_ack_p99": (hook["burst"]["ack_p99_ms"], 25.0, "<", ""),
+        "help": (start["alert_router_help_ms"], 300.0, "<", ""),
+        "serve_rss": (start["serve_rss_ready_mb"], 80.0, "<", ""),
     }
     targets = {}
-    for name, (value, limit, op) in checks.items():
+    for name, (value, limit, op, note) in checks.items():
         met = {"<=": value <= limit, ">=": value >= limit, "<": value < limit}[op]
         targets[name] = {"target": TARGETS[name], "value": value, "limit": round(limit, 3),
-                         "met": met}
+                         "met": met, "note": note}
     return {"targets": targets}
 
 
@@ -97,7 +109,8 @@ def markdown(r: dict[str, Any]) -> str:
         _row(f"webhook ack p50, burst of {b['alerts']}", fs["p50_ms"], cs["p50_ms"],
              b["ack_p50_ms"], "vs one order's p50"),
         _row(f"webhook ack p99, burst of {b['alerts']}", fs["p99_ms"], cs["p99_ms"],
-             b["ack_p99_ms"], f"all executed after {_fmt(b['all_executed_ms'])} ms"),
+             b["ack_p99_ms"], f"warm keep-alive connections; all executed after "
+             f"{_fmt(b['all_executed_ms'])} ms"),
     ]
     one = {"floor": floor["fan_out"]["1"]["p50_ms"], "ccxt": ccxt["fan_out"]["1"]["p50_ms"],
            "router": router["fan_out"]["1"]["p50_ms"]}
@@ -121,8 +134,10 @@ def markdown(r: dict[str, Any]) -> str:
              floor["rss_mb"], ccxt["rss_mb"], hook["rss_end_mb"],
              f"when ready: {_fmt(hook['rss_ready_mb'])}"),
     ]
-    for name, label in (("httpx-httpcore", "httpx (httpcore pool)"),
-                        ("httpx-aiohttp", "httpx on the httpx-aiohttp transport")):
+    for name, label in (
+            ("httpx-router-transport",
+             "httpx on router_core.AiohttpTransport (what the router ships)"),
+            ("httpx-httpcore", "httpx on its httpcore pool (the router's transport before)")):
         if name in r:
             t = r[name]
             lines.append(_row(f"transport: {label}, p50", fs["p50_ms"], cs["p50_ms"],
@@ -130,10 +145,10 @@ def markdown(r: dict[str, Any]) -> str:
             lines.append(_row(f"transport: {label}, orders/s {keys} in flight", fi["per_second"],
                               ci["per_second"], t["in_flight"]["per_second"],
                               f"p99 {_fmt(t['in_flight']['p99_ms'])} ms"))
-    lines += ["", "| target | value | limit | met |", "|---|---:|---:|---|"]
+    lines += ["", "| target | value | limit | met | note |", "|---|---:|---:|---|---|"]
     for t in targets.values():
         lines.append(f"| {t['target']} | {_fmt(t['value'])} | {_fmt(t['limit'])} | "
-                     f"{'yes' if t['met'] else '**no**'} |")
+                     f"{'yes' if t['met'] else '**no**'} | {t.get('note', '')} |")
     p = r["profile"]
     lines += ["", f"Where one in-process alert's {_fmt(p['total_ms_per_alert'])} ms go "
               f"(sequential, {p['alerts']} alerts, stage timers; SQLite WAL FULL commit on "
@@ -162,9 +177,10 @@ def markdown(r: dict[str, Any]) -> str:
                                           if ms / total >= 0.01) + "."]
     if "experiments" in r:
         rounds = next(iter(r["experiments"].values())).get("rounds", 1)
-        lines += ["", "What each proposed change would buy (in-process router, same run, "
-                  "patched in the benchmark process only; none is a product mode; median of "
-                  f"{rounds} round(s) in alternating order):", "",
+        lines += ["", "The in-process router with one thing changed: what a change would buy "
+                  "(journal without fsync) or what one bought (the transport before); same "
+                  "run, patched in the benchmark process only, none is a product mode; median "
+                  f"of {rounds} round(s) in alternating order:", "",
                   "| router variant | p50 | CPU ms/order | orders/s, "
                   f"{keys} in flight | one alert to {max(r['params']['fan_out'])} accounts, p50 |",
                   "|---|---:|---:|---:|---:|"]

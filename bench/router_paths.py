@@ -119,22 +119,24 @@ async def router_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict[
     return out
 
 
-# -- what each proposed change would buy ------------------------------------------------------
+# -- the router with one thing changed -------------------------------------------------------
 
 EXPERIMENTS = {
     "as shipped": (),
     "journal without fsync": ("no_fsync",),
-    "httpx on the aiohttp transport": ("aiohttp_transport",),
-    "both": ("no_fsync", "aiohttp_transport"),
+    "httpx on httpcore (the transport before)": ("httpcore_transport",),
 }
 
 
 def apply_experiment(changes: tuple[str, ...]) -> Any:
-    """Patch the router in this process for one experiment; returns the transport to inject.
+    """Patch the router in this process for one experiment; returns the transport to inject
+    (None: the plugins' own, ``router_core.AiohttpTransport``).
 
-    Experiments measure what a change would buy; none of them is a product mode."""
+    Experiments measure what a change buys or would buy; none of them is a product mode."""
     transport = None
     if "no_fsync" in changes:
+        # Every group commits with synchronous=NORMAL: in WAL mode, no fsync. Durable groups
+        # still hand their COMMIT to the helper thread, so only the fsync itself is taken out.
         from router_core import journal_writer
 
         def never_durable(self: Any, durable: bool) -> None:
@@ -143,12 +145,14 @@ def apply_experiment(changes: tuple[str, ...]) -> Any:
         writer = journal_writer.GroupCommitWriter
         writer._set_durability_shipped = writer._set_durability  # type: ignore[attr-defined]
         writer._set_durability = never_durable  # type: ignore[method-assign]
-    if "aiohttp_transport" in changes:
-        import aiohttp
-        from httpx_aiohttp import AiohttpTransport
+    if "httpcore_transport" in changes:
+        import httpx
 
-        transport = AiohttpTransport(client=lambda: aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=200)))
+        # The Router hands one injected transport to every account, and the Kraken spot
+        # client uses it as it is. Before, each account had its own httpcore pool; one shared
+        # pool is the same code, with room to keep every account's connection alive.
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
     return transport
 
 
@@ -230,8 +234,9 @@ def fsync_cost(directory: Path, commits: int) -> float:
 
 
 async def claim_burst(router: Any, count: int) -> dict[str, float]:
-    """``count`` alerts accepted at once the way the webhook does it (``asyncio.to_thread``
-    around ``Router.accept``), nothing executed: the ack latency parse + claim alone allow."""
+    """``count`` alerts accepted at once the way the webhook does it (``Router.accept_async``:
+    parse on the loop, the claims join the journal's group commits), nothing executed: the ack
+    latency parse + claim alone allow, without HTTP."""
     async def one() -> float:
         started = time.perf_counter()
         await router.accept_async(alert(["a0"]), "application/json")
@@ -420,7 +425,7 @@ async def webhook_worker(spot_url: str, futures_url: str, workdir: str,
             out["in_flight"] = await measure.in_flight(many, p["in_flight_orders"])
             out["in_flight"]["serve_cpu_ms_per_order"] = round(
                 (_cpu(serve) - cpu0) * 1000 / (out["in_flight"]["orders"] + p["keys"]), 3)
-            out["burst"] = await burst(session, base, p["burst"], p["keys"])
+            out["burst"] = await burst(session, "127.0.0.1", port, p["burst"], p["keys"])
         out["rss_end_mb"] = measure.rss_mb(process.pid)
         return out
     finally:
@@ -455,26 +460,87 @@ def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 60.0) ->
     raise TimeoutError("alert-router serve did not become healthy")
 
 
-async def burst(session: Any, base: str, count: int, accounts: int) -> dict[str, Any]:
+class KeepAlive:
+    """One HTTP/1.1 keep-alive connection driven by hand: a request goes out in one write and
+    its answer is read by Content-Length, with no client library in the measured window."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 host: str) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> KeepAlive:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer, f"{host}:{port}")
+
+    def request(self, method: str, path: str, body: bytes = b"",
+                content_type: str = "application/json") -> bytes:
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n")
+        return head.encode("ascii") + body
+
+    async def answer(self) -> tuple[int, bytes]:
+        """Status and body of the next answer on this connection."""
+        status_line = await self.reader.readuntil(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        length = None
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+            elif name.strip().lower() == b"transfer-encoding":
+                raise RuntimeError("the webhook answered chunked; this client reads "
+                                   "Content-Length only")
+        if length is None:
+            raise RuntimeError(f"the webhook answered {status} without a Content-Length")
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except OSError:
+            pass
+
+
+async def burst(session: Any, host: str, port: int, count: int,
+                accounts: int) -> dict[str, Any]:
     """``count`` alerts posted at once (no wait): how long each waits for its 2xx, then how
-    long until every one of them has executed."""
-    acks: list[float] = []
-    ids: list[str] = []
+    long until every one of them has executed.
 
-    async def post(n: int) -> None:
-        body = alert([f"a{1 + n % accounts}"])
+    Only the server is in the measured window: the ``count`` keep-alive connections are open
+    (and each has answered one GET /healthz, so the server holds them too) and every request
+    is built before the clock starts; then all requests are written and each ack is timed
+    from that start."""
+    connections = await asyncio.gather(*(KeepAlive.open(host, port) for _ in range(count)))
+    try:
+        for connection in connections:  # warm: the server has accepted and served each one
+            connection.writer.write(connection.request("GET", "/healthz"))
+        for connection in connections:
+            status, body = await connection.answer()
+            if status != 200:
+                raise RuntimeError(f"/healthz answered {status}: {body[:200]!r}")
+        requests = [connection.request("POST", "/webhook", alert([f"a{1 + n % accounts}"]))
+                    for n, connection in enumerate(connections)]
+
+        async def ack(connection: KeepAlive) -> tuple[float, int, bytes]:
+            status, body = await connection.answer()
+            return time.perf_counter() - started, status, body
+
         started = time.perf_counter()
-        async with session.post(f"{base}/webhook", data=body,
-                                headers={"Content-Type": "application/json"}) as response:
-            answer = await response.json()
-        acks.append(time.perf_counter() - started)
-        if response.status != 200:
-            raise RuntimeError(f"burst alert answered {response.status}: {answer}")
+        for connection, request in zip(connections, requests, strict=True):
+            connection.writer.write(request)
+        answers = await asyncio.gather(*(ack(c) for c in connections))
+        all_acked = time.perf_counter() - started
+    finally:
+        await asyncio.gather(*(c.close() for c in connections))
+    ids: list[str] = []
+    for _, status, body in answers:
+        answer = json.loads(body)
+        if status != 200:
+            raise RuntimeError(f"burst alert answered {status}: {answer}")
         ids.append(answer["alert_id"])
-
-    started = time.perf_counter()
-    await asyncio.gather(*(post(n) for n in range(count)))
-    all_acked = time.perf_counter() - started
+    base = f"http://{host}:{port}"
     pending = set(ids)
     while pending:
         for alert_id in list(pending):
@@ -488,7 +554,7 @@ async def burst(session: Any, base: str, count: int, accounts: int) -> dict[str,
         if pending:
             await asyncio.sleep(0.05)
     drained = time.perf_counter() - started
-    ms = [a * 1000 for a in acks]
+    ms = [seconds * 1000 for seconds, _, _ in answers]
     return {"alerts": count, "ack_p50_ms": round(sorted(ms)[len(ms) // 2], 3),
             "ack_p99_ms": round(measure.percentile(ms, 99), 3),
             "ack_max_ms": round(max(ms), 3), "all_acked_ms": round(all_acked * 1000, 1),

@@ -74,8 +74,8 @@ async def worker(name: str, params: dict[str, Any], urls: dict[str, str]) -> dic
         return await clients.floor_worker(spot, "aiohttp", params)
     if name == "httpx-httpcore":
         return await clients.floor_worker(spot, "httpcore", params)
-    if name == "httpx-aiohttp":
-        return await clients.floor_worker(spot, "httpx-aiohttp", params)
+    if name == "httpx-router-transport":
+        return await clients.floor_worker(spot, "router-transport", params)
     if name == "ccxt":
         return await clients.ccxt_worker(spot, params)
     if name == "router":
@@ -106,7 +106,7 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
         work = Path(tmp)
         try:
             urls = {"spot": spot.url, "futures": futures.url}
-            scenarios = ["floor", "ccxt"] + (["httpx-httpcore", "httpx-aiohttp"]
+            scenarios = ["floor", "ccxt"] + (["httpx-router-transport", "httpx-httpcore"]
                                              if transports else [])
             for name in scenarios:
                 results[name] = run_worker(name, params, **urls)
