@@ -22,15 +22,13 @@ every write would otherwise pay for.
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-
-log = logging.getLogger("router_core.journal")
 
 MAX_GROUP = 256  # writes per transaction, so one commit never grows without bound
 LOCK_POLL_SECONDS = 0.001  # while a thread's own write holds the connection
@@ -186,7 +184,8 @@ class GroupCommitWriter:
                     result: Outcome = (self.write(write.work, durable=write.durable), None)
                 except Exception as exc:
                     result = (None, exc)
-                _settle([write], [result])
+                with contextlib.suppress(RuntimeError):  # its loop may be closed already
+                    _settle([write], [result])
         self._queues.clear()
         self._closed = True
 

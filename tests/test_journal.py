@@ -164,3 +164,23 @@ async def test_writes_queued_without_waiting_are_committed_by_close(tmp_path):
     reopened = Journal(tmp_path / "j.sqlite3")
     assert reopened.get_leg("c").status == "filled"
     reopened.close()
+
+
+def test_writes_left_queued_by_a_finished_loop_are_committed_by_close(tmp_path):
+    import asyncio
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.claim(alert_id="a", delivery_key="d", intent_key="i", fingerprint="f", alert={},
+                  peer=None, source="t")
+    journal.record_intent(client_order_id="c", alert_id="a", account="x", broker="paper",
+                          symbol="BTC/USD", purpose="open", side="buy", quantity="1",
+                          notional=None, order={})
+
+    async def queue_and_leave() -> None:
+        journal.record_outcome_soon("c", {"status": "filled"})  # nobody waits for it
+
+    asyncio.run(queue_and_leave())
+    journal.close()
+    reopened = Journal(tmp_path / "j.sqlite3")
+    assert reopened.get_leg("c").status == "filled"
+    reopened.close()
