@@ -42,7 +42,7 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
                        "its 1-account p50"),
         "fan_out_50_vs_floor": (router["fan_out"][widest]["p50_ms"], 3 * floor_widest, "<=",
                                 f"{width}restated: see bench/README.md"),
-        "webhook_ack_p99": (hook["burst"]["ack_p99_ms"], 25.0, "<", ""),
+        "webhook_ack_p99": (hook["burst"]["ack_p99_ms"], 25.0, "<", _server_floor_note(hook)),
         "help": (start["alert_router_help_ms"], 300.0, "<", ""),
         "serve_rss": (start["serve_rss_ready_mb"], 80.0, "<", ""),
     }
@@ -112,6 +112,12 @@ def markdown(r: dict[str, Any]) -> str:
              b["ack_p99_ms"], f"warm keep-alive connections; all executed after "
              f"{_fmt(b['all_executed_ms'])} ms"),
     ]
+    if "server_floor" in b:  # uvicorn + httptools answering the same burst, nothing else
+        sf = b["server_floor"]
+        lines.append(_row(f"server floor: trivial ASGI app, ack p99, burst of {b['alerts']}",
+                          fs["p99_ms"], cs["p99_ms"], sf["ack_p99_ms"],
+                          f"`server_floor.py`; the webhook's p99 is "
+                          f"{_fmt(b['ack_p99_ms'] / sf['ack_p99_ms'])}x this"))
     one = {"floor": floor["fan_out"]["1"]["p50_ms"], "ccxt": ccxt["fan_out"]["1"]["p50_ms"],
            "router": router["fan_out"]["1"]["p50_ms"]}
     for k in router["fan_out"]:
@@ -194,3 +200,11 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["", "Serve's memory by import (one fresh interpreter, cumulative): " + ", ".join(
             f"{m['step']} {_fmt(m['rss_mb'])}" for m in mem) + " MB."]
     return "\n".join(lines) + "\n"
+
+
+def _server_floor_note(hook: dict[str, Any]) -> str:
+    floor = hook["burst"].get("server_floor")
+    if floor is None:
+        return ""
+    return (f"uvicorn + httptools answering the same burst with a trivial app: p99 "
+            f"{_fmt(floor['ack_p99_ms'])} ms")

@@ -426,6 +426,7 @@ async def webhook_worker(spot_url: str, futures_url: str, workdir: str,
             out["in_flight"]["serve_cpu_ms_per_order"] = round(
                 (_cpu(serve) - cpu0) * 1000 / (out["in_flight"]["orders"] + p["keys"]), 3)
             out["burst"] = await burst(session, "127.0.0.1", port, p["burst"], p["keys"])
+        out["burst"]["server_floor"] = await server_floor_burst(p["burst"])
         out["rss_end_mb"] = measure.rss_mb(process.pid)
         return out
     finally:
@@ -503,16 +504,16 @@ class KeepAlive:
             pass
 
 
-async def burst(session: Any, host: str, port: int, count: int,
-                accounts: int) -> dict[str, Any]:
-    """``count`` alerts posted at once (no wait): how long each waits for its 2xx, then how
-    long until every one of them has executed.
+async def ack_burst(host: str, port: int,
+                    bodies: list[bytes]) -> tuple[list[tuple[float, int, bytes]], float]:
+    """POST every body at once, each on its own warm keep-alive connection; each answer with
+    the seconds it took from the common start, and that start (``time.perf_counter()``).
 
-    Only the server is in the measured window: the ``count`` keep-alive connections are open
-    (and each has answered one GET /healthz, so the server holds them too) and every request
-    is built before the clock starts; then all requests are written and each ack is timed
-    from that start."""
-    connections = await asyncio.gather(*(KeepAlive.open(host, port) for _ in range(count)))
+    Only the server is in the measured window: the connections are open (and each has
+    answered one GET /healthz, so the server holds them too) and every request is built
+    before the clock starts; then all requests are written and each ack is timed from that
+    start."""
+    connections = await asyncio.gather(*(KeepAlive.open(host, port) for _ in bodies))
     try:
         for connection in connections:  # warm: the server has accepted and served each one
             connection.writer.write(connection.request("GET", "/healthz"))
@@ -520,8 +521,8 @@ async def burst(session: Any, host: str, port: int, count: int,
             status, body = await connection.answer()
             if status != 200:
                 raise RuntimeError(f"/healthz answered {status}: {body[:200]!r}")
-        requests = [connection.request("POST", "/webhook", alert([f"a{1 + n % accounts}"]))
-                    for n, connection in enumerate(connections)]
+        requests = [connection.request("POST", "/webhook", body)
+                    for body, connection in zip(bodies, connections, strict=True)]
 
         async def ack(connection: KeepAlive) -> tuple[float, int, bytes]:
             status, body = await connection.answer()
@@ -531,9 +532,41 @@ async def burst(session: Any, host: str, port: int, count: int,
         for connection, request in zip(connections, requests, strict=True):
             connection.writer.write(request)
         answers = await asyncio.gather(*(ack(c) for c in connections))
-        all_acked = time.perf_counter() - started
+        return answers, started
     finally:
         await asyncio.gather(*(c.close() for c in connections))
+
+
+def ack_summary(answers: list[tuple[float, int, bytes]]) -> dict[str, float]:
+    ms = [seconds * 1000 for seconds, _, _ in answers]
+    return {"ack_p50_ms": round(sorted(ms)[len(ms) // 2], 3),
+            "ack_p99_ms": round(measure.percentile(ms, 99), 3), "ack_max_ms": round(max(ms), 3)}
+
+
+async def server_floor_burst(count: int) -> dict[str, float]:
+    """The same burst against ``server_floor.py``: what uvicorn, uvloop and httptools alone
+    cost for ``count`` requests at once on this machine, in this run."""
+    port = fakes.free_port()
+    process = subprocess.Popen([sys.executable, str(HERE / "server_floor.py"), str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.to_thread(fakes.wait_http, f"http://127.0.0.1:{port}/healthz", 20.0,
+                                process)
+        await ack_burst("127.0.0.1", port, [alert(["a1"]) for _ in range(count)])  # warm-up
+        answers, _ = await ack_burst("127.0.0.1", port, [alert(["a1"]) for _ in range(count)])
+        return ack_summary(answers)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def burst(session: Any, host: str, port: int, count: int,
+                accounts: int) -> dict[str, Any]:
+    """``count`` alerts posted at once (no wait): how long each waits for its 2xx (see
+    ``ack_burst``), then how long until every one of them has executed."""
+    bodies = [alert([f"a{1 + n % accounts}"]) for n in range(count)]
+    answers, started = await ack_burst(host, port, bodies)
+    all_acked = max(seconds for seconds, _, _ in answers)
     ids: list[str] = []
     for _, status, body in answers:
         answer = json.loads(body)
@@ -554,8 +587,5 @@ async def burst(session: Any, host: str, port: int, count: int,
         if pending:
             await asyncio.sleep(0.05)
     drained = time.perf_counter() - started
-    ms = [seconds * 1000 for seconds, _, _ in answers]
-    return {"alerts": count, "ack_p50_ms": round(sorted(ms)[len(ms) // 2], 3),
-            "ack_p99_ms": round(measure.percentile(ms, 99), 3),
-            "ack_max_ms": round(max(ms), 3), "all_acked_ms": round(all_acked * 1000, 1),
+    return {"alerts": count, **ack_summary(answers), "all_acked_ms": round(all_acked * 1000, 1),
             "all_executed_ms": round(drained * 1000, 1)}
