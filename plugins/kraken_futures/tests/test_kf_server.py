@@ -58,7 +58,8 @@ def served() -> Iterator[tuple[FakeKrakenFutures, int]]:
     """The fake on a uvicorn server in a thread, so the test can script and inspect it."""
     fake = FakeKrakenFutures()
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=port, log_level="error"))
+    # log_config=None and no log_level: leave the process's loggers alone (test_serve reads them)
+    server = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     _wait_for(port)
