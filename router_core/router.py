@@ -288,12 +288,12 @@ class Router:
             )
             await self._notify(report)
             return report
-        per_account = await asyncio.gather(
-            *(
-                self._execute_account(alert, alert_id, intent_key, account, multiplier)
-                for account, multiplier in targets
-            )
-        )
+        runs = [
+            self._execute_account(alert, alert_id, intent_key, account, multiplier)
+            for account, multiplier in targets
+        ]
+        # one account (the common case) needs no task of its own
+        per_account = [await runs[0]] if len(runs) == 1 else await asyncio.gather(*runs)
         legs = tuple(leg for legs, _ in per_account for leg in legs)
         notes = tuple(note for _, notes in per_account for note in notes)
         report = ExecutionReport(alert_id, intent_key, legs, notes)
