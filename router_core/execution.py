@@ -158,6 +158,7 @@ class LegRunner:
         resends = self.policy.resends - (1 if already_absent else 0)
         connect_retries = self.policy.connect_retries
         while True:
+            ambiguous: AmbiguousOutcome | None = None
             try:
                 return _Outcome(await submit_through_hooks(self.hook, broker, order, context))
             except VenueUnavailable as exc:  # nothing was written: safe to try again
@@ -165,14 +166,30 @@ class LegRunner:
                     return _Outcome(result_from_error(order, exc))
                 connect_retries -= 1
                 await self.clock.sleep(0.5)
-            except AmbiguousOutcome as exc:
+            except BrokerError as exc:
+                if not isinstance(exc, AmbiguousOutcome):
+                    return _Outcome(result_from_error(order, exc))
+                ambiguous = exc
+            except Exception as exc:
+                # A plugin failed in a way it did not classify, perhaps after the request was
+                # written: treat it as unknown and look the order up before anything else.
+                log.error(
+                    "leg %s: %s raised %s while placing it; treating the outcome as unknown",
+                    order.client_order_id, broker.name, type(exc).__name__, exc_info=True,
+                )
+                ambiguous = AmbiguousOutcome(
+                    f"{broker.name} failed with {type(exc).__name__} while placing the order; "
+                    "it may exist",
+                    from_venue=True,
+                )
+            if ambiguous is not None:
                 log.warning(
-                    "leg %s outcome unknown (%s); looking it up", order.client_order_id, exc
+                    "leg %s outcome unknown (%s); looking it up", order.client_order_id, ambiguous
                 )
                 await self.journal.record_outcome_async(
                     order.client_order_id,
                     OrderResult(
-                        OrderStatus.UNKNOWN, order.client_order_id, reason=str(exc)
+                        OrderStatus.UNKNOWN, order.client_order_id, reason=str(ambiguous)
                     ).to_dict(),
                 )
                 found = await self._reconcile(broker, order.client_order_id, order.instrument)
@@ -183,7 +200,7 @@ class LegRunner:
                         OrderResult(
                             OrderStatus.UNKNOWN,
                             order.client_order_id,
-                            reason=f"{exc}; not found across the reconcile window; "
+                            reason=f"{ambiguous}; not found across the reconcile window; "
                             "not re-sent again",
                         ),
                         given_up=True,
@@ -193,8 +210,6 @@ class LegRunner:
                     "leg %s proven absent; re-sending with the same client order id",
                     order.client_order_id,
                 )
-            except BrokerError as exc:
-                return _Outcome(result_from_error(order, exc))
 
     async def _with_brackets(self, broker: Broker, order: Order, found: OrderResult) -> OrderResult:
         """An entry found by lookup never went through the code in ``submit_order`` that places

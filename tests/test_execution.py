@@ -84,6 +84,8 @@ class FlakyBroker(Broker):
             )
         if step == "drop_before":
             raise AmbiguousOutcome("read timeout")
+        if step == "plugin_bug_before":
+            raise KeyError("a plugin bug before the request")
         result = OrderResult(
             OrderStatus.FILLED,
             order.client_order_id,
@@ -96,6 +98,8 @@ class FlakyBroker(Broker):
         VENUE.orders[order.client_order_id] = result
         if step == "drop_after":
             raise AmbiguousOutcome("connection reset after the request was written")
+        if step == "plugin_bug_after":
+            raise ValueError("a plugin bug reading the answer")
         return result
 
     async def find_order(self, client_order_id, instrument):
@@ -155,6 +159,21 @@ async def test_never_resolved_stays_unknown_and_is_flagged(router):
     assert result.status is OrderStatus.UNKNOWN and "not re-sent again" in result.reason
     assert VENUE.submits == 2  # the first send and one re-send after proven absence
     assert router.journal.get_leg(result.client_order_id).status == "absent_given_up"
+
+
+async def test_an_unclassified_plugin_failure_after_the_send_is_looked_up_not_resent(router):
+    VENUE.script = ["plugin_bug_after"]
+    result = await send(router)
+    assert (result.status, result.venue_order_id, VENUE.submits) == (OrderStatus.FILLED, "V1", 1)
+    assert router.journal.get_leg(result.client_order_id).status == "filled"
+
+
+async def test_an_unclassified_plugin_failure_is_unknown_until_proven_absent(router):
+    VENUE.script = ["plugin_bug_before", "plugin_bug_before", "plugin_bug_before"]
+    result = await send(router)
+    assert result.status is OrderStatus.UNKNOWN
+    assert "flaky failed with KeyError while placing the order" in result.reason
+    assert VENUE.submits == 2  # looked up, proven absent, re-sent once, never a third time
 
 
 async def test_venue_rejection_is_sent_exactly_once(router):
