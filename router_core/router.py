@@ -343,16 +343,30 @@ class Router:
             instrument = await broker.resolve(normalize(alert.ticker))
         except (BrokerError, AlertError) as exc:
             return [_denied(account, broker, LegPurpose.OPEN, intent_key, str(exc))], []
+        except Exception as exc:  # one plugin's bug must not stop the other accounts
+            reason = _plugin_failure(broker, "resolving the symbol", exc)
+            return [_denied(account, broker, LegPurpose.OPEN, intent_key, reason)], []
         lock = self._locks.setdefault((account.name, instrument.symbol), asyncio.Lock())
         async with lock:
-            try:
-                if alert.action is Action.CANCEL:
+            if alert.action is Action.CANCEL:
+                try:
                     return await self._cancel(broker, account, instrument), []
+                except BrokerError as exc:
+                    reason = str(exc)
+                    return [
+                        _denied(account, broker, LegPurpose.OPEN, intent_key, reason, instrument)
+                    ], []
+            try:
                 plan, decision_notes = await self._plan(
                     alert, intent_key, account, broker, instrument, multiplier
                 )
             except BrokerError as exc:  # the venue could not tell position or balance
                 reason = str(exc)  # plugins name their venue; the report names the broker
+                return [
+                    _denied(account, broker, LegPurpose.OPEN, intent_key, reason, instrument)
+                ], []
+            except Exception as exc:  # nothing was sent while planning: a denial, said plainly
+                reason = _plugin_failure(broker, "planning the order", exc)
                 return [
                     _denied(account, broker, LegPurpose.OPEN, intent_key, reason, instrument)
                 ], []
@@ -668,6 +682,16 @@ def _needs_position(alert: Alert, account: AccountConfig, broker: Broker) -> boo
         return True
     sizing = alert.quantity_type or account.quantity_type
     return sizing is QuantityType.PERCENT_OF_POSITION or account.risk.max_position is not None
+
+
+def _plugin_failure(broker: Broker, doing: str, exc: Exception) -> str:
+    """The denial reason for an exception a plugin did not classify; the traceback goes to the
+    log (through the secret-masking handler), not into the report."""
+    log.error("%s failed while %s: %s", broker.name, doing, type(exc).__name__, exc_info=True)
+    return (
+        f"{broker.name} failed with {type(exc).__name__} while {doing} (a bug in the plugin or "
+        "an answer it did not expect; the log has the details); nothing was sent"
+    )
 
 
 def _denied(

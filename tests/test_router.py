@@ -378,3 +378,45 @@ async def test_a_stub_account_is_denied_while_the_paper_account_fills(tmp_path):
         assert by_account["prop"].reason.endswith("is not implemented yet (stub)")
     finally:
         await router.close()
+
+
+async def test_a_plugin_bug_denies_its_account_and_the_other_account_still_fills(tmp_path):
+    from router_core import Broker, Instrument, InstrumentKind
+
+    class BuggyBroker(Broker):
+        name = "buggy"
+
+        async def resolve(self, symbol):
+            return Instrument(symbol.ticker, "BTC", "USD", InstrumentKind.SPOT,
+                              Decimal("0.01"), Decimal("0.001"))
+
+        async def balance(self, currency=None):
+            raise KeyError("result")  # an answer the plugin did not expect
+
+        async def position(self, instrument):
+            raise KeyError("result")
+
+        async def submit_order(self, order):
+            raise AssertionError("nothing may be sent after a failure while planning")
+
+    class BuggyPlugin:
+        @hookimpl
+        def router_register_brokers(self, register):
+            register(BuggyBroker)
+
+    path = tmp_path / "config.toml"
+    path.write_text('[accounts.paper]\nbroker = "paper"\n\n[accounts.bug]\nbroker = "buggy"\n')
+    router = Router.from_config_file(
+        path, plugins=make_plugin_manager(["paper"], extra=[("buggy", BuggyPlugin())]))
+    await router.start()
+    try:
+        report = await route(router, {"ticker": "BTCUSD", "action": "buy",
+                                      "quantityType": "percent_of_equity", "quantity": "10",
+                                      "price": "50000", "accounts": ["paper", "bug"]})
+        by_account = {leg.account: leg.result for leg in report.legs}
+        assert by_account["paper"].status is OrderStatus.FILLED
+        assert by_account["bug"].status is OrderStatus.DENIED
+        assert "buggy failed with KeyError while planning the order" in by_account["bug"].reason
+        assert router.journal.get_alert(report.alert_id).state is AlertState.DONE
+    finally:
+        await router.close()
