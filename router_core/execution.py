@@ -239,6 +239,10 @@ class LegRunner:
             except BrokerError as exc:
                 log.warning("lookup of %s failed: %s", client_order_id, exc)
                 continue
+            except Exception as exc:  # a plugin bug in find_order: still only a failed lookup
+                log.error("lookup of %s failed with %s", client_order_id, type(exc).__name__,
+                          exc_info=True)
+                continue
             if found is not None:
                 return found
         return None

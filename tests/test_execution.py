@@ -46,6 +46,7 @@ class FlakyVenue:
         self.journal = None
         self.pending_seen: list[bool] = []
         self.position_reads = 0
+        self.lookup_failures = 0  # find_order raises an unclassified error this many times
 
 
 VENUE = FlakyVenue()
@@ -103,6 +104,9 @@ class FlakyBroker(Broker):
         return result
 
     async def find_order(self, client_order_id, instrument):
+        if VENUE.lookup_failures:
+            VENUE.lookup_failures -= 1
+            raise RuntimeError("a plugin bug in find_order")
         return VENUE.orders.get(client_order_id)
 
 
@@ -166,6 +170,13 @@ async def test_an_unclassified_plugin_failure_after_the_send_is_looked_up_not_re
     result = await send(router)
     assert (result.status, result.venue_order_id, VENUE.submits) == (OrderStatus.FILLED, "V1", 1)
     assert router.journal.get_leg(result.client_order_id).status == "filled"
+
+
+async def test_a_lookup_that_fails_unexpectedly_is_tried_again_not_taken_as_absent(router):
+    VENUE.script = ["drop_after"]
+    VENUE.lookup_failures = 1
+    result = await send(router)
+    assert (result.status, VENUE.submits) == (OrderStatus.FILLED, 1)
 
 
 async def test_an_unclassified_plugin_failure_is_unknown_until_proven_absent(router):
