@@ -152,35 +152,39 @@ async def test_a_thread_writing_meanwhile_neither_blocks_nor_loses_the_loops_wri
     journal.close()
 
 
-async def test_writes_queued_without_waiting_are_committed_by_close(tmp_path):
-    journal = Journal(tmp_path / "j.sqlite3")
+def _journal_with_a_pending_leg(path):
+    journal = Journal(path)
     journal.claim(alert_id="a", delivery_key="d", intent_key="i", fingerprint="f", alert={},
                   peer=None, source="t")
     journal.record_intent(client_order_id="c", alert_id="a", account="x", broker="paper",
                           symbol="BTC/USD", purpose="open", side="buy", quantity="1",
                           notional=None, order={})
+    return journal
+
+
+def _leg_status_after_reopening(path):
+    reopened = Journal(path)
+    try:
+        return reopened.get_leg("c").status
+    finally:
+        reopened.close()
+
+
+async def test_writes_queued_without_waiting_are_committed_by_close(tmp_path):
+    journal = _journal_with_a_pending_leg(tmp_path / "j.sqlite3")
     journal.record_outcome_soon("c", {"status": "filled"})
     journal.close()
-    reopened = Journal(tmp_path / "j.sqlite3")
-    assert reopened.get_leg("c").status == "filled"
-    reopened.close()
+    assert _leg_status_after_reopening(tmp_path / "j.sqlite3") == "filled"
 
 
 def test_writes_left_queued_by_a_finished_loop_are_committed_by_close(tmp_path):
     import asyncio
 
-    journal = Journal(tmp_path / "j.sqlite3")
-    journal.claim(alert_id="a", delivery_key="d", intent_key="i", fingerprint="f", alert={},
-                  peer=None, source="t")
-    journal.record_intent(client_order_id="c", alert_id="a", account="x", broker="paper",
-                          symbol="BTC/USD", purpose="open", side="buy", quantity="1",
-                          notional=None, order={})
+    journal = _journal_with_a_pending_leg(tmp_path / "j.sqlite3")
 
     async def queue_and_leave() -> None:
         journal.record_outcome_soon("c", {"status": "filled"})  # nobody waits for it
 
     asyncio.run(queue_and_leave())
     journal.close()
-    reopened = Journal(tmp_path / "j.sqlite3")
-    assert reopened.get_leg("c").status == "filled"
-    reopened.close()
+    assert _leg_status_after_reopening(tmp_path / "j.sqlite3") == "filled"
