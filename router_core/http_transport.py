@@ -23,6 +23,7 @@ the rest of a CLI start.
 from __future__ import annotations
 
 import functools
+import urllib.request
 from http.cookiejar import CookieJar
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any
@@ -64,8 +65,12 @@ def shared_tls_context() -> SSLContext:
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 with keep-alive over one ``aiohttp.ClientSession``, created on the first
-    request inside the running event loop. No redirects, no cookies, no proxies from the
-    environment, no decompression (httpx decodes Content-Encoding itself).
+    request inside the running event loop. No redirects, no cookies, no decompression (httpx
+    decodes Content-Encoding itself).
+
+    Proxies: like httpx's own transport, ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` from
+    the environment are honoured unless ``trust_env=False`` (an HTTPS request goes through the
+    proxy in a CONNECT tunnel, so TLS stays end to end). ``.netrc`` is never read.
 
     aiohttp re-sends a request by itself only when a reused keep-alive connection turns out to
     be dead and the method is in its IDEMPOTENT_METHODS (GET, HEAD, OPTIONS, TRACE, PUT,
@@ -75,10 +80,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(
-        self, ssl: SSLContext | None = None, max_connections: int = DEFAULT_MAX_CONNECTIONS
+        self,
+        ssl: SSLContext | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        *,
+        trust_env: bool = True,
     ) -> None:
         self._ssl = ssl if ssl is not None else shared_tls_context()
         self._max_connections = max_connections
+        self._trust_env = trust_env
+        self._proxies: dict[tuple[str, str], str | None] = {}  # (scheme, host) -> proxy URL
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -114,6 +125,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             async with session.request(
                 request.method, url, headers=headers, data=body or None,
                 allow_redirects=False, timeout=_client_timeout(request),
+                proxy=self._proxy_for(request.url),
             ) as answer:
                 content = await answer.read()
                 status, reason = answer.status, answer.reason or ""
@@ -127,6 +139,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             status, headers=raw_headers, content=content, request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason.encode("latin-1")},
         )
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy the environment names for this URL, read once per scheme and host."""
+        if not self._trust_env:
+            return None
+        key = (url.scheme, url.host)
+        if key not in self._proxies:
+            proxies = urllib.request.getproxies_environment()
+            proxy = proxies.get(url.scheme)
+            if proxy and urllib.request.proxy_bypass_environment(url.host, proxies):
+                proxy = None
+            self._proxies[key] = proxy
+        return self._proxies[key]
 
     async def aclose(self) -> None:
         self._closed = True

@@ -369,3 +369,30 @@ def test_importing_the_transport_does_not_import_aiohttp() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.strip() == "False"
+
+
+# -- proxies from the environment, as httpx's own transport reads them -------------------------
+
+async def test_the_environments_proxy_carries_the_request_unless_no_proxy_names_the_host(
+        serve, monkeypatch) -> None:
+    proxy, venue = await serve(keep_answering), await serve(keep_answering)
+    for name in ("http_proxy", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        # the proxy gets the absolute URL; the venue's name is never resolved here
+        assert (await http.get("http://venue.invalid/0/public/Time")).status_code == 201
+        assert (await http.get(f"{venue.url}/0/public/Time")).status_code == 201  # NO_PROXY
+    assert [seen.request_line for seen in proxy.requests] == [
+        b"GET http://venue.invalid/0/public/Time HTTP/1.1"]
+    assert [seen.request_line for seen in venue.requests] == [b"GET /0/public/Time HTTP/1.1"]
+
+
+async def test_trust_env_false_ignores_the_environments_proxy(serve, monkeypatch) -> None:
+    venue = await serve(keep_answering)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "")
+    async with httpx.AsyncClient(transport=AiohttpTransport(trust_env=False)) as http:
+        got = await http.get(f"{venue.url}/0/public/Time")
+    assert got.status_code == 201 and len(venue.requests) == 1
