@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from router_core import (
+    AiohttpTransport,
     AmbiguousOutcome,
     AuthError,
     BrokerContext,
@@ -23,12 +24,14 @@ from router_core import (
     DecayingCounter,
     InsufficientFunds,
     InvalidOrder,
+    NoCookies,
     OrderNotFound,
     PermissionDenied,
     RateLimited,
     UnknownSymbol,
     VenueUnavailable,
     key_fingerprint,
+    shared_tls_context,
 )
 
 # TEMPLATE: the venue's error codes -> the core's errors. Unknown codes become BrokerError.
@@ -65,7 +68,12 @@ class MyBrokerClient:
             lambda clock: DecayingCounter(RATE_CAPACITY, RATE_DECAY_PER_SECOND, clock=clock),
         )
         self._http = httpx.AsyncClient(
-            base_url=base_url, transport=context.transport, timeout=timeout
+            base_url=base_url,
+            # tests inject a fake venue; in production httpx runs on the core's transport,
+            # which says ConnectError only when nothing was written
+            transport=context.transport or AiohttpTransport(ssl=shared_tls_context()),
+            timeout=timeout,
+            cookies=NoCookies(),
         )
 
     def __repr__(self) -> str:
