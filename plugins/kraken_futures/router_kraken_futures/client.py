@@ -65,7 +65,8 @@ _CONNECT_PHASE_ERRORS = (
     httpx.UnsupportedProtocol,
     httpx.ProxyError,
 )
-_AFTER_WRITE_ERRORS = (httpx.TransportError, asyncio.TimeoutError)
+# DecodingError: an answer that came back but does not decompress (the order may exist)
+_AFTER_WRITE_ERRORS = (httpx.TransportError, httpx.DecodingError, asyncio.TimeoutError)
 
 
 def key_lock(source: NonceSource) -> asyncio.Lock:

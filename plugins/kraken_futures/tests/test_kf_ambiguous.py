@@ -67,7 +67,8 @@ async def test_delay_inside_the_timeout_is_just_slow(
 
 
 @pytest.mark.parametrize(
-    "error", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteTimeout]
+    "error", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteTimeout,
+              httpx.DecodingError],  # DecodingError: an answer that does not decompress
 )
 async def test_transport_failure_after_the_write_is_ambiguous(
     broker: Any, broker_over: Callable[..., Any], fake: Any, new_order: Callable[..., Any],
