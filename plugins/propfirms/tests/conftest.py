@@ -32,6 +32,12 @@ def clock_on(day: date) -> FakeClock:
 
 
 @pytest.fixture
+def required_settings() -> dict[str, dict[str, Any]]:
+    """``REQUIRED`` for test modules, which cannot import conftest.py."""
+    return REQUIRED
+
+
+@pytest.fixture
 def make_broker(tmp_path: Path) -> Callable[..., Broker]:
     """``make_broker(cls, today=date(2025, 12, 20), **settings)`` -> an unstarted broker."""
 

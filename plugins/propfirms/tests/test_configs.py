@@ -14,18 +14,6 @@ from router_propfirms.tradovate import TradovateBroker, TradovateConfig
 
 from router_core import BrokerConfig
 
-REQUIRED: dict[str, dict[str, Any]] = {  # as in conftest.py, which tests cannot import
-    "tradovate": {"app_id": "alert-router"},
-    "rithmic": {
-        "gateway_url": "wss://rithmic.example/gateway",
-        "system_name": "Rithmic Paper Trading",
-        "app_name": "alert-router",
-    },
-    "tradelocker": {"server": "FIRM-DEMO"},
-    "matchtrader": {"broker_id": "0"},
-    "projectx": {},
-}
-
 # broker -> (credential env-name fields, environment field and its choices)
 EXPECTED = {
     TradovateBroker: (
@@ -65,16 +53,18 @@ def test_schema_names_credentials_and_environment(cls: Any) -> None:
 
 
 @pytest.mark.parametrize("cls", BROKERS)
-def test_unknown_key_is_rejected(cls: Any) -> None:
+def test_unknown_key_is_rejected(cls: Any, required_settings: dict[str, Any]) -> None:
     with pytest.raises(ValidationError) as caught:
-        cls.Config.model_validate({**REQUIRED[cls.name], "api_secret": "hunter2"})
+        cls.Config.model_validate({**required_settings[cls.name], "api_secret": "hunter2"})
     error = caught.value.errors()[0]
     assert (error["type"], error["loc"]) == ("extra_forbidden", ("api_secret",))
 
 
 @pytest.mark.parametrize("cls", BROKERS)
-def test_defaults_validate_and_secrets_are_only_named(cls: Any) -> None:
-    config = cls.Config.model_validate(REQUIRED[cls.name])
+def test_defaults_validate_and_secrets_are_only_named(
+    cls: Any, required_settings: dict[str, Any]
+) -> None:
+    config = cls.Config.model_validate(required_settings[cls.name])
     env_fields, _, _ = EXPECTED[cls]
     for field in env_fields:
         value = getattr(config, field)
@@ -82,11 +72,13 @@ def test_defaults_validate_and_secrets_are_only_named(cls: Any) -> None:
 
 
 @pytest.mark.parametrize("cls", BROKERS)
-def test_an_env_name_must_look_like_a_variable_name(cls: Any) -> None:
+def test_an_env_name_must_look_like_a_variable_name(
+    cls: Any, required_settings: dict[str, Any]
+) -> None:
     # a pasted secret (spaces, symbols) is not a variable name and is refused
     field = sorted(EXPECTED[cls][0])[0]
     with pytest.raises(ValidationError) as caught:
-        cls.Config.model_validate({**REQUIRED[cls.name], field: "s3cr3t pa$$"})
+        cls.Config.model_validate({**required_settings[cls.name], field: "s3cr3t pa$$"})
     assert caught.value.errors()[0]["loc"] == (field,)
 
 
@@ -99,8 +91,8 @@ def test_an_env_name_must_look_like_a_variable_name(cls: Any) -> None:
         (TradeLockerBroker, "server"),
     ],
 )
-def test_required_fields(cls: Any, missing: str) -> None:
-    settings = {k: v for k, v in REQUIRED[cls.name].items() if k != missing}
+def test_required_fields(cls: Any, missing: str, required_settings: dict[str, Any]) -> None:
+    settings = {k: v for k, v in required_settings[cls.name].items() if k != missing}
     with pytest.raises(ValidationError) as caught:
         cls.Config.model_validate(settings)
     assert caught.value.errors()[0]["loc"] == (missing,)
@@ -122,10 +114,10 @@ def test_environment_urls() -> None:
     )
 
 
-def test_rithmic_gateway_must_be_a_websocket_url() -> None:
+def test_rithmic_gateway_must_be_a_websocket_url(required_settings: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         RithmicBroker.Config.model_validate(
-            {**REQUIRED["rithmic"], "gateway_url": "http://rithmic.example"}
+            {**required_settings["rithmic"], "gateway_url": "http://rithmic.example"}
         )
 
 
