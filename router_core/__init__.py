@@ -71,6 +71,7 @@ _EXPORTS = {
     "normalize_ticker": "router_core.normalize",
     "AiohttpTransport": "router_core.http_transport",
     "NoCookies": "router_core.http_transport",
+    "NOT_SENT_ERRORS": "router_core.http_transport",
     "shared_tls_context": "router_core.http_transport",
 }
 
@@ -101,7 +102,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         to_decimal,
     )
     from .errors import *  # noqa: F403
-    from .http_transport import AiohttpTransport, NoCookies, shared_tls_context  # noqa: F401
+    from .http_transport import (  # noqa: F401
+        NOT_SENT_ERRORS,
+        AiohttpTransport,
+        NoCookies,
+        shared_tls_context,
+    )
     from .models import *  # noqa: F403
     from .nonces import NonceRegistry, NonceSource, key_fingerprint  # noqa: F401
     from .normalize import normalize_ticker  # noqa: F401

@@ -36,6 +36,14 @@ if TYPE_CHECKING:
 # httpx's default keep-alive expiry. A server that closes an idle connection just as a request
 # is written on it makes that request fail as ambiguous (a lookup, never a duplicate); expiring
 # idle connections early keeps that race rare.
+# The httpx errors that prove the request was not written, from this transport (see the table
+# above) and from httpx's own: a venue client may send again after these, and only these.
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
 KEEPALIVE_SECONDS = 5.0
 DEFAULT_MAX_CONNECTIONS = 100
 

@@ -28,6 +28,7 @@ import httpx
 from pydantic import SecretBytes, SecretStr
 
 from router_core import (
+    NOT_SENT_ERRORS,
     AiohttpTransport,
     AmbiguousOutcome,
     AuthError,
@@ -56,15 +57,10 @@ Params = Mapping[str, str | Sequence[str]]
 # Locks by nonce source: accounts sharing a key share its source, hence its lock.
 _KEY_LOCKS: WeakKeyDictionary[NonceSource, asyncio.Lock] = WeakKeyDictionary()
 
-# Raised only before anything was written (the core's AiohttpTransport guarantees it for its
-# Connect* errors). Every other failure may come after the venue read the request.
-_CONNECT_PHASE_ERRORS = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-    httpx.ProxyError,
-)
+# Raised only before anything was written (the core's NOT_SENT_ERRORS; ProxyError comes from
+# httpx's own transport when a proxy refuses the tunnel). Every other failure may come after
+# the venue read the request.
+_CONNECT_PHASE_ERRORS = (*NOT_SENT_ERRORS, httpx.ProxyError)
 # DecodingError: an answer that came back but does not decompress (the order may exist)
 _AFTER_WRITE_ERRORS = (httpx.TransportError, httpx.DecodingError, asyncio.TimeoutError)
 

@@ -27,6 +27,7 @@ import httpx
 from pydantic import SecretStr
 
 from router_core import (
+    NOT_SENT_ERRORS,
     AiohttpTransport,
     AmbiguousOutcome,
     BrokerContext,
@@ -302,8 +303,7 @@ class KrakenSpotClient:
                 response = await self._http.post(
                     self._url(ep.path), content=body.encode(), headers=headers
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
-                    httpx.UnsupportedProtocol) as exc:
+            except NOT_SENT_ERRORS as exc:
                 raise VenueUnavailable(
                     f"could not connect to Kraken for {method} ({type(exc).__name__}); "
                     "nothing was sent",
