@@ -21,6 +21,8 @@ _EXPORTS = {
     "BrokerContext": "router_core.brokers",
     "Capabilities": "router_core.brokers",
     # models
+    "AccountKind": "router_core.models",
+    "Action": "router_core.models",
     "Balance": "router_core.models",
     "Bracket": "router_core.models",
     "CanonicalSymbol": "router_core.models",
@@ -35,6 +37,9 @@ _EXPORTS = {
     "OrderType": "router_core.models",
     "Plan": "router_core.models",
     "Position": "router_core.models",
+    "PositionReport": "router_core.models",
+    "QuantityType": "router_core.models",
+    "Sentiment": "router_core.models",
     "Side": "router_core.models",
     "TimeInForce": "router_core.models",
     # errors

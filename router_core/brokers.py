@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from .clock import Clock, SystemClock
 from .errors import ConfigError, NotSupported, PluginError, UnknownSymbol
 from .models import (
+    AccountKind,
     Balance,
     CanonicalSymbol,
     Instrument,
+    LegPurpose,
     Order,
     OrderResult,
     OrderType,
@@ -68,6 +70,16 @@ class Capabilities:
     fractional: bool = True
     cancel: bool = True
     find_order: bool = True
+    # How the account holds positions (see AccountKind). None derives it: ``net`` when
+    # ``net_position`` is set, else ``cash`` (the safe reading for a broker that says nothing:
+    # the router then only ever sells what it bought).
+    account_kind: AccountKind | None = None
+
+    @property
+    def kind(self) -> AccountKind:
+        if self.account_kind is not None:
+            return self.account_kind
+        return AccountKind.NET if self.net_position else AccountKind.CASH
 
 
 @dataclass
@@ -179,6 +191,16 @@ class Broker(ABC):
         Bracket client order ids must be derived from the entry's, so a repeat is harmless.
         """
         raise NotSupported(f"{self.name}: placing brackets after a lookup is not supported")
+
+    def bracket_order_ids(self, order: Order) -> Sequence[tuple[LegPurpose, str]]:
+        """The client order ids of the orders this broker places by itself for ``order``
+        (separate take-profit and stop-loss orders), each with its purpose.
+
+        Called after ``order`` was placed; the core journals these orders as resting, so an
+        exit or a reversal on the symbol cancels them (through ``cancel_order``) before it
+        closes. Only brokers that declare ``separate_brackets`` need it. Default: none.
+        """
+        return ()
 
     async def cancel_order(self, client_order_id: str, instrument: Instrument) -> OrderResult:
         """Cancel by client order id."""

@@ -2,9 +2,11 @@
 
 Each account names a broker; every key of the account table that is not one of the core's own
 (``broker``, ``enabled``, ``multiplier``, ``reverse``, ``quantity``, ``quantity_type``,
-``risk``) belongs to the broker and is validated against the broker's ``Config`` model, so a
-typo is reported with the file, the key and the reason. Secrets are never written in the file:
-the file names the environment variable (or file) that holds them.
+``risk``, ``position_source``, ``leverage``, ``close_fill_timeout_seconds``,
+``on_close_timeout``, ``cancel_foreign_orders``, ``spot_tickers_as_perpetual``) belongs to the broker and is validated
+against the broker's ``Config`` model, so a typo is reported with the file, the key and the
+reason. Secrets are never written in the file: the file names the environment variable (or
+file) that holds them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from .models import QuantityType
 
 DEFAULT_STATE_DIR = "alert-router-state"
 ACCOUNT_KEYS = frozenset(
-    {"broker", "enabled", "multiplier", "reverse", "quantity", "quantity_type", "risk"}
+    {
+        "broker", "enabled", "multiplier", "reverse", "quantity", "quantity_type", "risk",
+        "position_source", "leverage", "close_fill_timeout_seconds", "on_close_timeout",
+        "cancel_foreign_orders", "spot_tickers_as_perpetual",
+    }
 )
 
 
@@ -88,8 +94,14 @@ class _AccountCore(_Strict):
     quantity: Decimal | None = Field(None, gt=0)
     quantity_type: QuantityType | None = None
     risk: RiskLimits = RiskLimits()
+    position_source: Literal["auto", "venue_balance"] = "auto"
+    leverage: Decimal | None = Field(None, gt=0)
+    close_fill_timeout_seconds: float = Field(10, ge=0, le=600)
+    on_close_timeout: Literal["cancel", "leave"] = "cancel"
+    cancel_foreign_orders: bool = False
+    spot_tickers_as_perpetual: bool = False
 
-    @field_validator("multiplier", "quantity", mode="before")
+    @field_validator("multiplier", "quantity", "leverage", mode="before")
     @classmethod
     def _no_float(cls, value: Any) -> Any:
         return str(value) if isinstance(value, float) else value
@@ -106,6 +118,14 @@ class AccountConfig:
     quantity: Decimal
     quantity_type: QuantityType
     risk: RiskLimits
+    # Where a cash account's position comes from: "auto" (what the router bought and still
+    # holds) or "venue_balance" (the whole free base balance: dangerous on a shared wallet).
+    position_source: str = "auto"
+    leverage: Decimal | None = None  # for margin and futures opens when the alert gives none
+    close_fill_timeout_seconds: float = 10.0  # how long an open waits for its close to fill
+    on_close_timeout: str = "cancel"  # or "leave": what becomes of a close that did not fill
+    cancel_foreign_orders: bool = False  # exit/reversal also cancel orders not placed here
+    spot_tickers_as_perpetual: bool = False  # a futures account takes BTCUSD as its perpetual
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +257,12 @@ def _account(
         quantity=core.quantity or defaults.quantity,
         quantity_type=core.quantity_type or defaults.quantity_type,
         risk=core.risk,
+        position_source=core.position_source,
+        leverage=core.leverage,
+        close_fill_timeout_seconds=core.close_fill_timeout_seconds,
+        on_close_timeout=core.on_close_timeout,
+        cancel_foreign_orders=core.cancel_foreign_orders,
+        spot_tickers_as_perpetual=core.spot_tickers_as_perpetual,
     )
 
 

@@ -90,6 +90,26 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "quantity": "Overrides [defaults] quantity for this account.",
         "quantity_type": "Overrides [defaults] quantity_type for this account.",
         "risk": "Pre-trade limits of this account.",
+        "position_source": "Cash (spot) accounts only. auto: the position is what this router "
+                           "bought for the account and symbol and still holds, counted from "
+                           "its own fills and never above the free balance. venue_balance: the "
+                           "whole free base balance is the position, so a sell may sell coins "
+                           "the router never bought (dangerous on a shared wallet).",
+        "leverage": "Leverage for opening orders when the alert gives none. A spot margin "
+                    "account needs it (from here or the alert) to open or close positions.",
+        "close_fill_timeout_seconds": "Where one order cannot reverse a position, how long "
+                                      "the opening order waits for the closing order to fill "
+                                      "before it is given up (nothing opened).",
+        "on_close_timeout": "What becomes of a closing order that did not fill in time: "
+                            "cancel (default) or leave it resting.",
+        "cancel_foreign_orders": "Whether exit and reversal also cancel resting orders on the "
+                                 "symbol that this router did not place (default: only its "
+                                 "own).",
+        "spot_tickers_as_perpetual": "Futures accounts: take a spot pair's ticker (KRAKEN:"
+                                     "XBTUSD) as the perpetual's, so one alert can go to a spot "
+                                     "and a futures account. Off by default: a spot strategy's "
+                                     "sell means 'sell what I hold', and on a futures account "
+                                     "it would open a short.",
     },
     "RiskLimits": {
         "": "[accounts.NAME.risk]: pre-trade limits; a breach places nothing. Unset: no limit.",

@@ -76,6 +76,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, day)
     );
     """,
+    # 3: what this router bought and still holds per account and symbol, counted from its own
+    # fills as their outcomes are recorded (a cash account's position); ``counted`` is how much
+    # of a leg's fill is already in it, so a fill seen twice counts once
+    """
+    CREATE TABLE holdings (
+        account TEXT NOT NULL, symbol TEXT NOT NULL, quantity TEXT NOT NULL,
+        PRIMARY KEY (account, symbol)
+    );
+    ALTER TABLE legs ADD COLUMN counted TEXT;
+    """,
 )
 
 
@@ -286,18 +296,27 @@ class Journal:
     async def record_intent_async(self, **fields: Any) -> bool:
         return bool(await self._write_async(self._intent_work(**fields)))
 
+    async def record_resting_async(self, **fields: Any) -> bool:
+        """Journal an order a broker placed by itself for a leg (a separate take profit or
+        stop loss) as resting, so an exit or a reversal finds and cancels it. Same keywords as
+        ``record_intent``."""
+        return bool(await self._write_async(self._intent_work(**fields, status="accepted")))
+
     def _intent_work(
         self, *, client_order_id: str, alert_id: str, account: str, broker: str, symbol: str,
         purpose: str, side: str | None, quantity: str | None, notional: str | None,
-        order: Mapping[str, Any],
+        order: Mapping[str, Any], status: str = LEG_PENDING,
     ) -> Work:
         now = self._time()
         row = (client_order_id, alert_id, account, broker, symbol, purpose, side, quantity,
-               notional, json.dumps(order), LEG_PENDING, None, now, now)
+               notional, json.dumps(order), status, None, now, now)
 
         def work(db: sqlite3.Connection) -> bool:
             cursor = db.execute(
-                "INSERT INTO legs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", row
+                "INSERT INTO legs (client_order_id, alert_id, account, broker, symbol, purpose,"
+                " side, quantity, notional, order_json, status, result, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                row,
             )
             return cursor.rowcount == 1
 
@@ -327,12 +346,15 @@ class Journal:
 
     def _outcome_work(self, client_order_id: str, result: Mapping[str, Any]) -> Work:
         args = (result["status"], json.dumps(result), self._time(), client_order_id)
+        filled = result.get("filled_quantity")
 
         def work(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE legs SET status = ?, result = ?, updated_at = ? WHERE client_order_id = ?",
                 args,
             )
+            if filled is not None:
+                _count_fill(db, client_order_id, Decimal(str(filled)))
 
         return work
 
@@ -358,12 +380,22 @@ class Journal:
         return [_leg_record(row) for row in rows]
 
     def open_legs(self, account: str, symbol: str) -> list[LegRecord]:
-        """Orders this router placed that rest at the venue (for ``cancel``)."""
+        """Orders this router placed that rest at the venue, partly filled ones included
+        (for ``cancel``, an exit and a reversal)."""
         rows = self._read(
-            f"SELECT {LEG_COLUMNS} FROM legs WHERE account = ? AND symbol = ? AND status = ?",
-            (account, symbol, "accepted"),
+            f"SELECT {LEG_COLUMNS} FROM legs WHERE account = ? AND symbol = ?"
+            " AND status IN (?, ?) ORDER BY created_at, rowid",
+            (account, symbol, "accepted", "partially_filled"),
         )
         return [_leg_record(row) for row in rows]
+
+    def holdings(self, account: str, symbol: str) -> Decimal:
+        """What this router bought for the account and symbol and still holds: its buys'
+        fills less its sells' fills (a cash account's position, before the balance cap)."""
+        rows = self._read(
+            "SELECT quantity FROM holdings WHERE account = ? AND symbol = ?", (account, symbol)
+        )
+        return Decimal(rows[0][0]) if rows else Decimal(0)
 
     def legs_since(self, account: str, since: float, *, at_most: int) -> int:
         """How many legs were committed for an account since a time (orders per minute),
@@ -430,6 +462,34 @@ class Journal:
             if self._reader is not self._writer_db:
                 self._reader.close()
         self._writer_db.close()
+
+
+def _count_fill(db: sqlite3.Connection, client_order_id: str, filled: Decimal) -> None:
+    """Add the part of a leg's fill not counted yet to the router's holdings."""
+    row = db.execute(
+        "SELECT account, symbol, side, counted FROM legs WHERE client_order_id = ?",
+        (client_order_id,),
+    ).fetchone()
+    if row is None or row[2] not in ("buy", "sell"):
+        return
+    account, symbol, side, counted = row
+    delta = filled - Decimal(counted or 0)
+    if delta == 0 or not delta.is_finite():
+        return
+    signed = delta if side == "buy" else -delta
+    held = db.execute(
+        "SELECT quantity FROM holdings WHERE account = ? AND symbol = ?", (account, symbol)
+    ).fetchone()
+    total = Decimal(held[0] if held else 0) + signed
+    db.execute(
+        "INSERT INTO holdings VALUES (?, ?, ?) ON CONFLICT (account, symbol)"
+        " DO UPDATE SET quantity = excluded.quantity",
+        (account, symbol, format(total, "f")),
+    )
+    db.execute(
+        "UPDATE legs SET counted = ? WHERE client_order_id = ?",
+        (format(filled, "f"), client_order_id),
+    )
 
 
 def _log_failure(future: Any) -> None:

@@ -62,6 +62,22 @@ class QuantityType(StrEnum):
     RISK_DOLLAR_AMOUNT = "risk_dollar_amount"
 
 
+class AccountKind(StrEnum):
+    """How an account holds positions; decides where the planner reads the position from.
+
+    ``net``: the venue keeps one signed position per instrument and any order may open,
+    close or flip it (futures, perpetuals, CFD, the paper venue by default).
+    ``margin``: the venue keeps signed positions that only orders carrying leverage open or
+    close; an order without leverage trades the cash balance (Kraken spot margin).
+    ``cash``: a wallet. There is no short; the position is what this router bought for the
+    account and still holds, counted from its own fills (never the whole wallet).
+    """
+
+    NET = "net"
+    MARGIN = "margin"
+    CASH = "cash"
+
+
 class InstrumentKind(StrEnum):
     SPOT = "spot"
     PERPETUAL = "perpetual"
@@ -178,11 +194,16 @@ class Balance:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A net position: positive quantity is long, negative short, zero flat."""
+    """A net position: positive quantity is long, negative short, zero flat.
+
+    ``leverage`` is the leverage the position was opened with, where the venue tells it (a
+    margin position is closed by an order carrying the same leverage).
+    """
 
     symbol: str
     quantity: Decimal
     average_price: Decimal | None = None
+    leverage: Decimal | None = None
 
     @property
     def is_flat(self) -> bool:
@@ -274,16 +295,25 @@ class OrderResult:
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """One step of a plan for one account: an order, or a denial decided before sending."""
+    """One step of a plan for one account: an order, or a denial decided before sending.
+
+    ``after_fill`` marks a leg that may be sent only once the leg before it has filled (the
+    open of a reversal that one order cannot do)."""
 
     purpose: LegPurpose
     order: Order | None
     denied_reason: str | None = None
+    after_fill: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The ordered legs for one account and one symbol."""
+    """The ordered legs for one account and one symbol.
+
+    ``target`` is the signed position the plan aims for when every leg fills;
+    ``cancel_resting`` says the router's resting orders for the symbol are cancelled before
+    the first leg (an exit or a reversal); ``position_source`` says where the position came
+    from."""
 
     account: str
     broker: str
@@ -291,6 +321,9 @@ class Plan:
     legs: tuple[Leg, ...]
     position_before: Position | None = None
     notes: tuple[str, ...] = ()
+    target: Decimal | None = None
+    cancel_resting: bool = False
+    position_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +348,41 @@ class LegReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionReport:
+    """One account's position on the alert's symbol as the router knows it: before the legs,
+    after them (before plus what is known to have filled) and what the plan aimed for.
+    ``None`` where it was not read (a plain buy on a cash account needs no position)."""
+
+    account: str
+    symbol: str
+    before: Decimal | None
+    after: Decimal | None
+    target: Decimal | None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "symbol": self.symbol,
+            "before": _str(self.before),
+            "after": _str(self.after),
+            "target": _str(self.target),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PositionReport:
+        return cls(
+            account=data["account"],
+            symbol=data["symbol"],
+            before=_dec(data.get("before")),
+            after=_dec(data.get("after")),
+            target=_dec(data.get("target")),
+            source=data.get("source"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionReport:
     """Everything that happened to one alert, per account and leg."""
 
@@ -323,10 +391,13 @@ class ExecutionReport:
     legs: tuple[LegReport, ...]
     notes: tuple[str, ...] = ()
     refused: str | None = None  # why the whole alert was refused before any leg
+    positions: tuple[PositionReport, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when the alert was not refused and no leg was denied, rejected or unknown."""
+        """True when the alert was not refused and no leg was denied, rejected or unknown:
+        every part of the alert's intent was sent and taken (a refused part, a skipped
+        dependent leg or a close that did not fill is a denied or unknown leg)."""
         return self.refused is None and all(leg.result.status not in _BAD for leg in self.legs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -336,6 +407,7 @@ class ExecutionReport:
             "ok": self.ok,
             "refused": self.refused,
             "legs": [leg.to_dict() for leg in self.legs],
+            "positions": [position.to_dict() for position in self.positions],
             "notes": list(self.notes),
         }
 

@@ -34,6 +34,13 @@ QUOTES = (
     "DAI",
 )
 PERPETUAL_SUFFIXES = (".PM", ".P", "PERP")
+# Kraken Futures' own contract names say what they are: PF_/PI_ perpetual, FF_/FI_ dated.
+VENUE_PREFIXES = {
+    "PF_": InstrumentKind.PERPETUAL,
+    "PI_": InstrumentKind.PERPETUAL,
+    "FF_": InstrumentKind.FUTURE,
+    "FI_": InstrumentKind.FUTURE,
+}
 
 _CONTINUOUS = re.compile(r"^([A-Z0-9]{1,6}?)(\d{1,2})!$")
 _DATED = re.compile(r"^([A-Z][A-Z0-9]{0,5}?)([FGHJKMNQUVXZ])(\d{4}|\d{1,2})$")
@@ -89,6 +96,18 @@ def normalize(ticker: str) -> CanonicalSymbol:
             kind=InstrumentKind.FUTURE,
             root=match.group(1),
             continuous=int(match.group(2)),
+            ticker=text,
+        )
+
+    venue_kind = VENUE_PREFIXES.get(text[:3])
+    if venue_kind is not None and len(text) > 3:  # a futures venue's own name: PF_XBTUSD
+        pair = split_pair(text[3:].split("_")[0])
+        return CanonicalSymbol(
+            raw=raw,
+            exchange=exchange,
+            kind=venue_kind,
+            base=pair[0] if pair else None,
+            quote=pair[1] if pair else None,
             ticker=text,
         )
 

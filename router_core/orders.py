@@ -37,18 +37,17 @@ def build_order(
     instrument: Instrument,
     intent_key: str,
     price: Decimal | None,
-    *,
-    makes_room: bool,
 ) -> Order:
     """The Order for one planned leg: type, prices rounded to the tick, brackets attached.
 
+    Every leg, closes included, has the alert's order type and prices: a limit reversal
+    closes with a limit order (the open waits for that close to fill, see ``sequencing``).
     Raises SizingDenied or BrokerError (never sent) when the alert asks for what this venue or
     this leg cannot do; the router turns those into denied legs.
     """
     assert spec.side is not None
     caps = broker.capabilities
-    # A close that makes room for an open goes at market: the open waits on it.
-    order_type = OrderType.MARKET if makes_room else OrderType(alert.order_type)
+    order_type = OrderType(alert.order_type)
     if order_type not in caps.order_types:
         raise BrokerError(f"{broker.name} does not support {order_type.value} orders")
     limit_price = stop_price = None
@@ -62,7 +61,7 @@ def build_order(
             raise SizingDenied(f"a {order_type.value} order needs stopPrice")
         stop_price = round_price(alert.stop_price, instrument, spec.side, purpose="stop")
     opening = spec.purpose in (LegPurpose.OPEN, LegPurpose.FLIP)
-    if opening and alert.leverage is not None and not caps.leverage:
+    if spec.leverage is not None and not caps.leverage:
         raise BrokerError(f"{broker.name} cannot trade with leverage on this account")
     take_profit, stop_loss = (None, None)
     if opening and (alert.take_profit or alert.stop_loss):
@@ -83,9 +82,9 @@ def build_order(
         trail_percent=alert.trail_percent if order_type is OrderType.TRAILING_STOP else None,
         time_in_force=alert.time_in_force,
         expire_time=int(alert.expire_time.timestamp()) if alert.expire_time else None,
-        reduce_only=(spec.reduce_only or (alert.reduce_only and not opening)) and caps.reduce_only,
+        reduce_only=spec.reduce_only and caps.reduce_only,
         post_only=alert.post_only and opening,
-        leverage=alert.leverage if opening else None,
+        leverage=spec.leverage,
         take_profit=take_profit,
         stop_loss=stop_loss,
         reference_price=price,

@@ -53,40 +53,45 @@ def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | 
                 f"max orders per minute: {snapshot.orders_last_minute} in the last minute plus "
                 f"{len(sending)} would exceed {limits.max_orders_per_minute}"
             )
-    opening = [o for o in sending if not o.reduce_only]
-    needs_price = limits.max_order_notional is not None and opening
-    if needs_price and (snapshot.price is None or not snapshot.price.is_finite()):
-        return "max order notional is set but no price is known for this alert (failing closed)"
-    if limits.max_order_notional is not None:
-        for order in opening:
+    # Limits bound what opens or grows exposure; a close is bounded by the position it
+    # closes (the planner never closes more than is held), so it is never refused here.
+    position = snapshot.position
+    for order in sending:
+        if order.purpose is LegPurpose.CANCEL:
+            continue
+        after = position + (order.quantity if order.side is Side.BUY else -order.quantity)
+        opening = _opening_part(position, after)
+        position = after
+        if opening <= 0:
+            continue
+        if limits.max_order_notional is not None:
+            if snapshot.price is None or not snapshot.price.is_finite():
+                return ("max order notional is set but no price is known for this alert "
+                        "(failing closed)")
             notional = _notional(
-                order.quantity,
+                opening,
                 order.limit_price or snapshot.price,
                 order.instrument.contract_size,
                 order.instrument.inverse,
             )
             if notional > limits.max_order_notional:
                 return (
-                    f"order notional {notional} for {order.quantity} {order.instrument.symbol} "
+                    f"order notional {notional} for {opening} {order.instrument.symbol} "
                     f"exceeds max_order_notional {limits.max_order_notional}"
                 )
-    if limits.max_position is not None:
-        position = snapshot.position
-        for leg in plan.legs:
-            if (
-                leg.order is None
-                or leg.denied_reason is not None
-                or leg.purpose is LegPurpose.CANCEL
-            ):
-                continue
-            signed = leg.order.quantity if leg.order.side is Side.BUY else -leg.order.quantity
-            position += signed
-            if abs(position) > limits.max_position and not leg.order.reduce_only:
-                return (
-                    f"position would reach {position} {plan.symbol}, beyond max_position "
-                    f"{limits.max_position}"
-                )
+        if limits.max_position is not None and abs(after) > limits.max_position:
+            return (
+                f"position would reach {after} {plan.symbol}, beyond max_position "
+                f"{limits.max_position}"
+            )
     return None
+
+
+def _opening_part(before: Decimal, after: Decimal) -> Decimal:
+    """How much of a move from ``before`` to ``after`` opens or grows exposure."""
+    if before == 0 or (before > 0) != (after > 0):
+        return abs(after)  # from flat, or through zero: all of the new side is opening
+    return max(abs(after) - abs(before), Decimal(0))
 
 
 def check_lag(sent_at: datetime | None, now: datetime, max_lag_seconds: float | None) -> str | None:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .account_plan import AccountPlanner, class_mismatch
 from .brokers import Broker, BrokerContext
 from .clock import Clock, SystemClock
 from .config import AccountConfig, RouterConfig, load_config
@@ -30,7 +31,6 @@ from .models import (
     Action,
     ExecutionReport,
     Instrument,
-    Leg,
     LegPurpose,
     LegReport,
     Order,
@@ -38,22 +38,16 @@ from .models import (
     OrderStatus,
     Plan,
     Position,
-    QuantityType,
+    PositionReport,
     Side,
 )
 from .nonces import NonceRegistry
 from .normalize import normalize
-from .orders import build_order, client_order_id, draft_order, stop_for_risk
-from .planning import NOT_SIZED, plan_legs
+from .orders import client_order_id
 from .plugins import PluginSet, make_plugin_manager
 from .ratelimit import RateLimiterRegistry
-from .risk import RiskSnapshot, check_lag, check_plan, realised_pnl
-from .sizing import (
-    SizingDenied,
-    SizingRequest,
-    equity_currency,
-    size_quantity,
-)
+from .risk import check_lag, realised_pnl
+from .sequencing import PlanSequencer
 
 if TYPE_CHECKING:
     import httpx
@@ -64,7 +58,6 @@ log = logging.getLogger("router_core")
 
 HALT_FLAG = "halt"
 MAX_CLAIMED_IN_MEMORY = 10_000
-EQUITY_TYPES = frozenset({QuantityType.PERCENT_OF_EQUITY, QuantityType.RISK_PERCENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +67,15 @@ class Acceptance:
     outcome: ClaimOutcome
     alert_id: str
     alert: Alert | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountResult:
+    """One account's part of an alert's report."""
+
+    reports: list[LegReport]
+    notes: list[str]
+    position: PositionReport | None
 
 
 @dataclass
@@ -86,6 +88,8 @@ class Router:
     brokers: dict[str, Broker] = field(default_factory=dict)
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     _runner: LegRunner | None = None
+    _planner: AccountPlanner | None = None
+    _sequencer: PlanSequencer | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # Alerts claimed by this process and not executed yet, with their intent keys: execute
     # takes them from here instead of reading the journal back and validating again.
@@ -143,10 +147,23 @@ class Router:
             ),
         )
 
+        self._planner = AccountPlanner(self.journal, self.plugins.hook, self.clock)
+        self._sequencer = PlanSequencer(self._runner, self.journal, self.clock)
+
     @property
     def runner(self) -> LegRunner:
         assert self._runner is not None
         return self._runner
+
+    @property
+    def planner(self) -> AccountPlanner:
+        assert self._planner is not None
+        return self._planner
+
+    @property
+    def sequencer(self) -> PlanSequencer:
+        assert self._sequencer is not None
+        return self._sequencer
 
     async def start(self) -> list[str]:
         """Start every broker, then settle what an earlier run left unfinished, before any new
@@ -294,9 +311,10 @@ class Router:
         ]
         # one account (the common case) needs no task of its own
         per_account = [await runs[0]] if len(runs) == 1 else await asyncio.gather(*runs)
-        legs = tuple(leg for legs, _ in per_account for leg in legs)
-        notes = tuple(note for _, notes in per_account for note in notes)
-        report = ExecutionReport(alert_id, intent_key, legs, notes)
+        legs = tuple(leg for result in per_account for leg in result.reports)
+        notes = tuple(note for result in per_account for note in result.notes)
+        positions = tuple(r.position for r in per_account if r.position is not None)
+        report = ExecutionReport(alert_id, intent_key, legs, notes, positions=positions)
         await self.journal.set_state_async(alert_id, AlertState.DONE, report=report.to_dict())
         log.info(
             "alert %s %s: %s",
@@ -337,250 +355,77 @@ class Router:
         intent_key: str,
         account: AccountConfig,
         multiplier: Decimal,
-    ) -> tuple[list[LegReport], list[str]]:
+    ) -> AccountResult:
         broker = self.brokers[account.name]
+        symbol = normalize(alert.ticker)
         try:
-            instrument = await broker.resolve(normalize(alert.ticker))
+            instrument = await broker.resolve(symbol)
         except (BrokerError, AlertError) as exc:
-            return [_denied(account, broker, LegPurpose.OPEN, intent_key, str(exc))], []
+            return _refused(account, broker, intent_key, str(exc))
         except Exception as exc:  # one plugin's bug must not stop the other accounts
             reason = _plugin_failure(broker, "resolving the symbol", exc)
-            return [_denied(account, broker, LegPurpose.OPEN, intent_key, reason)], []
+            return _refused(account, broker, intent_key, reason)
+        mismatch = class_mismatch(symbol, instrument, account)
+        if mismatch is not None:
+            return _refused(account, broker, intent_key, mismatch, instrument)
         lock = self._locks.setdefault((account.name, instrument.symbol), asyncio.Lock())
         async with lock:
             if alert.action is Action.CANCEL:
-                try:
-                    return await self._cancel(broker, account, instrument), []
-                except BrokerError as exc:
-                    reason = str(exc)
-                    return [
-                        _denied(account, broker, LegPurpose.OPEN, intent_key, reason, instrument)
-                    ], []
+                return await self._cancel(broker, account, instrument)
             try:
-                plan, decision_notes = await self._plan(
+                plan = await self.planner.plan(
                     alert, intent_key, account, broker, instrument, multiplier
                 )
             except BrokerError as exc:  # the venue could not tell position or balance
-                reason = str(exc)  # plugins name their venue; the report names the broker
-                return [
-                    _denied(account, broker, LegPurpose.OPEN, intent_key, reason, instrument)
-                ], []
+                return _refused(account, broker, intent_key, str(exc), instrument)
             except Exception as exc:  # nothing was sent while planning: a denial, said plainly
                 reason = _plugin_failure(broker, "planning the order", exc)
-                return [
-                    _denied(account, broker, LegPurpose.OPEN, intent_key, reason, instrument)
-                ], []
-            return await self._run_plan(plan, broker, alert, alert_id, intent_key), decision_notes
-
-    async def _plan(
-        self,
-        alert: Alert,
-        intent_key: str,
-        account: AccountConfig,
-        broker: Broker,
-        instrument: Instrument,
-        multiplier: Decimal,
-    ) -> tuple[Plan, list[str]]:
-        if _needs_position(alert, account, broker):
-            position = await broker.position(instrument)
-        else:
-            position = Position(instrument.symbol, Decimal(0))
-        price = await self._reference_price(alert, broker, instrument)
-        partial_exit = alert.action is Action.EXIT and alert.quantity is not None
-        sized = (
-            alert.action in (Action.BUY, Action.SELL, Action.ADD)
-            or partial_exit
-            or (alert.action is Action.REVERSE and alert.quantity is not None)
-        )
-        open_quantity, sizing_denial = None, None
-        if sized:
-            open_quantity, sizing_denial = await self._size(
-                alert, account, broker, instrument, position, price, multiplier
-            )
-        decision = plan_legs(
-            action=alert.action,
-            sentiment=alert.sentiment,
-            position=position.quantity,
-            open_quantity=open_quantity,
-            capabilities=broker.capabilities,
-            reverse=account.reverse,
-            single_order_flip=getattr(broker.config, "reverse_mode", "") == "single_order",
-            lot_size=instrument.lot_size,
-        )
-        legs = []
-        has_open = any(s.purpose in (LegPurpose.OPEN, LegPurpose.FLIP) for s in decision.legs)
-        for spec in decision.legs:
-            denied = spec.denied
-            if sizing_denial and denied is not None and denied.startswith(NOT_SIZED):
-                denied = sizing_denial
-            if sizing_denial and partial_exit:  # never close everything for want of a size
-                denied = sizing_denial
-            if denied is not None:
-                legs.append(
-                    Leg(
-                        spec.purpose,
-                        draft_order(spec, account.name, instrument, intent_key),
-                        denied_reason=denied,
-                    )
-                )
-                continue
-            try:
-                order = build_order(
-                    spec,
-                    alert,
-                    account.name,
-                    broker,
-                    instrument,
-                    intent_key,
-                    price,
-                    makes_room=spec.purpose is LegPurpose.CLOSE and has_open,
-                )
-                legs.append(Leg(spec.purpose, order))
-            except (SizingDenied, BrokerError) as exc:
-                reason = exc.reason if isinstance(exc, SizingDenied) else str(exc)
-                legs.append(
-                    Leg(
-                        spec.purpose,
-                        draft_order(spec, account.name, instrument, intent_key),
-                        denied_reason=reason,
-                    )
-                )
-        plan = Plan(
-            account.name, broker.name, instrument.symbol, tuple(legs), position, decision.notes
-        )
-        denial = self._risk(plan, account, position, price)
-        if denial is not None:
-            plan = Plan(
-                plan.account,
-                plan.broker,
-                plan.symbol,
-                tuple(
-                    Leg(leg.purpose, leg.order, leg.denied_reason or f"risk: {denial}")
-                    for leg in plan.legs
+                return _refused(account, broker, intent_key, reason, instrument)
+            run = await self.sequencer.run(
+                plan,
+                broker,
+                account,
+                alert_id=alert_id,
+                intent_key=intent_key,
+                ticker=alert.ticker,
+                on_close=lambda order, result: self._record_pnl(
+                    account.name, plan.position_before, order, result
                 ),
-                position,
-                plan.notes,
             )
-        notes = [f"{account.name}: {note}" for note in decision.notes]
-        return plan, notes
-
-    async def _size(
-        self,
-        alert: Alert,
-        account: AccountConfig,
-        broker: Broker,
-        instrument: Instrument,
-        position: Position,
-        price: Decimal | None,
-        multiplier: Decimal,
-    ) -> tuple[Decimal | None, str | None]:
-        """The sized quantity, or why there is none."""
-        quantity_type = alert.quantity_type or (
-            QuantityType.FIXED_QUANTITY if alert.quantity is not None else account.quantity_type
+        before = plan.position_before.quantity if plan.position_before is not None else None
+        position = PositionReport(
+            account.name,
+            plan.symbol,
+            before,
+            before + run.filled if before is not None else None,
+            plan.target,
+            plan.position_source,
         )
-        equity = currency = None
-        if quantity_type in EQUITY_TYPES:
-            balance = await broker.balance(equity_currency(instrument))
-            equity, currency = balance.equity, balance.currency
-        request = SizingRequest(
-            quantity=alert.quantity,
-            quantity_type=quantity_type,
-            price=price,
-            stop_price=stop_for_risk(alert, price),
-            multiplier=multiplier,
-            leverage=alert.leverage,
-            default_quantity=account.quantity,
-        )
-        try:
-            quantity = size_quantity(
-                request,
-                instrument,
-                equity=equity,
-                position=position.quantity,
-                equity_currency=currency,
-            )
-        except SizingDenied as exc:
-            return None, exc.reason
-        return quantity, None
+        notes = [f"{account.name}: {note}" for note in (*plan.notes, *run.notes)]
+        return AccountResult(run.reports, notes, position)
 
-    def _risk(
-        self, plan: Plan, account: AccountConfig, position: Position, price: Decimal | None
-    ) -> str | None:
-        limits = account.risk
-        now = self.clock.time()
-        recent = pnl = None
-        if limits.max_orders_per_minute is not None:
-            # one past the limit is enough to tell a breach
-            recent = self.journal.legs_since(
-                account.name, now - 60, at_most=limits.max_orders_per_minute + 1
-            )
-        if limits.daily_loss_limit is not None:
-            day = datetime.fromtimestamp(now, UTC).date().isoformat()
-            pnl = Decimal(self.journal.realised_pnl(account.name, day))
-        snapshot = RiskSnapshot(position.quantity, price, recent, pnl)
-        denial = check_plan(plan, limits, snapshot)
-        if denial is not None:
-            return denial
-        for reason in self.plugins.hook.router_check_plan(
-            plan=plan, context={"account": account, "position": position}
-        ):
-            if reason:
-                return str(reason)
-        return None
-
-    async def _reference_price(
-        self, alert: Alert, broker: Broker, instrument: Instrument
-    ) -> Decimal | None:
-        for candidate in (alert.price, alert.limit_price, alert.signal_price, alert.stop_price):
-            if candidate is not None:
-                return candidate
-        try:
-            quote = await broker.reference_price(instrument)
-        except BrokerError as exc:
-            log.warning("%s: no reference price for %s: %s", broker.name, instrument.symbol, exc)
-            return None
-        return Decimal(str(quote)) if quote is not None else None
-
-    async def _run_plan(
-        self, plan: Plan, broker: Broker, alert: Alert, alert_id: str, intent_key: str
-    ) -> list[LegReport]:
-        account = self.config.accounts[plan.account]
-        reports: list[LegReport] = []
-        blocked: str | None = None
-        for leg in plan.legs:
-            order = leg.order
-            if leg.denied_reason is not None or order is None or blocked is not None:
-                reason = leg.denied_reason or blocked or "no order"
-                reports.append(
-                    _denied(
-                        account,
-                        broker,
-                        leg.purpose,
-                        intent_key,
-                        reason,
-                        order.instrument if order else None,
-                        order,
+    async def preview(self, alert: Alert, intent_key: str = "dry-run") -> list[Plan | str]:
+        """Every target account's plan for ``alert``, read from the venues and never sent
+        (``send --dry-run``); an account that cannot be planned gives the reason instead."""
+        plans: list[Plan | str] = []
+        for account, multiplier in self._targets(alert):
+            broker = self.brokers[account.name]
+            symbol = normalize(alert.ticker)
+            try:
+                instrument = await broker.resolve(symbol)
+                mismatch = class_mismatch(symbol, instrument, account)
+                if mismatch is not None:
+                    plans.append(f"{account.name}: {mismatch}")
+                    continue
+                plans.append(
+                    await self.planner.plan(
+                        alert, intent_key, account, broker, instrument, multiplier,
+                        always_read_position=True,
                     )
                 )
-                continue
-            result = await self.runner.run(
-                broker, order, alert_id=alert_id, intent_key=intent_key, symbol_text=alert.ticker
-            )
-            reports.append(
-                LegReport(
-                    account.name,
-                    broker.name,
-                    leg.purpose,
-                    result,
-                    order.side,
-                    order.instrument.symbol,
-                )
-            )
-            if leg.purpose in (LegPurpose.CLOSE, LegPurpose.FLIP):
-                self._record_pnl(account.name, plan.position_before, order, result)
-            if leg.purpose is LegPurpose.CLOSE and not result.status.is_success:
-                blocked = f"skipped: the close leg ended {result.status.value}"
-        return reports
+            except (BrokerError, AlertError) as exc:
+                plans.append(f"{account.name}: {exc}")
+        return plans
 
     def _record_pnl(
         self, account: str, before: Position | None, order: Order, result: OrderResult
@@ -592,41 +437,22 @@ class Router:
 
     async def _cancel(
         self, broker: Broker, account: AccountConfig, instrument: Instrument
-    ) -> list[LegReport]:
-        reports = []
-        for leg in self.journal.open_legs(account.name, instrument.symbol):
-            try:
-                result = await broker.cancel_order(leg.client_order_id, instrument)
-            except BrokerError as exc:
-                result = OrderResult(
-                    OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
-                    leg.client_order_id,
-                    reason=str(exc),
-                )
-            if result.status is OrderStatus.CANCELED:
-                await self.journal.record_outcome_async(leg.client_order_id, result.to_dict())
-            reports.append(
-                LegReport(
-                    account.name, broker.name, LegPurpose.CANCEL, result, None, instrument.symbol
-                )
-            )
+    ) -> AccountResult:
+        reports = await self.sequencer.cancel_resting(broker, account.name, instrument)
         if not reports:
+            reason = (f"no open orders placed by this router for {instrument.symbol} on "
+                      f"{account.name}")
             reports.append(
                 LegReport(
                     account.name,
                     broker.name,
                     LegPurpose.CANCEL,
-                    OrderResult(
-                        OrderStatus.DENIED,
-                        "",
-                        reason="no open orders placed by this router for "
-                        f"{instrument.symbol} on {account.name}",
-                    ),
+                    OrderResult(OrderStatus.DENIED, "", reason=reason),
                     None,
                     instrument.symbol,
                 )
             )
-        return reports
+        return AccountResult(reports, [], None)
 
     async def _notify(self, report: ExecutionReport) -> None:
         for impl in self.plugins.hook.router_execution_finished.get_hookimpls():
@@ -672,18 +498,6 @@ class Router:
         self.journal.set_flag(HALT_FLAG, None)
 
 
-def _needs_position(alert: Alert, account: AccountConfig, broker: Broker) -> bool:
-    """False only when the position cannot change the plan: a plain buy on a venue that cannot
-    short (nothing to reverse or close), sized without the position, under no position limit.
-    It saves a round trip to the venue on the most common spot alert."""
-    if broker.capabilities.can_short or alert.action is not Action.BUY:
-        return True
-    if alert.sentiment is not None and alert.sentiment.direction <= 0:
-        return True
-    sizing = alert.quantity_type or account.quantity_type
-    return sizing is QuantityType.PERCENT_OF_POSITION or account.risk.max_position is not None
-
-
 def _plugin_failure(broker: Broker, doing: str, exc: Exception) -> str:
     """The denial reason for an exception a plugin did not classify; the traceback goes to the
     log (through the secret-masking handler), not into the report."""
@@ -694,27 +508,19 @@ def _plugin_failure(broker: Broker, doing: str, exc: Exception) -> str:
     )
 
 
-def _denied(
+def _refused(
     account: AccountConfig,
     broker: Broker,
-    purpose: LegPurpose,
     intent_key: str,
     reason: str,
     instrument: Instrument | None = None,
-    order: Order | None = None,
-) -> LegReport:
-    cid = order.client_order_id if order else client_order_id(intent_key, account.name, purpose)
-    result = OrderResult(
-        OrderStatus.DENIED, cid, quantity=order.quantity if order else None, reason=reason
-    )
-    return LegReport(
-        account.name,
-        broker.name,
-        purpose,
-        result,
-        order.side if order else None,
-        instrument.symbol if instrument else None,
-    )
+) -> AccountResult:
+    """One account refused before any plan: a single denied leg that says why."""
+    cid = client_order_id(intent_key, account.name, LegPurpose.OPEN)
+    result = OrderResult(OrderStatus.DENIED, cid, reason=reason)
+    symbol = instrument.symbol if instrument else None
+    leg = LegReport(account.name, broker.name, LegPurpose.OPEN, result, None, symbol)
+    return AccountResult([leg], [], None)
 
 
 def report_from_dict(data: dict[str, Any]) -> ExecutionReport:
@@ -735,6 +541,7 @@ def report_from_dict(data: dict[str, Any]) -> ExecutionReport:
         legs,
         tuple(data.get("notes", ())),
         refused=data.get("refused"),
+        positions=tuple(PositionReport.from_dict(p) for p in data.get("positions", ())),
     )
 
 

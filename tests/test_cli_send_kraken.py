@@ -87,6 +87,7 @@ margin = true
 [accounts.futures]
 broker = "kraken-futures"
 base_url = "{fakes['futures']}"
+spot_tickers_as_perpetual = true
 """)
     return path
 

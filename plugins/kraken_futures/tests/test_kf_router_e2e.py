@@ -73,7 +73,7 @@ async def test_reverse_in_two_legs_sends_a_reduce_only_close(
                                   "price": "50000"})
     assert _legs(first) == [("open", "buy", "filled", "0.5")]
     second = await _route(router, {"ticker": "KRAKEN:XBTUSD.PM", "action": "sell",
-                                   "quantity": "0.3", "price": "50000"})
+                                   "sentiment": "short", "quantity": "0.3", "price": "50000"})
     assert _legs(second) == [("close", "sell", "filled", "0.5"), ("open", "sell", "filled", "0.3")]
     close, opened = fake.sendorders[1], fake.sendorders[2]
     assert close["reduceOnly"] == "true" and close["size"] == "0.5"
@@ -85,8 +85,8 @@ async def test_reverse_in_one_order(make_router: Callable[..., Any]) -> None:
     router, fake = await make_router("single_order")
     await _route(router, {"ticker": "BTCUSD.P", "action": "buy", "quantity": "0.5",
                           "price": "50000"})
-    report = await _route(router, {"ticker": "BTCUSD.P", "action": "sell", "quantity": "0.3",
-                                   "price": "50000"})
+    report = await _route(router, {"ticker": "BTCUSD.P", "action": "sell", "sentiment": "short",
+                                   "quantity": "0.3", "price": "50000"})
     assert len(fake.sendorders) == 2
     flip = fake.sendorders[1]
     assert (flip["side"], flip["size"], "reduceOnly" in flip) == ("sell", "0.8", False)

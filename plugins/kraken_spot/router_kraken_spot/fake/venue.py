@@ -255,6 +255,8 @@ class FakeVenue:
             return {"descr": descr}
         if leverage is None:
             self._check_funds(pair, side, volume, cost)
+        elif _reduce_only(args) and not self._opposite_volume(key, side):
+            raise KrakenAnswer("EOrder:Reduce only:No position exists")
         return {"descr": descr, "txid": [self._place(key, pair, args, volume, cost, last)]}
 
     def _check_ids(self, args: dict[str, str]) -> None:
@@ -344,7 +346,7 @@ class FakeVenue:
                       "close": self._describe(args, pair, volume).get("close", "")},
             "vol": str(volume), "vol_exec": "0", "cost": "0", "fee": "0", "price": "0",
             "stopprice": "0", "limitprice": "0", "misc": "", "oflags": args.get("oflags", ""),
-            "_pair": key, "_hold": None,
+            "_reduce_only": _reduce_only(args), "_pair": key, "_hold": None,
         }
         if self._hide_next:
             self._hidden_until[txid] = now + self._hide_next
@@ -386,7 +388,16 @@ class FakeVenue:
         if "viqc" in order["oflags"]:
             volume = cost / price if price else Decimal(0)
         if leveraged:
-            self.set_position(order["_pair"], side, str(volume), str(price))
+            if order.get("_reduce_only"):
+                volume = min(volume, self._opposite_volume(order["_pair"], side))
+                if not volume:  # the position went away while the order rested
+                    order.update(status="canceled", reason="Reduce only:No position exists",
+                                 closetm=self.clock.time())
+                    return
+                cost = volume * price
+            opening = self._close_opposite(order["_pair"], side, volume)
+            if opening:
+                self.set_position(order["_pair"], side, str(opening), str(price))
         else:
             sign = 1 if side == "buy" else -1
             base, quote = pair["base"], pair["quote"]
@@ -395,7 +406,37 @@ class FakeVenue:
             self.account.balances[quote] = self.account.balances.get(quote, Decimal(0)) \
                 - sign * cost
         order.update(status="closed", vol_exec=str(volume), cost=str(cost), price=str(price),
-                     closetm=self.clock.time(), reason=None)
+                     closetm=self.clock.time(), reason=None,
+                     misc="partial" if volume < Decimal(order["vol"]) else order["misc"])
+
+    def _opposite_positions(self, key: str, side: str) -> list[tuple[str, dict[str, Any]]]:
+        """Open positions of ``key`` that a ``side`` order reduces, oldest first."""
+        opposite = "sell" if side == "buy" else "buy"
+        found = [(ptxid, p) for ptxid, p in self.account.positions.items()
+                 if p["pair"] == key and p["type"] == opposite]
+        return sorted(found, key=lambda item: item[1]["time"])  # stable: insertion breaks ties
+
+    def _opposite_volume(self, key: str, side: str) -> Decimal:
+        return sum((_open_volume(p) for _, p in self._opposite_positions(key, side)),
+                   Decimal(0))
+
+    def _close_opposite(self, key: str, side: str, volume: Decimal) -> Decimal:
+        """Net a leveraged fill against opposite positions; returns the volume left to open."""
+        for ptxid, position in self._opposite_positions(key, side):
+            if not volume:
+                break
+            still_open = _open_volume(position)
+            closed = min(still_open, volume)
+            volume -= closed
+            if closed == still_open:
+                del self.account.positions[ptxid]  # OpenPositions lists open positions only
+                continue
+            # cost and margin follow the open remainder, as TradeBalance reads them for P&L
+            share = (still_open - closed) / still_open
+            position["vol_closed"] = str(Decimal(position["vol_closed"]) + closed)
+            position["cost"] = str(Decimal(position["cost"]) * share)
+            position["margin"] = str(Decimal(position["margin"]) * share)
+        return volume
 
     def _release(self, order: dict[str, Any]) -> None:
         if order.get("_hold"):
@@ -435,6 +476,14 @@ def _absolute(text: str | None, last: Decimal) -> Decimal | None:
         return number
     amount = last * number / 100 if text.endswith("%") else number
     return last - amount if sign in ("-", "#") else last + amount
+
+
+def _reduce_only(args: Mapping[str, str]) -> bool:
+    return args.get("reduce_only") in ("true", "1", "True")
+
+
+def _open_volume(position: Mapping[str, Any]) -> Decimal:
+    return Decimal(position["vol"]) - Decimal(position["vol_closed"])
 
 
 def _public(order: dict[str, Any]) -> dict[str, Any]:

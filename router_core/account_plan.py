@@ -1,0 +1,245 @@
+"""One account's plan for one alert: position, price, size, legs, orders, risk.
+
+Nothing is sent from here (the venue is only read), so a dry run is this module alone; the
+router hands the plan to ``sequencing`` to send it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .brokers import Broker
+from .clock import Clock
+from .config import AccountConfig
+from .errors import BrokerError
+from .execution import await_maybe
+from .journal import Journal
+from .models import (
+    AccountKind,
+    Action,
+    CanonicalSymbol,
+    Instrument,
+    InstrumentKind,
+    Leg,
+    Plan,
+    Position,
+    QuantityType,
+)
+from .orders import build_order, draft_order, stop_for_risk
+from .planning import PlanRequest, plan_legs
+from .positions import PositionView, read_position
+from .risk import RiskSnapshot, check_plan
+from .sizing import SizingDenied, SizingRequest, equity_currency, size_quantity
+
+if TYPE_CHECKING:
+    from .alert import Alert
+
+log = logging.getLogger("router_core")
+
+EQUITY_TYPES = frozenset({QuantityType.PERCENT_OF_EQUITY, QuantityType.RISK_PERCENT})
+SIZED_ACTIONS = frozenset({Action.BUY, Action.SELL, Action.ADD})
+
+
+class AccountPlanner:
+    def __init__(self, journal: Journal, hook: Any, clock: Clock) -> None:
+        self.journal = journal
+        self.hook = hook
+        self.clock = clock
+
+    async def plan(
+        self,
+        alert: Alert,
+        intent_key: str,
+        account: AccountConfig,
+        broker: Broker,
+        instrument: Instrument,
+        multiplier: Decimal,
+        *,
+        always_read_position: bool = False,
+    ) -> Plan:
+        """The plan; raises BrokerError when the venue cannot tell what planning needs (the
+        account then fails closed: nothing is sent)."""
+        view: PositionView | None = None
+        if always_read_position or needs_position(alert, account, broker):
+            view = await read_position(broker, account, instrument, self.journal)
+            position = view.position
+        else:
+            position = Position(instrument.symbol, Decimal(0))
+        price = await self._reference_price(alert, broker, instrument)
+        quantity, sizing_denial = None, None
+        if alert.action in SIZED_ACTIONS or alert.quantity is not None:
+            quantity, sizing_denial = await self._size(
+                alert, account, broker, instrument, position, price, multiplier
+            )
+        caps = broker.capabilities
+        decision = plan_legs(
+            PlanRequest(
+                action=alert.action,
+                sentiment=alert.sentiment,
+                position=position.quantity,
+                quantity=quantity,
+                sizing_denial=sizing_denial,
+                explicit=alert.quantity is not None,
+                of_position=alert.quantity_type is QuantityType.PERCENT_OF_POSITION,
+                reduce_only=alert.reduce_only,
+                kind=caps.kind,
+                can_short=caps.can_short,
+                reverse=account.reverse,
+                flip=caps.single_order_flip
+                and getattr(broker.config, "reverse_mode", "") == "single_order",
+                leverage=alert.leverage or account.leverage,
+                position_leverage=position.leverage,
+                lot_size=instrument.lot_size,
+            )
+        )
+        legs = []
+        for spec in decision.legs:
+            denied = spec.denied
+            order = None
+            if denied is None and spec.side is not None:
+                try:
+                    order = build_order(
+                        spec, alert, account.name, broker, instrument, intent_key, price
+                    )
+                except (SizingDenied, BrokerError) as exc:
+                    denied = exc.reason if isinstance(exc, SizingDenied) else str(exc)
+            if order is None:
+                order = draft_order(spec, account.name, instrument, intent_key)
+            legs.append(Leg(spec.purpose, order, denied, after_fill=spec.after_fill))
+        plan = Plan(
+            account.name,
+            broker.name,
+            instrument.symbol,
+            tuple(legs),
+            position if view is not None else None,
+            decision.notes,
+            target=decision.target if view is not None else None,
+            cancel_resting=decision.cancel_resting,
+            position_source=view.source if view is not None else None,
+        )
+        denial = await self._risk(plan, account, position, price)
+        if denial is not None:
+            plan = replace(
+                plan,
+                legs=tuple(
+                    replace(leg, denied_reason=leg.denied_reason or f"risk: {denial}")
+                    for leg in plan.legs
+                ),
+            )
+        return plan
+
+    async def _size(
+        self,
+        alert: Alert,
+        account: AccountConfig,
+        broker: Broker,
+        instrument: Instrument,
+        position: Position,
+        price: Decimal | None,
+        multiplier: Decimal,
+    ) -> tuple[Decimal | None, str | None]:
+        """The sized quantity, or why there is none."""
+        quantity_type = alert.quantity_type or (
+            QuantityType.FIXED_QUANTITY if alert.quantity is not None else account.quantity_type
+        )
+        equity = currency = None
+        if quantity_type in EQUITY_TYPES:
+            balance = await broker.balance(equity_currency(instrument))
+            equity, currency = balance.equity, balance.currency
+        request = SizingRequest(
+            quantity=alert.quantity,
+            quantity_type=quantity_type,
+            price=price,
+            stop_price=stop_for_risk(alert, price),
+            multiplier=multiplier,
+            leverage=alert.leverage,
+            default_quantity=account.quantity,
+        )
+        try:
+            quantity = size_quantity(
+                request,
+                instrument,
+                equity=equity,
+                position=position.quantity,
+                equity_currency=currency,
+            )
+        except SizingDenied as exc:
+            return None, exc.reason
+        return quantity, None
+
+    async def _risk(
+        self, plan: Plan, account: AccountConfig, position: Position, price: Decimal | None
+    ) -> str | None:
+        limits = account.risk
+        now = self.clock.time()
+        recent = pnl = None
+        if limits.max_orders_per_minute is not None:
+            # one past the limit is enough to tell a breach
+            recent = self.journal.legs_since(
+                account.name, now - 60, at_most=limits.max_orders_per_minute + 1
+            )
+        if limits.daily_loss_limit is not None:
+            day = datetime.fromtimestamp(now, UTC).date().isoformat()
+            pnl = Decimal(self.journal.realised_pnl(account.name, day))
+        snapshot = RiskSnapshot(position.quantity, price, recent, pnl)
+        denial = check_plan(plan, limits, snapshot)
+        if denial is not None:
+            return denial
+        arguments = {"plan": plan, "context": {"account": account, "position": position}}
+        for impl in reversed(self.hook.router_check_plan.get_hookimpls()):
+            # awaited one by one: an async implementation's coroutine is not a denial
+            kwargs = {name: arguments[name] for name in impl.argnames if name in arguments}
+            reason = await await_maybe(impl.function(**kwargs))
+            if reason:
+                return str(reason)
+        return None
+
+    async def _reference_price(
+        self, alert: Alert, broker: Broker, instrument: Instrument
+    ) -> Decimal | None:
+        for candidate in (alert.price, alert.limit_price, alert.signal_price, alert.stop_price):
+            if candidate is not None:
+                return candidate
+        try:
+            quote = await broker.reference_price(instrument)
+        except BrokerError as exc:
+            log.warning("%s: no reference price for %s: %s", broker.name, instrument.symbol, exc)
+            return None
+        return Decimal(str(quote)) if quote is not None else None
+
+
+def needs_position(alert: Alert, account: AccountConfig, broker: Broker) -> bool:
+    """False only when the position cannot change the plan: a plain buy on a cash account
+    (nothing to reverse or close), sized without the position, under no position limit. It
+    saves a round trip to the venue on the most common spot alert."""
+    if broker.capabilities.kind is not AccountKind.CASH or alert.action is not Action.BUY:
+        return True
+    if alert.reduce_only or (alert.sentiment is not None and alert.sentiment.direction <= 0):
+        return True
+    sizing = alert.quantity_type or account.quantity_type
+    return sizing is QuantityType.PERCENT_OF_POSITION or account.risk.max_position is not None
+
+
+def class_mismatch(
+    symbol: CanonicalSymbol, instrument: Instrument, account: AccountConfig
+) -> str | None:
+    """Why the alert's ticker names another class of instrument than the account trades: a
+    perpetual or dated ticker on a spot account, or a spot pair on a futures account (unless
+    the account takes spot tickers as its perpetual's)."""
+    if symbol.kind is not InstrumentKind.SPOT and instrument.kind is InstrumentKind.SPOT:
+        return (f"{symbol.raw} is a {symbol.kind.value} ticker and account {account.name} "
+                f"trades spot ({instrument.symbol}): nothing sent; route it to a futures "
+                f"account")
+    pair = symbol.base is not None and symbol.quote is not None
+    if (symbol.kind is InstrumentKind.SPOT and pair and instrument.kind is not InstrumentKind.SPOT
+            and not account.spot_tickers_as_perpetual):
+        return (f"{symbol.raw} is a spot pair and account {account.name} trades "
+                f"{instrument.kind.value} contracts ({instrument.symbol}): nothing sent; send "
+                f"the contract's ticker (such as {symbol.ticker}.P for the perpetual), or set "
+                f"spot_tickers_as_perpetual = true on the account")
+    return None
+

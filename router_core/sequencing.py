@@ -1,0 +1,274 @@
+"""Running one account's plan in order: all or nothing, honestly reported.
+
+* An exit or a reversal first cancels the router's own resting orders on the symbol (entries,
+  separate take profits and stop losses), and reports each cancel.
+* Legs go one at a time. A leg refused by the planner or the risk checks, or one that ended
+  denied, rejected or unknown, stops every leg after it: they all depend on it.
+* An opening leg marked ``after_fill`` goes only once the close before it has filled. The
+  close is looked up until it fills or ``close_fill_timeout_seconds`` pass; a close that did
+  not fill is cancelled (or left, per ``on_close_timeout``) and nothing is opened.
+* The position after is the position before plus what is known to have filled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from .brokers import Broker
+from .clock import Clock
+from .config import AccountConfig
+from .decimals import format_decimal
+from .errors import BrokerError, NotSupported, OrderNotFound
+from .execution import LegRunner, order_summary
+from .journal import Journal
+from .models import (
+    Instrument,
+    Leg,
+    LegPurpose,
+    LegReport,
+    Order,
+    OrderResult,
+    OrderStatus,
+    Plan,
+    Side,
+)
+from .orders import client_order_id
+
+log = logging.getLogger("router_core.sequencing")
+
+FIRST_POLL_SECONDS = 0.2
+LONGEST_POLL_SECONDS = 1.0
+RESTING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+
+# Called after each closing leg with its order and outcome (the daily profit and loss).
+CloseObserver = Callable[[Order, OrderResult], None]
+
+
+@dataclass
+class AccountRun:
+    """What became of one account's plan."""
+
+    reports: list[LegReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    filled: Decimal = Decimal(0)  # signed quantity known to have filled
+
+
+class PlanSequencer:
+    def __init__(self, runner: LegRunner, journal: Journal, clock: Clock) -> None:
+        self.runner = runner
+        self.journal = journal
+        self.clock = clock
+
+    async def run(
+        self,
+        plan: Plan,
+        broker: Broker,
+        account: AccountConfig,
+        *,
+        alert_id: str,
+        intent_key: str,
+        ticker: str,
+        on_close: CloseObserver | None = None,
+    ) -> AccountRun:
+        run = AccountRun()
+        instrument = _instrument(plan)
+        if plan.cancel_resting and instrument is not None and _sends_anything(plan):
+            run.reports.extend(await self.cancel_resting(broker, account.name, instrument))
+        blocked: str | None = None
+        previous: tuple[int, Order, OrderResult] | None = None
+        for leg in plan.legs:
+            order = leg.order
+            if leg.denied_reason is not None or order is None or blocked is not None:
+                reason = leg.denied_reason or blocked or "no order"
+                run.reports.append(_denied_report(plan, broker, leg, reason, intent_key))
+                blocked = blocked or _blocks(leg, reason)
+                continue
+            if leg.after_fill and previous is not None:
+                index, close_order, close_result = previous
+                settled, why = await self._await_fill(broker, account, close_order, close_result)
+                run.reports[index] = replace(run.reports[index], result=settled)
+                run.filled += _signed_fill(close_order, settled) - _signed_fill(
+                    close_order, close_result
+                )
+                if why is not None:
+                    blocked = f"skipped: {why}; nothing opened"
+                    run.reports.append(_denied_report(plan, broker, leg, blocked, intent_key))
+                    continue
+            result = await self.runner.run(
+                broker, order, alert_id=alert_id, intent_key=intent_key, symbol_text=ticker
+            )
+            run.reports.append(
+                LegReport(plan.account, broker.name, leg.purpose, result, order.side,
+                          order.instrument.symbol)
+            )
+            run.filled += _signed_fill(order, result)
+            if result.status.is_success:
+                await self._journal_brackets(broker, order, alert_id, ticker)
+            if on_close is not None and leg.purpose in (LegPurpose.CLOSE, LegPurpose.FLIP):
+                on_close(order, result)
+            if not result.status.is_success:
+                blocked = f"skipped: the {leg.purpose.value} leg ended {result.status.value}"
+            previous = (len(run.reports) - 1, order, result)
+        return run
+
+    # -- waiting for a close ------------------------------------------------------------------
+
+    async def _await_fill(
+        self, broker: Broker, account: AccountConfig, order: Order, result: OrderResult
+    ) -> tuple[OrderResult, str | None]:
+        """Look the close up until it has filled or the time is up. Returns its latest outcome
+        and, when it did not fill, why."""
+        timeout = account.close_fill_timeout_seconds
+        deadline = self.clock.monotonic() + timeout
+        delay = FIRST_POLL_SECONDS
+        cid = order.client_order_id
+        while not _filled(order, result) and result.status in RESTING:
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                break
+            await self.clock.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, LONGEST_POLL_SECONDS)
+            try:
+                found = await broker.find_order(cid, order.instrument)
+            except NotSupported:
+                return result, (f"{broker.name} cannot look orders up, so the close's fill "
+                                f"cannot be confirmed")
+            except BrokerError as exc:
+                log.warning("lookup of close %s failed: %s", cid, exc)
+                continue
+            if found is not None and found != result:
+                result = found
+                await self.journal.record_outcome_async(cid, found.to_dict())
+        if _filled(order, result):
+            return result, None
+        if result.status not in RESTING:
+            return result, f"the close ended {result.status.value} without filling"
+        waited = f"the close did not fill within {format_decimal(Decimal(str(timeout)))} s"
+        if account.on_close_timeout == "leave":
+            return result, f"{waited} (left resting, on_close_timeout = leave)"
+        return await self._cancel_unfilled(broker, order, result), f"{waited} (cancelled)"
+
+    async def _cancel_unfilled(
+        self, broker: Broker, order: Order, result: OrderResult
+    ) -> OrderResult:
+        cid = order.client_order_id
+        try:
+            await broker.cancel_order(cid, order.instrument)
+        except BrokerError as exc:
+            log.warning("cancelling the unfilled close %s failed: %s", cid, exc)
+            return replace(result, reason=f"cancel failed: {exc}")
+        try:  # the fill may have raced the cancel: the lookup tells what really happened
+            final = await broker.find_order(cid, order.instrument)
+        except BrokerError:
+            final = None
+        final = final or replace(result, status=OrderStatus.CANCELED)
+        await self.journal.record_outcome_async(cid, final.to_dict())
+        return final
+
+    # -- resting orders ---------------------------------------------------------------------
+
+    async def cancel_resting(
+        self, broker: Broker, account: str, instrument: Instrument
+    ) -> list[LegReport]:
+        """Cancel every order this router placed that rests on the symbol; one report each."""
+        reports = []
+        for leg in self.journal.open_legs(account, instrument.symbol):
+            cid = leg.client_order_id
+            try:
+                result = await broker.cancel_order(cid, instrument)
+            except OrderNotFound:  # filled or cancelled since: journal which, report nothing
+                gone = await self._gone(broker, cid, instrument)
+                await self.journal.record_outcome_async(cid, gone.to_dict())
+                continue
+            except BrokerError as exc:
+                result = OrderResult(
+                    OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
+                    cid,
+                    reason=f"cancel failed: {exc}",
+                )
+            if result.status is not OrderStatus.REJECTED and result.status is not (
+                OrderStatus.DENIED
+            ):
+                await self.journal.record_outcome_async(cid, result.to_dict())
+            side = leg.order.get("side")
+            reports.append(
+                LegReport(account, broker.name, LegPurpose.CANCEL, result,
+                          Side(side) if side in ("buy", "sell") else None, instrument.symbol)
+            )
+        return reports
+
+    async def _gone(self, broker: Broker, cid: str, instrument: Instrument) -> OrderResult:
+        try:
+            found = await broker.find_order(cid, instrument)
+        except BrokerError:
+            found = None
+        if found is not None and found.status not in RESTING:
+            return found
+        return OrderResult(OrderStatus.CANCELED, cid, reason="no longer resting at the venue")
+
+    async def _journal_brackets(
+        self, broker: Broker, order: Order, alert_id: str, ticker: str
+    ) -> None:
+        if order.take_profit is None and order.stop_loss is None:
+            return
+        for purpose, cid in broker.bracket_order_ids(order):
+            await self.journal.record_resting_async(
+                client_order_id=cid,
+                alert_id=alert_id,
+                account=order.account,
+                broker=broker.name,
+                symbol=order.instrument.symbol,
+                purpose=purpose.value,
+                side=order.side.opposite.value,
+                quantity=format(order.quantity, "f"),
+                notional=None,
+                order={**order_summary(order, ticker), "purpose": purpose.value,
+                       "side": order.side.opposite.value},
+            )
+
+
+def _instrument(plan: Plan) -> Instrument | None:
+    for leg in plan.legs:
+        if leg.order is not None:
+            return leg.order.instrument
+    return None
+
+
+def _sends_anything(plan: Plan) -> bool:
+    return any(leg.order is not None and leg.denied_reason is None for leg in plan.legs)
+
+
+def _blocks(leg: Leg, reason: str) -> str | None:
+    """A refused close stops what follows it; a refused open is the last leg anyway."""
+    if leg.purpose in (LegPurpose.CLOSE, LegPurpose.FLIP):
+        return f"skipped: the {leg.purpose.value} leg was refused ({reason})"
+    return None
+
+
+def _filled(order: Order, result: OrderResult) -> bool:
+    if result.status is OrderStatus.FILLED:
+        return True
+    return result.filled_quantity is not None and result.filled_quantity >= order.quantity
+
+
+def _signed_fill(order: Order, result: OrderResult) -> Decimal:
+    filled = result.filled_quantity
+    if filled is None:
+        filled = order.quantity if result.status is OrderStatus.FILLED else Decimal(0)
+    return filled if order.side is Side.BUY else -filled
+
+
+def _denied_report(
+    plan: Plan, broker: Broker, leg: Leg, reason: str, intent_key: str
+) -> LegReport:
+    order = leg.order
+    cid = order.client_order_id if order else client_order_id(intent_key, plan.account,
+                                                              leg.purpose)
+    result = OrderResult(
+        OrderStatus.DENIED, cid, quantity=order.quantity if order else None, reason=reason
+    )
+    return LegReport(plan.account, broker.name, leg.purpose, result,
+                     order.side if order else None, plan.symbol)
