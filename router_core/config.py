@@ -1,12 +1,11 @@
 """The config file (TOML): router settings, server, defaults and accounts.
 
 Each account names a broker; every key of the account table that is not one of the core's own
-(``broker``, ``enabled``, ``multiplier``, ``reverse``, ``quantity``, ``quantity_type``,
-``risk``, ``position_source``, ``leverage``, ``close_fill_timeout_seconds``,
-``on_close_timeout``, ``cancel_foreign_orders``, ``spot_tickers_as_perpetual``) belongs to the broker and is validated
-against the broker's ``Config`` model, so a typo is reported with the file, the key and the
-reason. Secrets are never written in the file: the file names the environment variable (or
-file) that holds them.
+(``ACCOUNT_KEYS``: ``broker``, ``enabled``, ``multiplier``, ``reverse``, ``quantity``,
+``quantity_type``, ``risk`` and the order-semantics keys such as ``position_source``) belongs
+to the broker and is validated against the broker's ``Config`` model, so a typo is reported
+with the file, the key and the reason. Secrets are never written in the file: the file names
+the environment variable (or file) that holds them.
 """
 
 from __future__ import annotations

@@ -325,6 +325,21 @@ class Plan:
     cancel_resting: bool = False
     position_source: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as a dry run shows it: every leg with its size, type and prices."""
+        before = self.position_before
+        return {
+            "account": self.account,
+            "broker": self.broker,
+            "symbol": self.symbol,
+            "position_before": _str(before.quantity) if before is not None else None,
+            "position_source": self.position_source,
+            "target": _str(self.target),
+            "cancels_resting_orders": self.cancel_resting,
+            "legs": [_leg_dict(leg) for leg in self.legs],
+            "notes": list(self.notes),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class LegReport:
@@ -413,6 +428,24 @@ class ExecutionReport:
 
 
 _BAD = frozenset({OrderStatus.DENIED, OrderStatus.REJECTED, OrderStatus.UNKNOWN})
+
+
+def _leg_dict(leg: Leg) -> dict[str, Any]:
+    order = leg.order
+    data: dict[str, Any] = {"leg": leg.purpose.value, "denied": leg.denied_reason}
+    if order is not None:
+        data.update({
+            "side": order.side.value,
+            "quantity": _str(order.quantity),
+            "order_type": order.order_type.value,
+            "limit_price": _str(order.limit_price),
+            "stop_price": _str(order.stop_price),
+            "reduce_only": order.reduce_only,
+            "leverage": _str(order.leverage),
+            "client_order_id": order.client_order_id,
+            "after_fill_of_previous": leg.after_fill,
+        })
+    return data
 
 
 def _str(value: Decimal | None) -> str | None:

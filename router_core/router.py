@@ -168,6 +168,12 @@ class Router:
     async def start(self) -> list[str]:
         """Start every broker, then settle what an earlier run left unfinished, before any new
         alert executes. Returns one line per problem found (a broker that did not start)."""
+        problems = await self.start_brokers()
+        await self.recover()
+        return problems
+
+    async def start_brokers(self) -> list[str]:
+        """Start every broker and nothing else (a dry run must not resume pending alerts)."""
         problems = []
         results = await asyncio.gather(
             *(broker.start() for broker in self.brokers.values()), return_exceptions=True
@@ -178,7 +184,6 @@ class Router:
             if isinstance(result, Exception):
                 problems.append(f"account {name}: {result}")
                 log.error("account %s did not start: %s", name, result)
-        await self.recover()
         return problems
 
     async def close(self) -> None:
@@ -256,7 +261,7 @@ class Router:
         return alert, {
             "alert_id": str(uuid.uuid4()),
             "delivery_key": delivery_key,
-            "intent_key": alert.intent_key() or f"body:{delivery_key}",
+            "intent_key": self.intent_key(alert, raw, delivery_key),
             "fingerprint": fingerprint,
             "alert": public,
             "peer": peer,
@@ -403,6 +408,17 @@ class Router:
         )
         notes = [f"{account.name}: {note}" for note in (*plan.notes, *run.notes)]
         return AccountResult(run.reports, notes, position)
+
+    @staticmethod
+    def intent_key(alert: Alert, raw: bytes, delivery_key: str | None = None) -> str:
+        """The alert's own intent key, or one from the body's hash when it carries none."""
+        return alert.intent_key() or f"body:{delivery_key or hashlib.sha256(raw).hexdigest()}"
+
+    def parse(self, raw: bytes, content_type: str | None) -> Alert:
+        """A body read and validated as an alert, claiming nothing (dry runs)."""
+        from .intake import parse_alert
+
+        return parse_alert(raw, content_type, self.plugins)
 
     async def preview(self, alert: Alert, intent_key: str = "dry-run") -> list[Plan | str]:
         """Every target account's plan for ``alert``, read from the venues and never sent

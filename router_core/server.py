@@ -199,6 +199,11 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
                 return JSONResponse(UNAUTHORIZED, 401)
             signed = True
 
+        if _wants(request, "dry_run"):
+            if not admin_allowed(request):
+                return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
+            return await _dry_run(router, raw, content_type)
+
         parsed = False
 
         def authorize(alert: Alert) -> None:
@@ -393,7 +398,27 @@ class WebhookFastPath:
 
 
 def _wants_wait(request: Request) -> bool:
-    return request.query_params.get("wait", "").strip().lower() in ("1", "true", "yes")
+    return _wants(request, "wait")
+
+
+def _wants(request: Request, flag: str) -> bool:
+    return request.query_params.get(flag, "").strip().lower() in ("1", "true", "yes")
+
+
+async def _dry_run(router: Router, raw: bytes, content_type: str | None) -> JSONResponse:
+    """``?dry_run=true`` (admin token only): the plans, read from the venues; nothing is
+    journaled or sent."""
+    from .alert import alert_errors
+
+    try:
+        alert = router.parse(raw, content_type)
+    except AlertError as exc:
+        return JSONResponse([{"field": e.field, "reason": e.reason} for e in alert_errors(exc)],
+                            422)
+    plans = await router.preview(alert, router.intent_key(alert, raw))
+    return JSONResponse({"dry_run": True, "plans": [
+        plan.to_dict() if not isinstance(plan, str) else {"refused": plan} for plan in plans
+    ]})
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

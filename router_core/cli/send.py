@@ -13,6 +13,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", "-c", default=None, help="config file (TOML); default: one paper account"
     )
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="read each account's position and print the planned legs; send nothing",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,6 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from router_core.errors import AlertError
 
     raw = sys.stdin.buffer.read() if args.alert == "-" else _read(args.alert)
+    if args.dry_run:
+        try:
+            plans = asyncio.run(_dry_run(raw, args.config))
+        except AlertError as exc:
+            print(f"alert-router send: invalid alert: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps({"dry_run": True, "plans": plans}, indent=2))
+        return 0
     try:
         report = asyncio.run(_send(raw, args.config))
     except AlertError as exc:
@@ -48,6 +60,22 @@ async def _send(raw: bytes, config: str | None):  # type: ignore[no-untyped-def]
                 f"already routed (alert {acceptance.alert_id}); nothing placed",
             )
         return await router.execute(acceptance.alert_id)
+    finally:
+        await router.close()
+
+
+async def _dry_run(raw: bytes, config: str | None) -> list[dict[str, object]]:
+    """Each account's plan, read from the venues; nothing journaled, nothing sent."""
+    from router_core.router import Router
+
+    router = Router.from_config_file(config)
+    try:
+        await router.start_brokers()
+        alert = router.parse(raw, "application/json")
+        return [
+            plan.to_dict() if not isinstance(plan, str) else {"refused": plan}
+            for plan in await router.preview(alert, router.intent_key(alert, raw))
+        ]
     finally:
         await router.close()
 

@@ -20,6 +20,7 @@ from router_core import (
     ConfigError,
     Instrument,
     InvalidOrder,
+    LegPurpose,
     Order,
     OrderResult,
     OrderStatus,
@@ -278,6 +279,10 @@ class KrakenFuturesBroker(Broker):
     async def place_brackets(self, order: Order, entry: OrderResult) -> OrderResult:
         """The brackets of an entry the core found by lookup after its answer was lost."""
         return await self._place_brackets(entry, self._brackets(order))
+
+    def bracket_order_ids(self, order: Order) -> Sequence[tuple[LegPurpose, str]]:
+        """The separate stop loss and take profit this broker places for ``order``."""
+        return [(bracket.purpose, bracket.client_order_id) for bracket in self._brackets(order)]
 
     def _brackets(self, order: Order) -> list[Order]:
         return [

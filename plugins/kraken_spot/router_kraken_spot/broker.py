@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from router_core import (
+    AccountKind,
     AmbiguousOutcome,
     Balance,
     Broker,
@@ -66,8 +67,10 @@ class KrakenSpotBroker(Broker):
         super().__init__(config, context)
         self.config: KrakenSpotConfig = config
         if config.margin:
+            # Kraken spot margin: positions opened and closed only by orders with leverage
             self.capabilities = dataclasses.replace(
-                type(self).capabilities, can_short=True, net_position=True, leverage=True
+                type(self).capabilities, can_short=True, net_position=True, leverage=True,
+                account_kind=AccountKind.MARGIN,
             )
         self.client = KrakenSpotClient(config, context)
         self._pairs = InstrumentCache(self._fetch_pairs, context.clock)
@@ -138,6 +141,7 @@ class KrakenSpotBroker(Broker):
         quantity = Decimal(0)
         cost = Decimal(0)
         volume = Decimal(0)
+        margin = Decimal(0)
         sides = set()
         for item in (positions or {}).values():
             if item.get("pair") not in names:
@@ -147,9 +151,14 @@ class KrakenSpotBroker(Broker):
             quantity += sign * open_volume
             cost += decimal_or(item.get("cost"))
             volume += decimal_or(item.get("vol"))
+            margin += decimal_or(item.get("margin"))
             sides.add(sign)
         average = cost / volume if volume and len(sides) == 1 else None
-        return Position(symbol=instrument.symbol, quantity=quantity, average_price=average)
+        # The position's leverage (cost over the margin it ties up, a whole number on Kraken):
+        # a margin position is closed by an opposite order carrying it.
+        leverage = (cost / margin).to_integral_value() if margin > 0 and len(sides) == 1 else None
+        return Position(symbol=instrument.symbol, quantity=quantity, average_price=average,
+                        leverage=leverage)
 
     # -- orders -------------------------------------------------------------------------------
 

@@ -2,9 +2,14 @@
 
 Market and limit orders fill at once and in full: market at ``fill_price`` or the order's
 reference price, limit at its limit price. Stop, take-profit and trailing orders rest as
-``accepted`` (there is no price feed to trigger them) and can be cancelled. Positions are net
-(one signed quantity per symbol); realised profit and loss moves the cash balance. Orders are
-idempotent by client order id: sending one twice returns the first outcome.
+``accepted`` (there is no price feed to trigger them) and can be cancelled. Realised profit
+and loss moves the cash balance. Orders are idempotent by client order id: sending one twice
+returns the first outcome.
+
+``account_kind`` picks which kind of account it rehearses, so every kind can be tried without
+keys: ``net`` (futures: one signed position per symbol, the default), ``margin`` (spot margin:
+only orders with leverage trade the position) or ``cash`` (a spot wallet: no shorts; ``wallet``
+seeds coins the router did not buy, to see that it never sells them).
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field
 
 from router_core import (
+    AccountKind,
     Balance,
     Broker,
     BrokerConfig,
@@ -55,7 +62,14 @@ class PaperConfig(BrokerConfig):
     tick_size: Decimal = Field(Decimal("0.01"), gt=0, description="price step")
     min_quantity: Decimal = Field(Decimal(0), ge=0)
     min_notional: Decimal = Field(Decimal(0), ge=0)
-    can_short: bool = True
+    account_kind: Literal["net", "margin", "cash"] = Field(
+        "net", description="net (futures), margin (spot margin) or cash (a spot wallet)"
+    )
+    can_short: bool = Field(True, description="false is the older spelling of account_kind cash")
+    wallet: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="cash accounts: base assets already in the wallet, not bought by the router",
+    )
 
 
 class PaperBroker(Broker):
@@ -75,9 +89,15 @@ class PaperBroker(Broker):
 
     def __init__(self, config: PaperConfig, context) -> None:  # type: ignore[no-untyped-def]
         super().__init__(config, context)
-        if not config.can_short:
+        self.kind = AccountKind.CASH if not config.can_short else AccountKind(config.account_kind)
+        if self.kind is AccountKind.CASH:
             self.capabilities = dataclasses.replace(
-                type(self).capabilities, can_short=False, net_position=False
+                type(self).capabilities, can_short=False, net_position=False, leverage=False,
+                account_kind=AccountKind.CASH,
+            )
+        elif self.kind is AccountKind.MARGIN:
+            self.capabilities = dataclasses.replace(
+                type(self).capabilities, account_kind=AccountKind.MARGIN
             )
         self._ledger: Ledger | None = None
 
@@ -109,8 +129,15 @@ class PaperBroker(Broker):
         return Balance(currency=currency or self.config.currency, equity=cash, available=cash)
 
     async def position(self, instrument: Instrument) -> Position:
+        """Net and margin: the signed position. Cash: the wallet's whole base balance (what
+        the router bought plus ``wallet``), as a spot venue reports it."""
         quantity, average = self.ledger.position(instrument.symbol)
-        return Position(instrument.symbol, quantity, average)
+        return Position(instrument.symbol, quantity + self._wallet(instrument), average)
+
+    def _wallet(self, instrument: Instrument) -> Decimal:
+        if self.kind is not AccountKind.CASH:
+            return Decimal(0)
+        return self.config.wallet.get(instrument.base, Decimal(0))
 
     async def reference_price(self, instrument: Instrument) -> Decimal | None:
         return self.config.fill_price
@@ -135,18 +162,25 @@ class PaperBroker(Broker):
             )
             return result
 
+        if self.kind is AccountKind.MARGIN and order.leverage is None:
+            raise InvalidOrder(
+                "paper (margin): an order without leverage would trade the cash balance, not "
+                "the margin position; give leverage",
+                from_venue=True,
+            )
         price = self._fill_price(order)
         held, average = self.ledger.position(order.instrument.symbol)
         signed = order.quantity if order.side is Side.BUY else -order.quantity
+        holds = held + self._wallet(order.instrument)
         if order.reduce_only and (
-            held == 0 or (held > 0) == (signed > 0) or abs(signed) > abs(held)
+            holds == 0 or (holds > 0) == (signed > 0) or abs(signed) > abs(holds)
         ):
             raise InvalidOrder(
                 f"paper: reduce-only {order.side} {order.quantity} would not reduce the "
-                f"position of {held}",
+                f"position of {holds}",
                 from_venue=True,
             )
-        if not self.capabilities.can_short and held + signed < 0:
+        if not self.capabilities.can_short and holds + signed < 0:
             raise InvalidOrder(
                 f"paper: selling {order.quantity} would leave a short position; this account "
                 "cannot short",

@@ -397,7 +397,8 @@ class FakeVenue:
                 cost = volume * price
             opening = self._close_opposite(order["_pair"], side, volume)
             if opening:
-                self.set_position(order["_pair"], side, str(opening), str(price))
+                leverage = int(order["descr"]["leverage"].split(":")[0])
+                self.set_position(order["_pair"], side, str(opening), str(price), leverage)
         else:
             sign = 1 if side == "buy" else -1
             base, quote = pair["base"], pair["quote"]
