@@ -524,16 +524,8 @@ def contradictions(alert: Alert) -> list[AlertError]:
     add = out.append
     action, ot, qt = alert.action, alert.order_type, alert.quantity_type
 
-    # direction
-    if alert.sentiment is not None:
-        # TradersPost reads these as partial closes; here a partial close is an explicit
-        # exit with a quantity, so a sentiment against the side stays a contradiction.
-        if action is Action.BUY and alert.sentiment.direction < 0:
-            add(AlertError("sentiment", f"{alert.sentiment.value} contradicts action buy "
-                                        "(for a partial close, send action exit with a quantity)"))
-        if action is Action.SELL and alert.sentiment.direction > 0:
-            add(AlertError("sentiment", f"{alert.sentiment.value} contradicts action sell "
-                                        "(for a partial close, send action exit with a quantity)"))
+    # direction: buy + short (or sell + long) is no contradiction but a partial close, as
+    # TradersPost reads it: the strategy stays short after the buy, only smaller.
 
     # size
     if action is Action.CANCEL and (alert.quantity is not None or qt is not None):

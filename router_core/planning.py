@@ -259,8 +259,10 @@ class _Draft:
         if request.reduce_only:
             return f"reduceOnly: opening a {_word(_direction(side))} of {amount} is not allowed"
         if side is Side.SELL and request.kind is AccountKind.CASH:
-            return f"spot cash cannot short: selling {amount} beyond what the router holds " \
-                   f"would need a short"
+            if self.held == 0:
+                return (f"spot cash cannot short: the router holds nothing of this asset to "
+                        f"sell (selling {amount} would need a short)")
+            return f"spot cash cannot short: the short of {amount} is refused"
         if side is Side.SELL and not request.can_short:
             return f"this account cannot short: selling {amount} would open a short"
         if request.kind is AccountKind.MARGIN and request.leverage is None:

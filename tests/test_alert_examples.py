@@ -18,7 +18,6 @@ INVALID = sorted((EXAMPLES / "invalid").glob("*.json"))
 # file name -> the field its single error must name
 EXPECTED_FIELD = {
     "account_listed_twice": "accounts[1]",
-    "buy_with_short_sentiment": "sentiment",
     "exit_sized_from_equity": "quantityType",
     "gtd_without_expire_time": "expireTime",
     "limit_order_without_limit_price": "limitPrice",

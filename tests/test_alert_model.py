@@ -239,10 +239,6 @@ CONTRADICTIONS = [
      "exactly one"),
     ({"trailPercent": 1}, "trailPercent", "use orderType trailing_stop"),
     ({"orderType": "trailing_stop", "trailPercent": 100}, "trailPercent", "below 100"),
-    ({"sentiment": "short"}, "sentiment", "contradicts action buy"),
-    ({"sentiment": "bearish"}, "sentiment", "contradicts action buy"),
-    ({"action": "sell", "sentiment": "long"}, "sentiment", "contradicts action sell"),
-    ({"action": "sell", "sentiment": "bullish"}, "sentiment", "contradicts action sell"),
     ({"quantityType": "fixed_quantity"}, "quantityType", "needs a quantity"),
     ({"action": "add", "quantity": 5, "quantityType": "percent_of_position"}, "quantityType",
      "buy or sell"),
@@ -293,6 +289,8 @@ def test_contradictions(changes: dict, field: str, words: str) -> None:
 
 
 CONSISTENT = [
+    {"sentiment": "short", "quantity": 1},  # a partial close of a short, as TradersPost reads it
+    {"action": "sell", "sentiment": "bullish", "quantity": 1},
     {"orderType": "limit", "price": 10},
     {"orderType": "limit", "limitPrice": 10},
     {"orderType": "stop", "stopPrice": 10},
@@ -319,11 +317,11 @@ def test_consistent_combinations_pass(changes: dict) -> None:
 
 def test_every_contradiction_is_listed() -> None:
     with pytest.raises(AlertValidationError) as info:
-        validate_alert({**BASE, "sentiment": "short", "limitPrice": 1, "timeInForce": "gtd"})
-    assert [e.field for e in info.value.errors] == ["sentiment", "limitPrice", "expireTime"]
+        validate_alert({**BASE, "quantityType": "fixed_quantity", "limitPrice": 1,
+                        "timeInForce": "gtd"})
+    assert [e.field for e in info.value.errors] == ["quantityType", "limitPrice", "expireTime"]
     assert str(info.value) == (  # one line: the first
-        "sentiment: short contradicts action buy (for a partial close, send action exit with a "
-        "quantity)")
+        "quantityType: fixed_quantity needs a quantity")
 
 
 def test_alert_errors_converts_a_raw_validation_error() -> None:

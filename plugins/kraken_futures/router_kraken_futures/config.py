@@ -31,8 +31,9 @@ class KrakenFuturesConfig(BrokerConfig):
         "multi-collateral) or PI (inverse); dated tickers use FF or FI accordingly",
     )
     reverse_mode: Literal["two_legs", "single_order"] = Field(
-        "two_legs",
-        description="two_legs: a reduce-only close then an open; single_order: one flip order",
+        "single_order",
+        description="single_order (default): one order closes and opens, the venue nets it; "
+        "two_legs: a reduce-only close, then the open once the close has filled",
     )
     process_before_seconds: float = Field(
         10.0, gt=0, le=60, description="orders not processed within this many seconds are dropped"

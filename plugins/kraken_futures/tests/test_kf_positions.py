@@ -64,8 +64,8 @@ async def test_single_order_flip(
     assert "reduceOnly" not in fake.sendorders[1]
 
 
-def test_reverse_mode_defaults_to_two_legs_and_rejects_others() -> None:
-    assert KrakenFuturesConfig().reverse_mode == "two_legs"
+def test_reverse_mode_defaults_to_one_flip_order_and_rejects_others() -> None:
+    assert KrakenFuturesConfig().reverse_mode == "single_order"
     with pytest.raises(ValueError, match="reverse_mode"):
         KrakenFuturesConfig(reverse_mode="hedge")
     with pytest.raises(ValueError, match="extra"):
