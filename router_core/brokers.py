@@ -206,6 +206,19 @@ class Broker(ABC):
         """Cancel by client order id."""
         raise NotSupported(f"{self.name}: cancelling orders is not supported")
 
+    async def open_orders(self, instrument: Instrument) -> Sequence[OrderResult]:
+        """Every order resting on ``instrument``, whoever placed it: ``venue_order_id`` set,
+        ``client_order_id`` empty when the order has none.
+
+        Read only for accounts with ``cancel_foreign_orders = true``: an exit or a reversal
+        then also cancels orders this router did not place (with ``cancel_venue_order``).
+        """
+        raise NotSupported(f"{self.name}: listing open orders is not supported")
+
+    async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
+        """Cancel an order by the venue's own id (one this router did not place)."""
+        raise NotSupported(f"{self.name}: cancelling by the venue's order id is not supported")
+
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
         """Look an order up by client order id; ``None`` when the venue has no such order.
 

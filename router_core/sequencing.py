@@ -76,7 +76,9 @@ class PlanSequencer:
         run = AccountRun()
         instrument = _instrument(plan)
         if plan.cancel_resting and instrument is not None and _sends_anything(plan):
-            run.reports.extend(await self.cancel_resting(broker, account.name, instrument))
+            run.reports.extend(await self.cancel_resting(
+                broker, account.name, instrument, foreign=account.cancel_foreign_orders
+            ))
         blocked: str | None = None
         previous: tuple[int, Order, OrderResult] | None = None
         for leg in plan.legs:
@@ -171,9 +173,49 @@ class PlanSequencer:
     # -- resting orders ---------------------------------------------------------------------
 
     async def cancel_resting(
+        self, broker: Broker, account: str, instrument: Instrument, *, foreign: bool = False
+    ) -> list[LegReport]:
+        """Cancel every order this router placed that rests on the symbol (and, with
+        ``foreign``, every other order resting there); one report each."""
+        reports = await self._cancel_own(broker, account, instrument)
+        if foreign:
+            reports.extend(await self._cancel_foreign(broker, account, instrument))
+        return reports
+
+    async def _cancel_foreign(
         self, broker: Broker, account: str, instrument: Instrument
     ) -> list[LegReport]:
-        """Cancel every order this router placed that rests on the symbol; one report each."""
+        try:
+            resting = await broker.open_orders(instrument)
+        except BrokerError as exc:  # NotSupported included: the user asked, so say it failed
+            result = OrderResult(OrderStatus.DENIED, "", reason=f"cancel_foreign_orders: the "
+                                 f"orders not placed here could not be listed: {exc}")
+            return [LegReport(account, broker.name, LegPurpose.CANCEL, result, None,
+                              instrument.symbol)]
+        reports = []
+        for order in resting:
+            if order.client_order_id and self.journal.get_leg(order.client_order_id):
+                continue  # one of ours: handled with the journal's own
+            venue_id = order.venue_order_id or ""
+            try:
+                result = await broker.cancel_venue_order(venue_id, instrument)
+            except OrderNotFound:
+                continue  # filled or cancelled since
+            except BrokerError as exc:
+                result = OrderResult(
+                    OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
+                    order.client_order_id, venue_id, reason=f"cancel failed: {exc}",
+                )
+            reason = "not placed by this router (cancel_foreign_orders = true)"
+            result = replace(result, venue_order_id=result.venue_order_id or venue_id,
+                             reason=f"{result.reason}; {reason}" if result.reason else reason)
+            reports.append(LegReport(account, broker.name, LegPurpose.CANCEL, result, None,
+                                     instrument.symbol))
+        return reports
+
+    async def _cancel_own(
+        self, broker: Broker, account: str, instrument: Instrument
+    ) -> list[LegReport]:
         reports = []
         for leg in self.journal.open_legs(account, instrument.symbol):
             cid = leg.client_order_id

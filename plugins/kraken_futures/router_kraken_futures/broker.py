@@ -368,6 +368,31 @@ class KrakenFuturesBroker(Broker):
         )
         return cancel_result(client_order_id, payload)
 
+    async def open_orders(self, instrument: Instrument) -> Sequence[OrderResult]:
+        payload = await self._http(private=True).private("GET", "openorders", side_effect=False)
+        rows = payload.get("openOrders")
+        if not isinstance(rows, list):
+            raise VenueUnavailable("openorders: the answer has no openOrders list")
+        return [
+            OrderResult(
+                OrderStatus.ACCEPTED,
+                str(row.get("cliOrdId") or ""),
+                str(row.get("order_id")),
+                quantity=to_decimal(row.get("unfilledSize", 0), field="unfilledSize"),
+                price=to_decimal(row["limitPrice"], field="limitPrice")
+                if row.get("limitPrice") is not None else None,
+            )
+            for row in rows
+            if isinstance(row, Mapping) and row.get("order_id")
+            and str(row.get("symbol", "")).upper() == instrument.symbol
+        ]
+
+    async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
+        payload = await self._http(private=True).private(
+            "POST", "cancelorder", {"order_id": venue_order_id}, side_effect=True
+        )
+        return cancel_result("", payload)
+
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
         """``orders/status`` by cliOrdId (open orders and those closed in the last seconds),
         then recent ``fills``. ``None`` only when both answered and neither knows the id."""

@@ -218,6 +218,31 @@ class KrakenSpotBroker(Broker):
             reason="cancel pending" if pending else "canceled",
         )
 
+    async def open_orders(self, instrument: Instrument) -> Sequence[OrderResult]:
+        result = await self.client.private("OpenOrders")
+        orders = result.get("open") if isinstance(result, Mapping) else None
+        names = {instrument.symbol, str(instrument.venue.get("altname", instrument.symbol))}
+        found = []
+        for txid, data in (orders or {}).items():
+            if not isinstance(data, Mapping) or (data.get("descr") or {}).get("pair") not in names:
+                continue
+            outcome = _to_result(str(data.get("cl_ord_id") or ""), str(txid), data)
+            found.append(outcome)
+        return found
+
+    async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
+        result = await self.client.private(
+            "CancelOrder", [("txid", venue_order_id)], pair=instrument.symbol,
+            trading_cost=cancel_cost(None),
+        )
+        count = int(result.get("count", 0)) if isinstance(result, Mapping) else 0
+        pending = bool(result.get("pending")) if isinstance(result, Mapping) else False
+        if count == 0 and not pending:
+            raise OrderNotFound(f"no open Kraken order {venue_order_id}", from_venue=True)
+        return OrderResult(status=OrderStatus.CANCELED, client_order_id="",
+                           venue_order_id=venue_order_id,
+                           reason="cancel pending" if pending else "canceled")
+
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
         """OpenOrders, then ClosedOrders, filtered by the client order id (3 REST points).
 

@@ -260,6 +260,19 @@ class PaperBroker(Broker):
         )
         return canceled
 
+    async def open_orders(self, instrument: Instrument) -> list[OrderResult]:
+        return [
+            result for result in map(OrderResult.from_dict, self.ledger.orders(instrument.symbol))
+            if result.status is OrderStatus.ACCEPTED
+        ]
+
+    async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
+        for result in await self.open_orders(instrument):
+            if result.venue_order_id == venue_order_id:
+                return await self.cancel_order(result.client_order_id, instrument)
+        return OrderResult(OrderStatus.REJECTED, "", venue_order_id,
+                           reason="paper: no such open order")
+
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
         previous = self.ledger.order(client_order_id)
         return None if previous is None else OrderResult.from_dict(previous)

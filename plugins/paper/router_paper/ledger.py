@@ -48,6 +48,10 @@ class Ledger:
         ).fetchone()
         return None if row is None else json.loads(row[0])
 
+    def orders(self, symbol: str) -> list[dict]:
+        rows = self._db.execute("SELECT result FROM orders WHERE symbol = ?", (symbol,)).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
     def count_orders(self) -> int:
         return self._db.execute("SELECT count(*) FROM orders").fetchone()[0]
 
