@@ -70,16 +70,16 @@ class Capabilities:
     fractional: bool = True
     cancel: bool = True
     find_order: bool = True
-    # How the account holds positions (see AccountKind). None derives it: ``net`` when
-    # ``net_position`` is set, else ``cash`` (the safe reading for a broker that says nothing:
-    # the router then only ever sells what it bought).
+    # How the account holds positions (see AccountKind). None derives it: ``net`` when the
+    # broker nets positions or can short (its position() is a signed position), else ``cash``
+    # (the safe reading for a broker that says nothing: the router only sells what it bought).
     account_kind: AccountKind | None = None
 
     @property
     def kind(self) -> AccountKind:
         if self.account_kind is not None:
             return self.account_kind
-        return AccountKind.NET if self.net_position else AccountKind.CASH
+        return AccountKind.NET if self.net_position or self.can_short else AccountKind.CASH
 
 
 @dataclass

@@ -215,7 +215,9 @@ class Bracket:
     """A take-profit or stop-loss attached to an order, with absolute prices.
 
     ``order_type`` is ``take_profit``/``take_profit_limit`` (or ``limit``) for a take profit and
-    ``stop``/``stop_limit``/``trailing_stop`` for a stop loss.
+    ``stop``/``stop_limit``/``trailing_stop`` for a stop loss. ``quantity`` is the size it
+    protects when that is not the order's own (a flip order's brackets cover only the new
+    position, not the part that closed the old one); ``None`` means the order's quantity.
     """
 
     order_type: OrderType
@@ -223,6 +225,7 @@ class Bracket:
     limit_price: Decimal | None = None
     trail_amount: Decimal | None = None
     trail_percent: Decimal | None = None
+    quantity: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,9 +335,9 @@ class Plan:
             "account": self.account,
             "broker": self.broker,
             "symbol": self.symbol,
-            "position_before": _str(before.quantity) if before is not None else None,
+            "position_before": _plain(before.quantity) if before is not None else None,
             "position_source": self.position_source,
-            "target": _str(self.target),
+            "target": _plain(self.target),
             "cancels_resting_orders": self.cancel_resting,
             "legs": [_leg_dict(leg) for leg in self.legs],
             "notes": list(self.notes),
@@ -379,9 +382,9 @@ class PositionReport:
         return {
             "account": self.account,
             "symbol": self.symbol,
-            "before": _str(self.before),
-            "after": _str(self.after),
-            "target": _str(self.target),
+            "before": _plain(self.before),
+            "after": _plain(self.after),
+            "target": _plain(self.target),
             "source": self.source,
         }
 
@@ -446,6 +449,16 @@ def _leg_dict(leg: Leg) -> dict[str, Any]:
             "after_fill_of_previous": leg.after_fill,
         })
     return data
+
+
+def _plain(value: Decimal | None) -> str | None:
+    """A position as people write it: ``0`` and ``-0.3``, never ``0.0`` or ``-3E-1``."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def _str(value: Decimal | None) -> str | None:

@@ -6,6 +6,7 @@ Pure: reads the alert, the instrument and the broker's capabilities; no I/O.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,9 @@ def build_order(
         take_profit, stop_loss = brackets_for(
             alert, spec.side, instrument, limit_price or price, broker
         )
+        if spec.opening is not None:  # a flip: the brackets guard the new position only
+            take_profit = take_profit and replace(take_profit, quantity=spec.opening)
+            stop_loss = stop_loss and replace(stop_loss, quantity=spec.opening)
     return Order(
         client_order_id=client_order_id(intent_key, account, spec.purpose),
         account=account,

@@ -84,6 +84,7 @@ class LegSpec:
     that had no quantity, carry zero. ``side`` is ``None`` for CANCEL and for a denied leg
     whose direction could not be known. ``denied`` holds the reason a leg must not be sent.
     ``after_fill`` marks an opening leg that may go only once the leg before it has filled.
+    ``opening`` is the part of a FLIP that opens the new position (its brackets cover that).
     """
 
     purpose: LegPurpose
@@ -93,6 +94,7 @@ class LegSpec:
     denied: str | None = None
     leverage: Decimal | None = None
     after_fill: bool = False
+    opening: Decimal | None = None
 
     @property
     def signed(self) -> Decimal:
@@ -103,9 +105,9 @@ class LegSpec:
 
 @dataclass(frozen=True, slots=True)
 class PlanDecision:
-    """The legs, the notes that explain them, the position they aim for (every leg filled,
-    refused ones included: a refused part means the aim is not reached) and whether the
-    router's resting orders for the symbol are cancelled first."""
+    """The legs, the notes that explain them, the position the legs that may be sent reach
+    when they all fill (a refused leg is reported, and the report is then not ok) and whether
+    the router's resting orders for the symbol are cancelled first."""
 
     legs: tuple[LegSpec, ...]
     notes: tuple[str, ...] = ()
@@ -138,7 +140,8 @@ def plan_legs(request: PlanRequest) -> PlanDecision:
         draft.legs.append(LegSpec(LegPurpose.CANCEL, None, ZERO))
     else:  # an action added to the model later must be planned here, never guessed
         raise ValueError(f"the planner has no rule for action {action.value!r}")
-    target = request.position + sum((leg.signed for leg in draft.legs), ZERO)
+    sent = (leg.signed for leg in draft.legs if leg.denied is None)
+    target = request.position + sum(sent, ZERO)
     return PlanDecision(tuple(draft.legs), tuple(draft.notes), target, draft.cancel_resting)
 
 
@@ -278,7 +281,7 @@ class _Draft:
                 and self.cannot_open(side, quantity) is None):
             self._note_dust(closing)
             self.legs.append(LegSpec(LegPurpose.FLIP, side, closing + quantity,
-                                     leverage=self.request.leverage))
+                                     leverage=self.request.leverage, opening=quantity))
             self.notes.append(f"one order closes the {_word(self.held)} and opens the "
                               f"{_word(-self.held)}")
             return

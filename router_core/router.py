@@ -390,6 +390,7 @@ class Router:
                 plan,
                 broker,
                 account,
+                instrument,
                 alert_id=alert_id,
                 intent_key=intent_key,
                 ticker=alert.ticker,

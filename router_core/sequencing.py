@@ -32,6 +32,7 @@ from .models import (
     Order,
     OrderResult,
     OrderStatus,
+    OrderType,
     Plan,
     Side,
 )
@@ -67,6 +68,7 @@ class PlanSequencer:
         plan: Plan,
         broker: Broker,
         account: AccountConfig,
+        instrument: Instrument,
         *,
         alert_id: str,
         intent_key: str,
@@ -74,8 +76,7 @@ class PlanSequencer:
         on_close: CloseObserver | None = None,
     ) -> AccountRun:
         run = AccountRun()
-        instrument = _instrument(plan)
-        if plan.cancel_resting and instrument is not None and _sends_anything(plan):
+        if plan.cancel_resting and _goes_ahead(plan):
             run.reports.extend(await self.cancel_resting(
                 broker, account.name, instrument, foreign=account.cancel_foreign_orders
             ))
@@ -102,6 +103,8 @@ class PlanSequencer:
             result = await self.runner.run(
                 broker, order, alert_id=alert_id, intent_key=intent_key, symbol_text=ticker
             )
+            if _acknowledged_only(order, result):
+                result = await self._look_up_once(broker, order, result)
             run.reports.append(
                 LegReport(plan.account, broker.name, leg.purpose, result, order.side,
                           order.instrument.symbol)
@@ -117,6 +120,19 @@ class PlanSequencer:
         return run
 
     # -- waiting for a close ------------------------------------------------------------------
+
+    async def _look_up_once(self, broker: Broker, order: Order, result: OrderResult) -> OrderResult:
+        """A market order the venue only acknowledged (Kraken spot answers with an id, not a
+        fill): one lookup, so the report and the holdings know whether it filled."""
+        try:
+            found = await broker.find_order(order.client_order_id, order.instrument)
+        except BrokerError:  # NotSupported included: the acknowledgement stands
+            return result
+        if found is None or found == result or found.status not in (*RESTING,
+                                                                     OrderStatus.FILLED):
+            return result
+        await self.journal.record_outcome_async(order.client_order_id, found.to_dict())
+        return found
 
     async def _await_fill(
         self, broker: Broker, account: AccountConfig, order: Order, result: OrderResult
@@ -272,15 +288,17 @@ class PlanSequencer:
             )
 
 
-def _instrument(plan: Plan) -> Instrument | None:
-    for leg in plan.legs:
-        if leg.order is not None:
-            return leg.order.instrument
-    return None
+def _goes_ahead(plan: Plan) -> bool:
+    """Whether the plan will act: it sends a leg, or refuses nothing (an exit while flat
+    still cancels the router's resting orders). A refused plan cancels nothing either."""
+    sends = any(leg.order is not None and leg.denied_reason is None for leg in plan.legs)
+    refuses = any(leg.denied_reason is not None for leg in plan.legs)
+    return sends or not refuses
 
 
-def _sends_anything(plan: Plan) -> bool:
-    return any(leg.order is not None and leg.denied_reason is None for leg in plan.legs)
+def _acknowledged_only(order: Order, result: OrderResult) -> bool:
+    return (order.order_type is OrderType.MARKET and result.status is OrderStatus.ACCEPTED
+            and not result.filled_quantity)
 
 
 def _blocks(leg: Leg, reason: str) -> str | None:

@@ -138,7 +138,7 @@ async def test_no_secret_in_logs_errors_reprs_or_journal(tmp_path: Path, env, de
         texts.append(str(bad_alert.value))
 
         filled = await router.execute(router.accept(_alert(1), "application/json").alert_id)
-        assert [leg.result.status.value for leg in filled.legs] == ["accepted"]
+        assert [leg.result.status.value for leg in filled.legs] == ["filled"]
 
         fake.fail_next("AddOrder", "EOrder:Insufficient funds")
         refused = await router.execute(router.accept(_alert(2), "application/json").alert_id)

@@ -383,7 +383,7 @@ def bracket_order(entry: Order, bracket: Bracket, *, stop_loss: bool) -> Order:
         account=entry.account,
         instrument=entry.instrument,
         side=entry.side.opposite,
-        quantity=entry.quantity,
+        quantity=bracket.quantity or entry.quantity,  # a flip's brackets: the new side only
         order_type=kind,
         purpose=LegPurpose.STOP_LOSS if stop_loss else LegPurpose.TAKE_PROFIT,
         limit_price=limit,

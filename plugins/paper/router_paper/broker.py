@@ -29,6 +29,7 @@ from router_core import (
     CanonicalSymbol,
     Capabilities,
     Instrument,
+    InstrumentKind,
     InvalidOrder,
     Order,
     OrderResult,
@@ -112,11 +113,14 @@ class PaperBroker(Broker):
         base = symbol.base or symbol.root or symbol.ticker
         quote = symbol.quote or self.config.currency
         name = symbol.ticker.replace("/", "") if symbol.base else symbol.ticker
+        # A cash or margin account trades spot, whatever the ticker says (so a perpetual's
+        # ticker is refused there, as on a real spot venue); a net account takes any kind.
+        kind = symbol.kind if self.kind is AccountKind.NET else InstrumentKind.SPOT
         return Instrument(
             symbol=name,
             base=base,
             quote=quote,
-            kind=symbol.kind,
+            kind=kind,
             tick_size=self.config.tick_size,
             lot_size=self.config.lot_size,
             min_quantity=self.config.min_quantity,
