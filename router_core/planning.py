@@ -374,7 +374,7 @@ def _plan_exit(draft: _Draft) -> None:
     if draft.cap_unsized(None, "partial exit"):
         return
     limit = draft.cap()
-    draft.cancel_resting = limit is None or limit >= draft.size
+    draft.cancel_resting = limit is None or limit >= draft.size  # a full exit is quiet too
     if draft.held == 0:
         draft.notes.append("already flat: nothing to close")
     else:

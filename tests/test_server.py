@@ -729,3 +729,35 @@ async def test_retention_purge_repeats_while_serving(
         await asyncio.sleep(0.1)
     assert len(calls) >= 3
     assert set(calls) == {86400.0}
+
+
+# -- dry run ------------------------------------------------------------------------------------
+
+
+async def test_a_dry_run_needs_the_admin_token_and_sends_nothing(harness: Harness) -> None:
+    refused = await harness.client.post("/webhook?dry_run=true", content=raw(), headers=JSON)
+    assert refused.status_code == 401
+    auth = {**JSON, "Authorization": f"Bearer {ADMIN}"}
+    await harness.client.post("/webhook?wait=true", content=raw(), headers=JSON)  # long 1
+    before = (len(harness.spy.orders), harness.journal_count())
+    answer = await harness.client.post(
+        "/webhook?dry_run=true",
+        content=raw(action="sell", quantity="3", sentiment="short", id="alert-2"),
+        headers=auth,
+    )
+    assert answer.status_code == 200
+    plan = answer.json()["plans"][0]
+    assert plan["position_before"] == "1" and plan["target"] == "-3"
+    assert [(leg["leg"], leg["side"], leg["quantity"]) for leg in plan["legs"]] == [
+        ("close", "sell", "1"), ("open", "sell", "3")]
+    assert plan["legs"][1]["after_fill_of_previous"] is True
+    assert (len(harness.spy.orders), harness.journal_count()) == before  # nothing sent, kept
+
+
+async def test_a_dry_run_of_a_bad_alert_names_the_field(harness: Harness) -> None:
+    auth = {**JSON, "Authorization": f"Bearer {ADMIN}"}
+    answer = await harness.client.post("/webhook?dry_run=true", content=raw(quantity="lots"),
+                                       headers=auth)
+    assert answer.status_code == 422
+    assert answer.json()[0]["field"] == "quantity"
+    assert harness.journal_count() == 0
