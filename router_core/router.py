@@ -108,7 +108,7 @@ class Router:
     ) -> Router:
         """Load plugins and config, open the journal, build one broker per enabled account."""
         if plugins is None:
-            enabled = _enabled_plugins(path)
+            enabled = enabled_plugins(path)
             plugins = make_plugin_manager(enabled)
         config = load_config(path, plugins.brokers)
         state_dir = config.router.state_dir
@@ -562,7 +562,7 @@ def report_from_dict(data: dict[str, Any]) -> ExecutionReport:
     )
 
 
-def _enabled_plugins(path: Path | str | None) -> Sequence[str] | None:
+def enabled_plugins(path: Path | str | None) -> Sequence[str] | None:
     """``[router] plugins`` read before the full config (which needs the brokers)."""
     if path is None:
         return None

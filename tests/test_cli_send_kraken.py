@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,43 +22,16 @@ from router_kraken_futures.fake import FAKE_API_SECRET as FUTURES_SECRET
 from router_kraken_spot.fake_data import FAKE_API_KEY as SPOT_KEY
 from router_kraken_spot.fake_data import FAKE_API_SECRET as SPOT_SECRET
 
+from router_core.testing import serve_fake
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(module: str, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{module} did not start")
 
 
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[dict[str, str]]:
-    spot_port, futures_port = _free_port(), _free_port()
-    processes = [_serve("router_kraken_spot.fake", spot_port),
-                 _serve("router_kraken_futures.fake", futures_port)]
-    try:
-        yield {"spot": f"http://127.0.0.1:{spot_port}",
-               "futures": f"http://127.0.0.1:{futures_port}"}
-    finally:
-        for process in processes:
-            process.kill()
-            process.wait()
+    with serve_fake("router_kraken_spot.fake") as spot, \
+            serve_fake("router_kraken_futures.fake") as futures:
+        yield {"spot": spot, "futures": futures}
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,9 @@ HELP = "check a config file: schema, every broker section, credentials present (
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", default=None,
                         help="config file (TOML); default: the embedded one-paper-account config")
+    parser.add_argument("--online", action="store_true",
+                        help="also make one signed read-only call per account (its balance) and "
+                        "say whether its keys work")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,8 +47,28 @@ def run(args: argparse.Namespace) -> int:
     if errors:
         print(f"{where}: {errors} error(s), {warnings} warning(s)")
         return 1
+    if args.online and not _online(args.config):
+        print(f"{where}: OK offline, but some accounts' keys do not work (see above)")
+        return 1
     print(f"{where}: OK" + (f" with {warnings} warning(s)" if warnings else ""))
     return 0
+
+
+def _online(path: str | None) -> bool:
+    """One verdict line per enabled account; True when every account can trade."""
+    import asyncio
+
+    from router_core.config import load_config
+    from router_core.credentials import check_configured_accounts
+    from router_core.plugins import make_plugin_manager
+    from router_core.router import enabled_plugins
+
+    plugins = make_plugin_manager(enabled_plugins(path))
+    config = load_config(path, plugins.brokers)
+    checks = asyncio.run(check_configured_accounts(config, plugins, os.environ))
+    for check in checks:
+        print(f"{'online' if check.state.usable else 'error'}: accounts.{check.line()}")
+    return all(check.state.usable for check in checks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +278,11 @@ def schema_problems(error: SchemaError) -> list[tuple[str, str]]:
                 if k not in instance]
     if validator == "minProperties" and base == "accounts":
         return [(base, "at least one [accounts.NAME] table is required")]
+    field = str(error.absolute_path[-1]) if error.absolute_path else ""
+    if field.endswith("_env") and validator in ("pattern", "maxLength"):
+        from router_core.brokers import env_name_reason
+
+        return [(base, env_name_reason(field))]  # the same words as the model's own check
     return [(base, _reason(error))]
 
 
@@ -427,3 +455,5 @@ def _check_passphrase_file(config: RouterConfig, out: _Collector) -> None:
             out.add("server.passphrase_file", f"the passphrase file {path} is empty")
     except OSError as exc:
         out.add("server.passphrase_file", f"cannot read {path}: {exc.strerror}")
+    except UnicodeDecodeError:  # its text (the secret) is never part of the message
+        out.add("server.passphrase_file", f"the passphrase file {path} is not UTF-8 text")

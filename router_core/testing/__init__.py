@@ -10,6 +10,7 @@ auto mode alike. Give async fixtures ``@pytest_asyncio.fixture`` (works in both 
 
 Fixtures: ``plugin_manager`` (a fresh PluginSet without entry points), ``register_plugin``
 (registers extra plugin objects on it), ``fake_clock``, ``broker_context`` and ``paper_broker``.
+``serve_fake(module)`` runs a fake venue on a free loopback port for a test.
 
 ``BrokerContract`` is the suite every broker plugin runs in its own tests::
 
@@ -49,6 +50,7 @@ from .fixtures import (
     plugin_manager,
     register_plugin,
 )
+from .loopback import free_port, serve_fake
 
 __all__ = [
     "BrokerContract",
@@ -57,8 +59,10 @@ __all__ = [
     "add_plugin",
     "broker_context",
     "fake_clock",
+    "free_port",
     "make_broker_context",
     "paper_broker",
     "plugin_manager",
     "register_plugin",
+    "serve_fake",
 ]
