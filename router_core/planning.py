@@ -353,10 +353,13 @@ def _leave_opposite(draft: _Draft, side: Side) -> None:
     if request.of_position:
         draft.notes.append("percent_of_position against the position: a partial close")
         draft.partial_close(side)
+    elif draft.cap_unsized(side, "close"):
+        return  # the alert gave a size sizing could not produce: never close all instead
     elif request.kind is AccountKind.CASH and request.sentiment is None:
-        # on a wallet a sell only ever reduces what is held
-        if not draft.cap_unsized(side, "sale"):
-            draft.close(draft.cap())
+        # on a wallet a sell only ever reduces what is held; selling all of it is an exit
+        limit = draft.cap()
+        draft.cancel_resting = limit is None or limit >= draft.size
+        draft.close(limit)
     elif (request.sentiment is None and request.explicit and quantity is not None
           and quantity < draft.size):
         draft.notes.append(f"{_fmt(quantity)} is less than the {_word(draft.held)} of "
@@ -383,6 +386,10 @@ def _plan_exit(draft: _Draft) -> None:
 
 def _plan_add(draft: _Draft) -> None:
     sentiment = draft.request.sentiment
+    if sentiment is not None and sentiment.direction == 0:
+        draft.refuse(LegPurpose.OPEN, None, "add with sentiment flat contradicts itself: add "
+                     "grows a position, flat closes it", draft.quantity)
+        return
     wanted = sentiment.direction if sentiment is not None else 0
     direction = draft.held or wanted
     if direction == 0:
@@ -403,7 +410,11 @@ def _plan_reverse(draft: _Draft) -> None:
     if draft.held == 0:
         draft.refuse(LegPurpose.OPEN, None, "no position to reverse", draft.quantity)
         return
-    quantity = draft.quantity if draft.request.explicit else draft.size
+    if draft.cap_unsized(None, "reversal"):
+        return
+    # without a size the new side mirrors the old, at a size the venue can take
+    quantity = draft.quantity if draft.request.explicit else round_down(
+        draft.size, draft.request.lot_size)
     draft.close_then_open(Side.SELL if draft.held > 0 else Side.BUY, quantity)
 
 

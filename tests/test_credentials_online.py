@@ -20,7 +20,8 @@ from router_core.testing import serve_fake
 
 pytestmark = pytest.mark.slow
 
-RIGHT = {"ROUTER_PASSPHRASE": "a webhook passphrase", "KRAKEN_API_KEY": SPOT_KEY, "KRAKEN_API_SECRET": SPOT_SECRET,
+RIGHT = {"ROUTER_PASSPHRASE": "a webhook passphrase",
+         "KRAKEN_API_KEY": SPOT_KEY, "KRAKEN_API_SECRET": SPOT_SECRET,
          "KRAKEN_FUTURES_API_KEY": FUTURES_KEY, "KRAKEN_FUTURES_API_SECRET": FUTURES_SECRET}
 # a well-formed secret that is not the account's: base64 of other bytes
 WRONG = {**RIGHT, "KRAKEN_API_SECRET": "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZw==",
