@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, field_validator
 
 from .clock import Clock, SystemClock
 from .errors import ConfigError, NotSupported, PluginError, UnknownSymbol
@@ -39,6 +39,34 @@ if TYPE_CHECKING:
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 
+# A setting whose name ends in ``_env`` names an environment variable. Anything else in it is
+# most likely the secret itself, pasted where its variable's name belongs: it is refused, and
+# the message names the setting but never repeats the value.
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENV_NAME_MAX_LENGTH = 128
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
+
+
+def env_name_reason(field: str) -> str:
+    """Why a ``*_env`` setting was refused; by design without the value."""
+    return (f"{field} must name an environment variable; the value given looks like a secret "
+            "and is not shown")
+
+
+def check_env_names(value: Any, info: ValidationInfo) -> Any:
+    """Field validator: a ``*_env`` setting (a name, a list of names or a table of names) holds
+    only environment variable names. Other fields pass through untouched."""
+    field = info.field_name or ""
+    if not field.endswith("_env"):
+        return value
+    names = (value.values() if isinstance(value, Mapping)
+             else value if isinstance(value, list | tuple) else [value])
+    for name in names:
+        if isinstance(name, str) and not (
+                len(name) <= ENV_NAME_MAX_LENGTH and _ENV_NAME.fullmatch(name)):
+            raise ValueError(env_name_reason(field))
+    return value
+
 
 class BrokerConfig(BaseModel):
     """Base of every broker's settings: the account's section of the config file.
@@ -48,9 +76,17 @@ class BrokerConfig(BaseModel):
     and read it with ``context.secret(self.config.api_secret_env)``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a ValidationError printed anywhere must not show a pasted secret.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     base_url: str | None = None
+
+    # "*": every field, including those a plugin's subclass adds, so a third-party broker gets
+    # the check on its own ``*_env`` settings without doing anything.
+    @field_validator("*")
+    @classmethod
+    def _env_settings_name_variables(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_env_names(value, info)
 
 
 @dataclass(frozen=True, slots=True)

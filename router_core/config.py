@@ -17,9 +17,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-from .brokers import BrokerConfig, BrokerRegistry
+from .brokers import BrokerConfig, BrokerRegistry, check_env_names, env_name_reason
 from .errors import ConfigError
 from .models import QuantityType
 
@@ -34,7 +41,8 @@ ACCOUNT_KEYS = frozenset(
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a ValidationError printed anywhere must not show a pasted secret.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class RiskLimits(_Strict):
@@ -59,6 +67,11 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(64 * 1024, gt=0, le=1024 * 1024)
     dedup_retention_days: float = Field(7, ge=1)
     max_lag_seconds: float | None = Field(None, gt=0)
+
+    @field_validator("*")
+    @classmethod
+    def _env_settings_name_variables(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_env_names(value, info)  # the same rule as every broker's *_env settings
 
 
 class RouterSettings(_Strict):
@@ -279,6 +292,9 @@ def _validate(model: type[BaseModel], data: Any, file: str | None, section: str)
 def error_reason(error: Mapping[str, Any]) -> str:
     """One pydantic error as a reason a user reads, the same whatever pydantic's version."""
     kind = error["type"]
+    field = str(error["loc"][-1]) if error.get("loc") else ""
+    if field.endswith("_env") and kind in ("string_pattern_mismatch", "string_too_long"):
+        return env_name_reason(field)  # a plugin's own pattern for a variable name
     if kind == "extra_forbidden":
         return "unknown key"
     if kind in ("decimal_parsing", "decimal_type"):

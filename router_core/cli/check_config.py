@@ -278,16 +278,16 @@ def schema_problems(error: SchemaError) -> list[tuple[str, str]]:
                 if k not in instance]
     if validator == "minProperties" and base == "accounts":
         return [(base, "at least one [accounts.NAME] table is required")]
-    field = str(error.absolute_path[-1]) if error.absolute_path else ""
-    if field.endswith("_env") and validator in ("pattern", "maxLength"):
-        from router_core.brokers import env_name_reason
-
-        return [(base, env_name_reason(field))]  # the same words as the model's own check
     return [(base, _reason(error))]
 
 
 def _reason(error: SchemaError) -> str:
     validator, expected = error.validator, error.validator_value
+    field = str(error.absolute_path[-1]) if error.absolute_path else ""
+    if field.endswith("_env") and validator in ("pattern", "maxLength"):
+        from router_core.brokers import env_name_reason
+
+        return env_name_reason(field)  # a plugin's pattern for a name: the model's own words
     if validator == "type":
         return f"must be {_types(expected)}"
     if validator in ("anyOf", "oneOf"):

@@ -7,13 +7,15 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 
 from router_core import BrokerConfig
+from router_core.brokers import ENV_NAME_MAX_LENGTH, ENV_NAME_PATTERN
 
-# The *name* of an environment variable holding a secret, never the secret itself.
+# The *name* of an environment variable holding a secret, never the secret itself. BrokerConfig
+# enforces the same rule on every *_env field; the pattern here puts it in the JSON Schema too.
 EnvName = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        max_length=128,
+        pattern=ENV_NAME_PATTERN,
+        max_length=ENV_NAME_MAX_LENGTH,
         description="name of the environment variable that holds the secret",
     ),
 ]
