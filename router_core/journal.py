@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -86,7 +86,36 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE legs ADD COLUMN counted TEXT;
     """,
+    # 4: deliveries the webhook refused (401, 403, 409, 413, 415, 422), for the operator:
+    # who sent what and why it was refused. Never a body or a secret, only the body's size and
+    # hash. ``dropped`` > 0 marks a summary row: that many refusals of one minute were over the
+    # recording limits (``REFUSED_PER_PEER_PER_MINUTE``, ``REFUSED_PER_MINUTE``) and only
+    # counted; its ``status`` is NULL
+    """
+    CREATE TABLE refused (
+        id           INTEGER PRIMARY KEY,
+        received_at  REAL NOT NULL,
+        peer         TEXT,
+        route        TEXT,
+        body_bytes   INTEGER,
+        content_type TEXT,
+        body_sha256  TEXT,
+        status       INTEGER,
+        reason       TEXT NOT NULL,
+        dropped      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX refused_received ON refused (received_at);
+    """,
 )
+
+# Refused deliveries recorded one by one, per minute (fixed windows of the journal's clock):
+# a flood of bad requests must not fill the disk. What is over the limits is counted in one
+# summary row per minute. Worst case: 61 rows a minute, about 90 000 a day.
+REFUSED_PER_PEER_PER_MINUTE = 20
+REFUSED_PER_MINUTE = 60
+REFUSED_WINDOW_SECONDS = 60.0
+REFUSED_REASON_CHARS = 400
+_REFUSED_TRACKED_PEERS = 256  # per minute, for the summary's "mostly from"
 
 
 class AlertState(StrEnum):
@@ -140,6 +169,36 @@ class LegRecord:
     result: dict[str, Any] | None
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedRecord:
+    """A delivery the webhook refused, or (``dropped`` > 0, ``status`` None) the count of one
+    minute's refusals that were over the recording limits."""
+
+    received_at: float
+    peer: str | None
+    route: str | None
+    body_bytes: int | None
+    content_type: str | None
+    body_sha256: str | None
+    status: int | None
+    reason: str
+    dropped: int
+
+
+@dataclass(slots=True)
+class _RefusedWindow:
+    """One minute of refused deliveries: what was recorded, and what was only counted."""
+
+    start: float
+    total: int = 0
+    recorded: dict[str, int] = field(default_factory=dict)  # peer -> rows this minute
+    dropped: int = 0
+    dropped_by_peer: dict[str, int] = field(default_factory=dict)
+    first_dropped_at: float = 0.0
+    summary_id: int | None = None
+    summary_queued: bool = False
+
+
 class Journal:
     """One SQLite database. Writes share commits in groups (see ``journal_writer``); reads use
     their own connection, which WAL lets run beside the writes. Every method is safe to call
@@ -158,6 +217,8 @@ class Journal:
         self._read_lock = threading.Lock()
         self._writer = GroupCommitWriter(writer)
         self._writer_db = writer
+        self._refused_lock = threading.Lock()
+        self._refused_window: _RefusedWindow | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -221,6 +282,21 @@ class Journal:
 
         return work
 
+    def earlier_claim(self, delivery_key: str, intent_key: str, fingerprint: str) -> Claim | None:
+        """What ``claim`` would answer for these keys if the alert is journaled already (a
+        DUPLICATE or a CONFLICT naming the earlier alert), or ``None``; writes nothing."""
+        rows = self._read(
+            "SELECT alert_id, fingerprint, delivery_key FROM alerts"
+            " WHERE delivery_key = ? OR intent_key = ? ORDER BY delivery_key = ? DESC LIMIT 1",
+            (delivery_key, intent_key, delivery_key),
+        )
+        if not rows:
+            return None
+        existing_id, existing_fingerprint, existing_delivery = rows[0]
+        if existing_delivery == delivery_key or existing_fingerprint == fingerprint:
+            return Claim(ClaimOutcome.DUPLICATE, existing_id)
+        return Claim(ClaimOutcome.CONFLICT, existing_id)
+
     def set_state(self, alert_id: str, state: AlertState, **details: Any) -> None:
         """The alert's state, with ``reason`` and ``report`` when given; not fsynced."""
         self._write(self._state_work(alert_id, state, **details), durable=False)
@@ -266,7 +342,8 @@ class Journal:
         return [_alert_record(row) for row in rows]
 
     def purge(self, older_than_seconds: float) -> int:
-        """Forget finished alerts (and their final legs) older than the retention."""
+        """Forget finished alerts (and their final legs) and refused deliveries older than the
+        retention. Returns how many alerts were forgotten."""
         cutoff = self._time() - older_than_seconds
 
         def work(db: sqlite3.Connection) -> int:
@@ -280,6 +357,7 @@ class Journal:
                 " AND alert_id NOT IN (SELECT alert_id FROM legs)",
                 (cutoff,),
             )
+            db.execute("DELETE FROM refused WHERE received_at < ?", (cutoff,))
             return cursor.rowcount
 
         return int(self._write(work))
@@ -407,6 +485,106 @@ class Journal:
         )
         return int(rows[0][0])
 
+    # -- refused deliveries -------------------------------------------------------------------
+
+    def record_refused(
+        self, *, status: int, reason: str, peer: str | None = None, route: str | None = None,
+        body_bytes: int | None = None, content_type: str | None = None,
+        body_sha256: str | None = None,
+    ) -> bool:
+        """Journal a delivery the webhook refused, without waiting for the disk: on the event
+        loop the row joins the next group commit (not fsynced), elsewhere it is written at
+        once. Never pass a body or a secret: ``reason`` and ``content_type`` are cut short and
+        made printable, nothing else is read from the request.
+
+        At most ``REFUSED_PER_PEER_PER_MINUTE`` rows per peer and ``REFUSED_PER_MINUTE`` in
+        all are written per minute; beyond that a refusal is only counted, in one summary row
+        per minute. Returns whether this refusal got a row of its own. Never raises."""
+        now = self._time()
+        key = peer or "-"
+        with self._refused_lock:
+            window = self._refused_window
+            if window is None or not window.start <= now < window.start + REFUSED_WINDOW_SECONDS:
+                start = now - now % REFUSED_WINDOW_SECONDS
+                window = self._refused_window = _RefusedWindow(start)
+            if (window.total < REFUSED_PER_MINUTE
+                    and window.recorded.get(key, 0) < REFUSED_PER_PEER_PER_MINUTE):
+                window.total += 1
+                window.recorded[key] = window.recorded.get(key, 0) + 1
+                row = (now, _printable(peer, 64), _printable(route, 100), body_bytes,
+                       _printable(content_type, 100), body_sha256, status,
+                       _printable(reason, REFUSED_REASON_CHARS) or "-")
+                work: Work = _refused_insert(row)
+                recorded = True
+            else:
+                if window.dropped == 0:
+                    window.first_dropped_at = now
+                window.dropped += 1
+                if key in window.dropped_by_peer or (
+                        len(window.dropped_by_peer) < _REFUSED_TRACKED_PEERS):
+                    window.dropped_by_peer[key] = window.dropped_by_peer.get(key, 0) + 1
+                if window.summary_queued:  # the queued write reads the count when it runs
+                    return False
+                window.summary_queued = True
+                work = self._refused_summary_work(window)
+                recorded = False
+        self._write_soon(work)
+        return recorded
+
+    def _refused_summary_work(self, window: _RefusedWindow) -> Work:
+        """Insert or bring up to date the minute's summary row. One such write is queued at a
+        time, and it reads the counts when it runs: a flood costs one write per commit."""
+
+        def work(db: sqlite3.Connection) -> None:
+            with self._refused_lock:
+                window.summary_queued = False
+                dropped, summary_id = window.dropped, window.summary_id
+                top = sorted(window.dropped_by_peer.items(), key=lambda kv: -kv[1])[:3]
+            reason = (
+                f"rate limit: {dropped} more refused deliveries in this minute were counted but "
+                f"not recorded one by one (at most {REFUSED_PER_PEER_PER_MINUTE} per address and "
+                f"{REFUSED_PER_MINUTE} in all per minute)"
+            )
+            if top:
+                reason += "; most from " + ", ".join(f"{peer} ({n})" for peer, n in top)
+            reason = _printable(reason, REFUSED_REASON_CHARS) or "-"
+            if summary_id is not None and db.execute(
+                "UPDATE refused SET reason = ?, dropped = ? WHERE id = ?",
+                (reason, dropped, summary_id),
+            ).rowcount == 1:
+                return
+            cursor = db.execute(
+                "INSERT INTO refused (received_at, reason, dropped) VALUES (?, ?, ?)",
+                (window.first_dropped_at, reason, dropped),
+            )
+            window.summary_id = cursor.lastrowid
+
+        return work
+
+    def _write_soon(self, work: Work) -> None:
+        """A non-durable write nobody waits for; a failure is logged, never raised."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop: write in place
+            try:
+                self._write(work, durable=False)
+            except Exception as exc:
+                log.error("journal write failed: %s", exc)
+            return
+        try:
+            self._writer.submit_async(work, durable=False).add_done_callback(_log_failure)
+        except RuntimeError as exc:  # the journal is closed
+            log.error("journal write failed: %s", exc)
+
+    def refused_deliveries(self, limit: int = 50) -> list[RefusedRecord]:
+        """Refused deliveries (and rate-limit summaries), newest first."""
+        rows = self._read(
+            "SELECT received_at, peer, route, body_bytes, content_type, body_sha256, status,"
+            " reason, dropped FROM refused ORDER BY received_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [RefusedRecord(*row) for row in rows]
+
     # -- flags and profit and loss ------------------------------------------------------------
 
     def set_flag(self, name: str, value: str | None) -> None:
@@ -490,6 +668,26 @@ def _count_fill(db: sqlite3.Connection, client_order_id: str, filled: Decimal) -
         "UPDATE legs SET counted = ? WHERE client_order_id = ?",
         (format(filled, "f"), client_order_id),
     )
+
+
+def _refused_insert(row: tuple[Any, ...]) -> Work:
+    def work(db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO refused (received_at, peer, route, body_bytes, content_type,"
+            " body_sha256, status, reason) VALUES (?,?,?,?,?,?,?,?)",
+            row,
+        )
+
+    return work
+
+
+def _printable(text: str | None, limit: int) -> str | None:
+    """``text`` on one line of printable characters (no terminal escapes), at most ``limit``
+    characters long."""
+    if text is None:
+        return None
+    text = "".join(c if c.isprintable() else "?" for c in text[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _log_failure(future: Any) -> None:

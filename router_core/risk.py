@@ -8,7 +8,7 @@ stale or non-finite inputs fail closed: a limit that cannot be checked is a deni
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from .config import RiskLimits
@@ -94,16 +94,89 @@ def _opening_part(before: Decimal, after: Decimal) -> Decimal:
     return max(abs(after) - abs(before), Decimal(0))
 
 
-def check_lag(sent_at: datetime | None, now: datetime, max_lag_seconds: float | None) -> str | None:
-    """Refuse alerts older than the configured lag; an alert without a time fails closed."""
+@dataclass(frozen=True, slots=True)
+class LagRefusal:
+    """Why an alert is too old to trade (or cannot tell its age): the field and the reason."""
+
+    field: str
+    reason: str
+
+
+def check_lag(
+    timenow: datetime | None,
+    bar_time: datetime | None,
+    now: datetime,
+    max_lag_seconds: float | None,
+) -> LagRefusal | None:
+    """At acceptance: refuse an alert that arrives more than ``max_lag_seconds`` after it
+    fired, and one that does not say when it fired while the limit is set (it cannot be
+    checked, so it fails closed). ``timenow`` (TradingView's ``{{timenow}}``, the firing
+    time) is used when present, else ``time`` (``{{time}}``, when the bar opened)."""
     if max_lag_seconds is None:
         return None
-    if sent_at is None:
-        return "max lag is set but the alert carries no time or timenow (failing closed)"
+    limit = f"[server] max_lag_seconds ({_duration(max_lag_seconds)})"
+    if timenow is None and bar_time is None:
+        return LagRefusal(
+            "timenow",
+            f"required while {limit} is set: add \"timenow\": \"{{{{timenow}}}}\" to the "
+            "alert message (TradingView fills it in with the time the alert fired); nothing "
+            "was placed",
+        )
+    if timenow is not None:
+        lag = (now - timenow).total_seconds()
+        if lag <= max_lag_seconds:
+            return None
+        return LagRefusal(
+            "timenow",
+            f"the alert fired {_duration(lag)} before it arrived (timenow {_iso(timenow)}), "
+            f"later than {limit}; nothing was placed. TradingView may queue alerts when busy; "
+            "if this is frequent, check this host's clock (NTP) or raise max_lag_seconds",
+        )
+    assert bar_time is not None
+    lag = (now - bar_time).total_seconds()
+    if lag <= max_lag_seconds:
+        return None
+    return LagRefusal(
+        "time",
+        f"the bar time is {_duration(lag)} old (time {_iso(bar_time)}), older than {limit}; "
+        "nothing was placed. {{time}} is when the bar opened, not when the alert fired: add "
+        "\"timenow\": \"{{timenow}}\" to the alert message (TradingView fills it in)",
+    )
+
+
+def check_recovered_lag(
+    timenow: datetime | None, received_at: datetime, now: datetime,
+    max_lag_seconds: float | None,
+) -> str | None:
+    """At execution, for an alert accepted before a restart and executed only now: refuse it
+    when it has become older than the limit, counted from its ``timenow``, else from when it
+    arrived (the journal knows; ``time``, the bar's opening, says less)."""
+    if max_lag_seconds is None:
+        return None
+    sent_at, label = (timenow, "timenow") if timenow is not None else (received_at, "received")
     lag = (now - sent_at).total_seconds()
-    if lag > max_lag_seconds:
-        return f"alert is {lag:.0f} s old, older than the max lag of {max_lag_seconds:.0f} s"
-    return None
+    if lag <= max_lag_seconds:
+        return None
+    return (
+        f"accepted but not executed before the router stopped; it is now {_duration(lag)} old "
+        f"({label} {_iso(sent_at)}), older than [server] max_lag_seconds "
+        f"({_duration(max_lag_seconds)}), so it is refused rather than traded late; nothing "
+        "was placed"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _notional(

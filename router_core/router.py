@@ -46,7 +46,7 @@ from .normalize import normalize
 from .orders import client_order_id
 from .plugins import PluginSet, make_plugin_manager
 from .ratelimit import RateLimiterRegistry
-from .risk import check_lag, realised_pnl
+from .risk import check_lag, check_recovered_lag, realised_pnl
 from .sequencing import PlanSequencer
 
 if TYPE_CHECKING:
@@ -87,6 +87,10 @@ class Router:
     transport: httpx.AsyncBaseTransport | None = None
     brokers: dict[str, Broker] = field(default_factory=dict)
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    _nonces: NonceRegistry | None = None
+    _limiters: RateLimiterRegistry | None = None
+    _config_plugins: Sequence[str] | None = None
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _runner: LegRunner | None = None
     _planner: AccountPlanner | None = None
     _sequencer: PlanSequencer | None = None
@@ -122,33 +126,50 @@ class Router:
         return router
 
     def _build_brokers(self) -> None:
-        nonces = NonceRegistry(self.config.router.state_dir)
-        limiters = RateLimiterRegistry(self.clock)
+        self._nonces = NonceRegistry(self.config.router.state_dir)
+        self._limiters = RateLimiterRegistry(self.clock)
         for name, account in self.config.accounts.items():
-            if not account.enabled:
-                continue
-            cls = self.plugins.brokers.get(account.broker)
-            context = BrokerContext(
-                account=name,
-                state_dir=self.config.router.state_dir,
-                nonces=nonces,
-                limiters=limiters,
-                clock=self.clock,
-                transport=self.transport,
-            )
-            self.brokers[name] = cls(account.settings, context)
-        self._runner = LegRunner(
-            self.journal,
-            self.plugins.hook,
-            self.clock,
-            ReconcilePolicy(
-                attempts=self.config.router.reconcile_attempts,
-                window_seconds=self.config.router.reconcile_window_seconds,
-            ),
-        )
+            if account.enabled:
+                self.brokers[name] = self.make_broker(name, account)
+        self._config_plugins = enabled_plugins(self.config.path)
+        self._runner = LegRunner(self.journal, self.plugins.hook, self.clock,
+                                 self.reconcile_policy())
 
         self._planner = AccountPlanner(self.journal, self.plugins.hook, self.clock)
         self._sequencer = PlanSequencer(self._runner, self.journal, self.clock)
+
+    def swap_config(self, config: RouterConfig, brokers: dict[str, Broker]) -> None:
+        """Take a reloaded config and its brokers (``reload``); alerts already executing keep
+        the account settings and brokers they started with."""
+        self.config, self.brokers = config, brokers
+
+    def reconcile_policy(self) -> ReconcilePolicy:
+        return ReconcilePolicy(
+            attempts=self.config.router.reconcile_attempts,
+            window_seconds=self.config.router.reconcile_window_seconds,
+        )
+
+    def in_flight(self) -> set[asyncio.Task[Any]]:
+        """The alerts executing in the background now."""
+        return set(self._tasks)
+
+    @property
+    def config_plugins(self) -> Sequence[str] | None:
+        """The ``[router] plugins`` this process loaded (a reload cannot change them)."""
+        return self._config_plugins
+
+    def make_broker(self, name: str, account: AccountConfig) -> Broker:
+        """One account's broker, sharing the process's nonce ceilings and rate budgets."""
+        assert self._nonces is not None and self._limiters is not None
+        context = BrokerContext(
+            account=name,
+            state_dir=self.config.router.state_dir,
+            nonces=self._nonces,
+            limiters=self._limiters,
+            clock=self.clock,
+            transport=self.transport,
+        )
+        return self.plugins.brokers.get(account.broker)(account.settings, context)
 
     @property
     def runner(self) -> LegRunner:
@@ -186,9 +207,19 @@ class Router:
                 log.error("account %s did not start: %s", name, result)
         return problems
 
-    async def close(self) -> None:
+    async def close(self, drain_seconds: float | None = None) -> None:
+        """Finish the alerts being executed (within ``drain_seconds`` when given: what is still
+        running then stays journaled and is settled at the next start), then close brokers and
+        the journal."""
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, running = await asyncio.wait(set(self._tasks), timeout=drain_seconds)
+            if running:
+                log.warning("%d alert(s) still executing after %.0f s; their legs are "
+                            "journaled and are looked up at the next start", len(running),
+                            drain_seconds or 0)
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
         for broker in self.brokers.values():
             try:
                 await broker.close()
@@ -208,11 +239,15 @@ class Router:
         source: str = "webhook",
         authorize: Callable[[Alert], None] | None = None,
     ) -> Acceptance:
-        """Parse and durably claim a delivery. Raises AlertError for a bad body (nothing is
-        journaled). A duplicate or a conflict names the earlier alert. ``authorize`` sees the
-        parsed alert before the claim (the webhook's passphrase check); whatever it raises
-        propagates and nothing is journaled."""
+        """Parse and durably claim a delivery. Raises AlertError for a bad body, and for an
+        alert older than ``[server] max_lag_seconds`` or without a time while it is set
+        (nothing is journaled). A duplicate or a conflict names the earlier alert.
+        ``authorize`` sees the parsed alert before the claim (the webhook's passphrase check);
+        whatever it raises propagates and nothing is journaled."""
         alert, fields = self._claim_fields(raw, content_type, peer, source, authorize)
+        earlier = self._too_late(alert, fields)
+        if earlier is not None:
+            return earlier
         return self._accepted(self.journal.claim(**fields), alert, fields)
 
     async def accept_async(
@@ -226,7 +261,30 @@ class Router:
     ) -> Acceptance:
         """``accept`` for the event loop: the claim joins the journal's next group commit."""
         alert, fields = self._claim_fields(raw, content_type, peer, source, authorize)
+        earlier = self._too_late(alert, fields)
+        if earlier is not None:
+            return earlier
         return self._accepted(await self.journal.claim_async(**fields), alert, fields)
+
+    def _too_late(self, alert: Alert, fields: dict[str, Any]) -> Acceptance | None:
+        """The ``max_lag_seconds`` check, before the claim, so the sender is told at once.
+        Raises AlertError (the webhook's 422) for an alert that arrived too late or does not
+        say when it fired. A late re-delivery of an alert journaled already (checked in time
+        then) answers as the DUPLICATE it is; nothing is claimed either way."""
+        refusal = check_lag(
+            alert.timenow,
+            alert.time,
+            datetime.fromtimestamp(self.clock.time(), UTC),
+            self.config.server.max_lag_seconds,
+        )
+        if refusal is None:
+            return None
+        earlier = self.journal.earlier_claim(
+            fields["delivery_key"], fields["intent_key"], fields["fingerprint"]
+        )
+        if earlier is not None and earlier.outcome is ClaimOutcome.DUPLICATE:
+            return Acceptance(ClaimOutcome.DUPLICATE, earlier.alert_id, alert)
+        raise AlertError(refusal.field, refusal.reason)
 
     def _accepted(self, claim: Claim, alert: Alert, fields: dict[str, Any]) -> Acceptance:
         if claim.outcome is ClaimOutcome.NEW:
@@ -281,6 +339,7 @@ class Router:
         from .alert import Alert
 
         claimed = self._claimed.pop(alert_id, None)
+        received_at = None  # an alert claimed by this process was checked for lag just now
         if claimed is not None:
             alert, intent_key = claimed
         else:
@@ -291,7 +350,12 @@ class Router:
                 return report_from_dict(record.report)
             alert = Alert.model_validate(record.alert)
             intent_key = record.intent_key
-        refusal = self._refusal(alert)
+            # Accepted before a restart: its age is checked again, unless it had begun
+            # executing (legs journaled). That one resumes whatever its age, so the legs it may
+            # have sent are looked up by client order id, not left unresolved.
+            if not self.journal.legs_for_alert(alert_id):
+                received_at = record.received_at
+        refusal = self._refusal(alert, received_at)
         if refusal is not None:
             report = ExecutionReport(alert_id, intent_key, (), refused=refusal)
             await self.journal.set_state_async(
@@ -310,8 +374,12 @@ class Router:
             )
             await self._notify(report)
             return report
+        # Brokers are taken with the accounts, in one step: a reload swapping both between
+        # two accounts of this alert cannot pair an account with another config's broker.
         runs = [
-            self._execute_account(alert, alert_id, intent_key, account, multiplier)
+            self._execute_account(
+                alert, alert_id, intent_key, account, multiplier, self.brokers[account.name]
+            )
             for account, multiplier in targets
         ]
         # one account (the common case) needs no task of its own
@@ -331,13 +399,19 @@ class Router:
         await self._notify(report)
         return report
 
-    def _refusal(self, alert: Alert) -> str | None:
+    def _refusal(self, alert: Alert, received_at: float | None = None) -> str | None:
+        """Why an accepted alert must not execute now: the halt flag, or, for an alert read
+        back from the journal (``received_at``: accepted before a restart), an age that has
+        grown past ``max_lag_seconds`` while it waited. An alert claimed by this process
+        passed the lag check at acceptance (``accept``), so it is not checked again."""
         halted = self.journal.get_flag(HALT_FLAG)
         if halted is not None and alert.action is not Action.CANCEL:
             return f"trading is halted ({halted}); run `alert-router resume` to trade again"
-        sent_at = alert.timenow or alert.time
-        return check_lag(
-            sent_at,
+        if received_at is None:
+            return None
+        return check_recovered_lag(
+            alert.timenow,
+            datetime.fromtimestamp(received_at, UTC),
             datetime.fromtimestamp(self.clock.time(), UTC),
             self.config.server.max_lag_seconds,
         )
@@ -360,8 +434,8 @@ class Router:
         intent_key: str,
         account: AccountConfig,
         multiplier: Decimal,
+        broker: Broker,
     ) -> AccountResult:
-        broker = self.brokers[account.name]
         symbol = normalize(alert.ticker)
         try:
             instrument = await broker.resolve(symbol)

@@ -11,12 +11,16 @@ Each delivery is checked in this order, and the first failure answers:
 6. an ``X-Router-Signature`` HMAC when one is sent and secrets are configured (401);
 7. parsing and validation (422 with ``[{"field", "reason"}]``);
 8. the passphrase in the body (401), compared in constant time;
-9. the durable claim in the journal: NEW 200 (executed in the background after the answer),
-   DUPLICATE 200 with the first delivery's outcome, CONFLICT 409. A failed journal write is
-   the only 5xx (503): nothing was recorded, so the sender may retry.
+9. ``[server] max_lag_seconds``: an alert that arrived too late, or does not say when it fired
+   while the limit is set, is refused (422, naming ``timenow`` or ``time``);
+10. the durable claim in the journal: NEW 200 (executed in the background after the answer),
+    DUPLICATE 200 with the first delivery's outcome, CONFLICT 409. A failed journal write is
+    the only 5xx (503): nothing was recorded, so the sender may retry.
 
 A 401 body is always ``{"error": "unauthorized"}``; no answer or log line carries a secret, a
-signature or the raw body.
+signature or the raw body. Every 4xx above (except 405) is also journaled as a refused
+delivery (``Journal.record_refused``: time, peer, route, body size and sha256, content type,
+status and reason; rate-limited, not awaited), for ``alert-router journal --refused``.
 """
 
 from __future__ import annotations
@@ -92,7 +96,8 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "the same intent with different content was accepted before"},
     413: {"description": "body too large"},
     415: {"description": "unsupported content type"},
-    422: {"description": "the alert is invalid: a list of {field, reason}"},
+    422: {"description": "the alert is invalid, or too late for [server] max_lag_seconds: "
+                          "a list of {field, reason}"},
     503: {"description": "nothing was journaled; retry"},
 }
 
@@ -167,27 +172,43 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         peer = request.client.host if request.client else None
         sender = client_address(peer, request.headers.get("x-forwarded-for"),
                                 settings.trusted_proxies)
+        route = None
+        content_type = request.headers.get("content-type")
+        raw: bytes | None = None
+        sha256: str | None = None
+
+        def refuse(status: int, body: Any, reason: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+            """The answer, and a row in the journal's refused deliveries (rate-limited, not
+            awaited): the body's size and hash only, never the body or a secret."""
+            router.journal.record_refused(
+                status=status, reason=scrub(reason, secrets), peer=sender, route=route,
+                body_bytes=len(raw) if raw is not None else _declared_length(request),
+                content_type=content_type, body_sha256=sha256,
+            )
+            return JSONResponse(body, status, headers=headers)
+
         if settings.allowlist is not None and not in_networks(sender, settings.allowlist):
             log.warning("webhook from %s refused: not in the IP allowlist", sender)
-            return JSONResponse({"error": "forbidden"}, 403)
+            return refuse(403, {"error": "forbidden"}, "not in the IP allowlist")
 
-        route = None
         if route_token is not None:
             route = route_for_token(route_token, settings.route_tokens)
             if route is None:
                 log.warning("webhook from %s refused: unknown route token", sender)
-                return JSONResponse(UNAUTHORIZED, 401)
+                return refuse(401, UNAUTHORIZED, "unknown route token")
 
-        content_type = request.headers.get("content-type")
         try:
             media_type_of(content_type)
         except AlertError as exc:
-            return JSONResponse({"error": "unsupported media type", "detail": exc.reason}, 415)
+            return refuse(415, {"error": "unsupported media type", "detail": exc.reason},
+                          f"unsupported media type: {exc.reason}")
 
         raw = await _read_limited(request, settings.max_body_bytes)
         if raw is None:
-            return JSONResponse(
-                {"error": f"body larger than {settings.max_body_bytes} bytes"}, 413)
+            return refuse(413, {"error": f"body larger than {settings.max_body_bytes} bytes"},
+                          f"body larger than max_body_bytes ({settings.max_body_bytes})")
+        sha256 = hashlib.sha256(raw).hexdigest()
 
         signed = False
         signature = request.headers.get(SIGNATURE_HEADER)
@@ -196,12 +217,13 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
                 verifier.verify(signature, raw)
             except Unauthorized as exc:
                 log.warning("webhook from %s refused: %s", sender, exc.reason)
-                return JSONResponse(UNAUTHORIZED, 401)
+                return refuse(401, UNAUTHORIZED, exc.reason)
             signed = True
 
         if _wants(request, "dry_run"):
             if not admin_allowed(request):
-                return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
+                return refuse(401, UNAUTHORIZED, "dry run without the admin token",
+                              headers={"WWW-Authenticate": "Bearer"})
             return await _dry_run(router, raw, content_type)
 
         parsed = False
@@ -212,7 +234,7 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
             _authorize(alert, settings, vouched=route is not None or signed)
 
         source = f"webhook:{route}" if route else "webhook"
-        digest = hashlib.sha256(raw).hexdigest()[:16]
+        digest = sha256[:16]
         try:
             # The claim joins the journal's next group commit; the loop keeps answering.
             acceptance = await router.accept_async(
@@ -220,21 +242,22 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
             )
         except Unauthorized as exc:
             log.warning("webhook from %s refused: %s (body sha256 %s)", sender, exc.reason, digest)
-            return JSONResponse(UNAUTHORIZED, 401)
+            return refuse(401, UNAUTHORIZED, exc.reason)
         except AlertError as exc:
             from .alert import alert_errors
 
             errors = [{"field": scrub(e.field, secrets)[:200],
                        "reason": scrub(e.reason, secrets)[:300]} for e in alert_errors(exc)]
+            summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
             log.info("webhook from %s: invalid alert (body sha256 %s): %s", sender, digest,
-                     "; ".join(f"{e['field']}: {e['reason']}" for e in errors))
-            return JSONResponse(errors, 422)
+                     summary)
+            return refuse(422, errors, summary)
         except Exception as exc:
             if not parsed:  # a dialect crashed on this body: the body's fault, not ours
                 log.error("webhook from %s: a dialect failed with %s (body sha256 %s)",
                           sender, type(exc).__name__, digest)
-                return JSONResponse([{"field": "body", "reason": "no dialect could read it"}],
-                                    422)
+                return refuse(422, [{"field": "body", "reason": "no dialect could read it"}],
+                              f"body: no dialect could read it ({type(exc).__name__})")
             log.error("journal write failed, nothing recorded (body sha256 %s): %s: %s",
                       digest, type(exc).__name__, scrub(str(exc), secrets)[:200])
             return JSONResponse({"error": "could not record the alert; nothing was placed, "
@@ -244,11 +267,11 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         if acceptance.outcome is ClaimOutcome.CONFLICT:
             log.warning("alert from %s conflicts with alert %s: same intent key, different "
                         "content; nothing placed", sender, alert_id)
-            return JSONResponse({
+            return refuse(409, {
                 "error": "conflict", "alert_id": alert_id,
                 "detail": "an alert with the same intent key but different content was "
                 "accepted before; nothing placed",
-            }, 409)
+            }, f"same intent key as alert {alert_id}, different content; nothing placed")
         if acceptance.outcome is ClaimOutcome.DUPLICATE:
             log.info("alert %s delivered again from %s: duplicate, nothing placed",
                      alert_id, sender)
@@ -456,6 +479,12 @@ def _authorize(alert: Alert, settings: WebhookSettings, *, vouched: bool) -> Non
     if vouched or not settings.authenticates:
         return
     raise Unauthorized("no passphrase in the body")
+
+
+def _declared_length(request: Request) -> int | None:
+    """The ``Content-Length`` a refused request announced, when its body was never read."""
+    declared = request.headers.get("content-length", "").strip()
+    return int(declared) if declared.isdigit() and len(declared) < 19 else None
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:

@@ -129,3 +129,72 @@ def test_zero_config_serve_end_to_end(tmp_path: Path) -> None:
     assert proc.wait(timeout=15) == 0, err.read_text()
     assert passphrase not in out.read_text()
     assert "stored in alert-router-state/passphrase" in out.read_text()
+
+
+RELOAD_CONFIG = """
+[server]
+passphrase_env = "ROUTER_TEST_PASSPHRASE"
+
+[accounts.paper]
+broker = "paper"
+fill_price = "100"
+"""
+
+
+@pytest.mark.slow
+def test_sighup_reloads_a_good_config_and_survives_a_bad_one(tmp_path: Path) -> None:
+    pytest.importorskip("router_paper", reason="alert-router-paper is not installed")
+    config = tmp_path / "router.toml"
+    config.write_text(RELOAD_CONFIG)
+    port = _free_port()
+    env = {**os.environ, "ROUTER_TEST_PASSPHRASE": "reload-test-passphrase"}
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "router_core.cli", "serve", "--config", str(config),
+         "--port", str(port)], cwd=tmp_path, stdout=out.open("wb"), stderr=err.open("wb"),
+        env=env,
+    )
+
+    def wait_for(text: str, where: Path) -> None:
+        deadline = time.monotonic() + 20
+        while text not in where.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err.read_text()
+            time.sleep(0.05)
+        assert text in where.read_text(), err.read_text()
+
+    def buy(n: int) -> dict:
+        body = {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "id": f"r{n}",
+                "passphrase": "reload-test-passphrase"}
+        answer = httpx.post(f"http://127.0.0.1:{port}/webhook?wait=true", timeout=10,
+                            content=json.dumps(body),
+                            headers={"Content-Type": "application/json"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["report"]
+
+    def reload() -> None:
+        done = subprocess.run([sys.executable, "-m", "router_core.cli", "reload", "--config",
+                               str(config)], capture_output=True, env=env, timeout=30)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    try:
+        wait_for("listening on", out)
+        assert buy(1)["ok"]
+        config.write_text(RELOAD_CONFIG + "[accounts.paper.risk\n")  # broken TOML
+        refused = subprocess.run([sys.executable, "-m", "router_core.cli", "reload",
+                                  "--config", str(config)], capture_output=True, env=env,
+                                 timeout=30)
+        assert refused.returncode == 2 and b"not valid TOML" in refused.stderr
+        pid = int((tmp_path / "alert-router-state" / "serve.pid").read_text())
+        os.kill(pid, signal.SIGHUP)  # as a service manager would, without checking first
+        wait_for("config not reloaded, the running one stays", err)
+        assert buy(2)["ok"]  # still serving, under the old config
+        config.write_text(RELOAD_CONFIG + '[accounts.paper.risk]\nmax_order_notional = "50"\n')
+        reload()
+        wait_for("config reloaded; accounts changed: paper", err)
+        refused = buy(3)
+        assert not refused["ok"] and "max_order_notional 50" in refused["legs"][0]["reason"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 0, err.read_text()
+    assert not (tmp_path / "alert-router-state" / "serve.pid").exists()

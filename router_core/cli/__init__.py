@@ -17,8 +17,11 @@ from router_core import __version__
 
 # name -> module; the order is the order of ``--help``.
 COMMANDS = {
+    "init": "router_core.cli.init",
     "serve": "router_core.cli.serve",
+    "reload": "router_core.cli.reload",
     "send": "router_core.cli.send",
+    "template": "router_core.cli.template",
     "validate": "router_core.cli.validate",
     "check-config": "router_core.cli.check_config",
     "journal": "router_core.cli.journal",

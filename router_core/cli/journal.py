@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from router_core.journal import AlertRecord, Journal, LegRecord
+    from router_core.journal import AlertRecord, Journal, LegRecord, RefusedRecord
 
-HELP = "show recent alerts and the outcome of every leg; with ALERT_ID its full report as JSON"
+HELP = ("show recent alerts and the outcome of every leg; with ALERT_ID its full report as "
+        "JSON; with --refused the deliveries the webhook refused")
 
 SUMMARY_WIDTH = 40
 
@@ -24,15 +25,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", default=None,
                         help="config file (TOML); its [router] section locates the journal")
     parser.add_argument("--limit", "-n", type=_positive, default=20,
-                        help="how many recent alerts to list (default 20)")
+                        help="how many recent alerts (or refused deliveries) to list "
+                        "(default 20)")
+    parser.add_argument("--refused", action="store_true",
+                        help="list the deliveries the webhook refused (401, 403, 409, 413, "
+                        "415, 422), newest first, instead of alerts")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
+    if args.refused and args.alert_id:
+        from router_core.errors import ConfigError
+
+        raise ConfigError("give either ALERT_ID or --refused, not both")
     journal = open_journal(args.config, create=False)
     try:
+        if args.refused:
+            refused = journal.refused_deliveries(args.limit)
+            if args.json:
+                print(json.dumps([refused_row(record) for record in refused], indent=2))
+            else:
+                print(render_refused(refused))
+            return 0
         if args.alert_id:
             record = find_alert(journal, args.alert_id)
             print(json.dumps(alert_details(journal, record), indent=2))
@@ -168,6 +184,47 @@ def render_table(records: list[AlertRecord], pending: dict[str, list[LegRecord]]
     )
 
 
+def refused_row(record: RefusedRecord) -> dict[str, Any]:
+    """One refused delivery; ``dropped`` > 0 (``status`` null) counts a minute's refusals that
+    were over the recording limits."""
+    return {
+        "time": _iso(record.received_at),
+        "peer": record.peer,
+        "route": record.route,
+        "status": record.status,
+        "reason": record.reason,
+        "content_type": record.content_type,
+        "body_bytes": record.body_bytes,
+        "body_sha256": record.body_sha256,
+        "dropped": record.dropped,
+    }
+
+
+def render_refused(records: list[RefusedRecord]) -> str:
+    if not records:
+        return "no refused deliveries in the journal"
+    header = ("TIME (UTC)", "PEER", "ROUTE", "STATUS", "BYTES", "CONTENT TYPE", "SHA256",
+              "REASON")
+    lines = []
+    for record in records:
+        lines.append((
+            _iso(record.received_at).replace("T", " ").removesuffix("Z"),
+            _clip(_printable(record.peer or "-"), 39),
+            _clip(_printable(record.route or "-"), 20),
+            str(record.status) if record.status is not None else "-",
+            str(record.body_bytes) if record.body_bytes is not None else "-",
+            _clip(_printable(record.content_type or "-"), 30),
+            record.body_sha256[:12] if record.body_sha256 else "-",
+            _printable(record.reason),
+        ))
+    table = [header, *lines]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line[:-1])) + "  " + line[-1]
+        for line in table
+    )
+
+
 def summarize_alert(alert: dict[str, Any]) -> str:
     """``buy BTCUSD 0.5 limit@50000 [strategy] -> acct1,acct2`` from the journaled alert."""
     parts = [str(alert.get("action", "?")), str(alert.get("ticker", "?"))]
@@ -198,6 +255,11 @@ def summarize_leg(leg: dict[str, Any]) -> str:
     if leg.get("reason"):
         text += f": {leg['reason']}"
     return text
+
+
+def _printable(text: str) -> str:
+    # What a sender chose (a reason quoting its field names) must not drive the terminal.
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _clip(text: str, width: int) -> str:

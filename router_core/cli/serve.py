@@ -88,6 +88,7 @@ async def _serve(router: Any, settings: Any, host: str, port: int) -> int:
         await router.close()
         raise
     app = create_app(router, settings, started=problems)
+    pidfile = _answer_reloads(router)
 
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=True, lifespan="on",
@@ -108,8 +109,39 @@ async def _serve(router: Any, settings: Any, host: str, port: int) -> int:
         bound = _bound_port(server) or port
         print(f"alert-router listening on http://{_display_host(host)}:{bound} "
               f"(webhook: POST /webhook; health: GET /healthz; Ctrl-C to stop)", flush=True)
-    await serving
+    try:
+        await serving
+    finally:
+        pidfile.unlink(missing_ok=True)
     return 0 if server.started else 1
+
+
+def _answer_reloads(router: Any) -> Path:
+    """SIGHUP re-reads the config (a bad file leaves the running one: see ``reload``); the
+    process id goes where ``alert-router reload`` finds it."""
+    import asyncio
+    import os
+    import signal
+
+    from router_core.reload import reload_config
+
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[Any]] = set()
+
+    def on_hangup() -> None:
+        task = loop.create_task(reload_config(router))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    if hasattr(signal, "SIGHUP"):
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    pidfile = pid_path(router.config.router.state_dir)
+    pidfile.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    return pidfile
+
+
+def pid_path(state_dir: Path) -> Path:
+    return Path(state_dir) / "serve.pid"
 
 
 def _bound_port(server: Any) -> int | None:
