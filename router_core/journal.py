@@ -106,6 +106,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX refused_received ON refused (received_at);
     """,
+    # 5: the accounts an alert was routed to when it was accepted, each with a digest of its
+    # broker settings, so a recovered alert trades only where it was meant to
+    """
+    ALTER TABLE alerts ADD COLUMN routing TEXT;
+    """,
 )
 
 # Refused deliveries recorded one by one, per minute (fixed windows of the journal's clock):
@@ -154,6 +159,9 @@ class AlertRecord:
     state: AlertState
     reason: str | None
     report: dict[str, Any] | None
+    # {account: digest of its broker settings} chosen at acceptance; None for alerts
+    # journaled before routing was recorded, or refused before any account was chosen
+    routing: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,15 +266,17 @@ class Journal:
         source: str,
         state: AlertState = AlertState.RECEIVED,
         reason: str | None = None,
+        routing: Mapping[str, str] | None = None,
     ) -> Work:
         row = (alert_id, delivery_key, intent_key, fingerprint, json.dumps(alert), self._time(),
-               peer, source, state.value, reason)
+               peer, source, state.value, reason,
+               json.dumps(routing) if routing is not None else None)
 
         def work(db: sqlite3.Connection) -> Claim:
             cursor = db.execute(
                 "INSERT INTO alerts (alert_id, delivery_key, intent_key, fingerprint, alert,"
-                " received_at, peer, source, state, reason) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT DO NOTHING",
+                " received_at, peer, source, state, reason, routing)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 row,
             )
             if cursor.rowcount == 1:
@@ -695,7 +705,9 @@ def _log_failure(future: Any) -> None:
         log.error("journal write failed: %s", future.exception())
 
 
-ALERT_COLUMNS = "alert_id, intent_key, alert, received_at, peer, source, state, reason, report"
+ALERT_COLUMNS = (
+    "alert_id, intent_key, alert, received_at, peer, source, state, reason, report, routing"
+)
 LEG_COLUMNS = (
     "client_order_id, alert_id, account, broker, symbol, purpose, status, order_json, result"
 )
@@ -734,6 +746,7 @@ def _alert_record(row: tuple) -> AlertRecord:
         state=AlertState(row[6]),
         reason=row[7],
         report=json.loads(row[8]) if row[8] else None,
+        routing=json.loads(row[9]) if row[9] else None,
     )
 
 

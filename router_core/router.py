@@ -97,7 +97,9 @@ class Router:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # Alerts claimed by this process and not executed yet, with their intent keys: execute
     # takes them from here instead of reading the journal back and validating again.
-    _claimed: dict[str, tuple[Alert, str]] = field(default_factory=dict)
+    _claimed: dict[str, tuple[Alert, str, dict[str, dict[str, str]] | None]] = field(
+        default_factory=dict
+    )
 
     # -- building -----------------------------------------------------------------------------
 
@@ -290,7 +292,7 @@ class Router:
         if claim.outcome is ClaimOutcome.NEW:
             if len(self._claimed) >= MAX_CLAIMED_IN_MEMORY:  # accepted, never executed here
                 del self._claimed[next(iter(self._claimed))]
-            self._claimed[claim.alert_id] = (alert, fields["intent_key"])
+            self._claimed[claim.alert_id] = (alert, fields["intent_key"], fields["routing"])
         return Acceptance(claim.outcome, claim.alert_id, alert)
 
     def _claim_fields(
@@ -324,7 +326,19 @@ class Router:
             "alert": public,
             "peer": peer,
             "source": source,
+            "routing": self._routing(alert),
         }
+
+    def _routing(self, alert: Alert) -> dict[str, dict[str, str]] | None:
+        """The accounts this alert goes to under the running config, each with a digest of
+        its broker and settings; ``None`` when the alert names no usable account (execution
+        then refuses it, naming why)."""
+        try:
+            targets = self._targets(alert)
+        except ConfigError:
+            return None
+        return {account.name: {"broker": account.broker, "digest": account_digest(account)}
+                for account, _ in targets}
 
     def spawn(self, alert_id: str) -> asyncio.Task[ExecutionReport]:
         """Execute in the background (the webhook has already answered)."""
@@ -341,7 +355,7 @@ class Router:
         claimed = self._claimed.pop(alert_id, None)
         received_at = None  # an alert claimed by this process was checked for lag just now
         if claimed is not None:
-            alert, intent_key = claimed
+            alert, intent_key, routing = claimed
         else:
             record = self.journal.get_alert(alert_id)
             if record is None:
@@ -349,7 +363,7 @@ class Router:
             if record.state in (AlertState.DONE, AlertState.REFUSED) and record.report is not None:
                 return report_from_dict(record.report)
             alert = Alert.model_validate(record.alert)
-            intent_key = record.intent_key
+            intent_key, routing = record.intent_key, record.routing
             # Accepted before a restart: its age is checked again, unless it had begun
             # executing (legs journaled). That one resumes whatever its age, so the legs it may
             # have sent are looked up by client order id, not left unresolved.
@@ -366,7 +380,7 @@ class Router:
             return report
 
         try:
-            targets = self._targets(alert)
+            targets, moved = self._routed_targets(alert, routing)
         except ConfigError as exc:
             report = ExecutionReport(alert_id, intent_key, (), refused=str(exc))
             await self.journal.set_state_async(
@@ -384,6 +398,7 @@ class Router:
         ]
         # one account (the common case) needs no task of its own
         per_account = [await runs[0]] if len(runs) == 1 else await asyncio.gather(*runs)
+        per_account.extend(moved)
         legs = tuple(leg for result in per_account for leg in result.reports)
         notes = tuple(note for result in per_account for note in result.notes)
         positions = tuple(r.position for r in per_account if r.position is not None)
@@ -415,6 +430,46 @@ class Router:
             datetime.fromtimestamp(self.clock.time(), UTC),
             self.config.server.max_lag_seconds,
         )
+
+    def _routed_targets(
+        self, alert: Alert, routing: dict[str, dict[str, str]] | None
+    ) -> tuple[list[tuple[AccountConfig, Decimal]], list[AccountResult]]:
+        """The accounts chosen when the alert was accepted, as configured now; an account
+        that is gone, disabled, or whose broker settings (venue, URL, credentials) changed
+        since is refused with the reason, never swapped for another config's account."""
+        if routing is None:
+            return self._targets(alert), []
+        overrides = {t.account: t.multiplier for t in alert.accounts if t.multiplier is not None}
+        targets, moved = [], []
+        for name, chosen in routing.items():
+            account = self.config.accounts.get(name)
+            reason = None
+            if account is None:
+                reason = f"account {name} was chosen when the alert was accepted and is no " \
+                         f"longer configured; nothing sent to it"
+            elif not account.enabled:
+                reason = f"account {name} has been disabled since the alert was accepted"
+            elif account_digest(account) != chosen.get("digest"):
+                reason = (f"account {name} changed (broker, venue URL or credentials) since the "
+                          f"alert was accepted under another config; nothing sent to it")
+            if reason is not None:
+                result = OrderResult(OrderStatus.DENIED, "", reason=reason)
+                leg = LegReport(name, chosen.get("broker", "?"), LegPurpose.OPEN, result)
+                moved.append(AccountResult([leg], [], None))
+                continue
+            assert account is not None
+            targets.append((account, overrides.get(name, account.multiplier)))
+        return targets, moved
+
+    def _routing_changes(self, routing: dict[str, dict[str, str]] | None) -> list[str]:
+        """The accounts of a recorded routing that the running config no longer matches."""
+        changed = []
+        for name, chosen in (routing or {}).items():
+            account = self.config.accounts.get(name)
+            if account is None or not account.enabled or (
+                    account_digest(account) != chosen.get("digest")):
+                changed.append(name)
+        return changed
 
     def _targets(self, alert: Alert) -> list[tuple[AccountConfig, Decimal]]:
         requested = [t.account for t in alert.accounts] or None
@@ -577,6 +632,12 @@ class Router:
         await self.journal.flush()  # reconciled outcomes are on disk before anything new
         unfinished = self.journal.unfinished_alerts()
         for record in unfinished:
+            changed = self._routing_changes(record.routing)
+            if changed:
+                log.warning("alert %s was accepted under another config: accounts %s are gone "
+                            "or changed and get nothing; the others execute", record.alert_id,
+                            ", ".join(changed))
+        for record in unfinished:
             await self.execute(record.alert_id)
         return len(unfinished)
 
@@ -587,6 +648,15 @@ class Router:
 
     def resume(self) -> None:
         self.journal.set_flag(HALT_FLAG, None)
+
+
+def account_digest(account: AccountConfig) -> str:
+    """What must not change under an accepted alert: the broker and its settings (venue URL,
+    the names of the credentials' variables, ...). Limits and sizing may change: a reload
+    that tightens a limit applies to alerts still waiting."""
+    settings = account.settings.model_dump(mode="json")
+    text = json.dumps({"broker": account.broker, "settings": settings}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _plugin_failure(broker: Broker, doing: str, exc: Exception) -> str:

@@ -41,9 +41,11 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
+from .credentials import AccountCheck, check_accounts
 from .errors import AlertError
 from .intake import media_type_of
 from .journal import AlertRecord, AlertState, ClaimOutcome
+from .reload import reload_config
 from .router import HALT_FLAG
 from .security import (
     SIGNATURE_HEADER,
@@ -66,6 +68,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("router_core.server")
 
 PURGE_INTERVAL_SECONDS = 3600.0
+KEY_CHECK_INTERVAL_SECONDS = 600.0  # a revoked or expired key shows on /readyz within this
+DRAIN_SECONDS = 30.0  # on shutdown, how long executing alerts may still run
 WAIT_LIMIT_SECONDS = 60.0
 LOOPBACK = ("127.0.0.1", "::1")
 FINISHED = (AlertState.DONE, AlertState.REFUSED)
@@ -107,10 +111,14 @@ class _State:
     ready: bool = False
     problems: list[str] = field(default_factory=list)
     purge_task: asyncio.Task[None] | None = None
+    key_task: asyncio.Task[None] | None = None
+    keys: dict[str, AccountCheck] = field(default_factory=dict)
+    keys_checked_at: float | None = None
 
 
 def create_app(router: Router, settings: WebhookSettings | None = None, *,
                purge_interval: float = PURGE_INTERVAL_SECONDS,
+               key_interval: float = KEY_CHECK_INTERVAL_SECONDS,
                started: list[str] | None = None) -> FastAPI:
     """The web app for ``router``. Its lifespan starts the router (brokers, then recovery of
     unfinished work) before the first request and closes it after the last.
@@ -134,6 +142,9 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         state.problems = await router.start() if started is None else list(started)
         await _purge(router, settings)
         state.purge_task = asyncio.create_task(_purge_forever(router, settings, purge_interval))
+        # The keys are checked beside the first requests, not before them: a slow venue must
+        # not hold the webhook up. /readyz says "checking" until the first verdicts are in.
+        state.key_task = asyncio.create_task(_check_keys_forever(router, state, key_interval))
         if not settings.authenticates:
             log.warning("the webhook has no passphrase: anyone who can reach it can send "
                         "alerts to the paper account(s)")
@@ -142,10 +153,12 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
             yield
         finally:
             state.ready = False
-            state.purge_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await state.purge_task
-            await router.close()  # waits for in-flight executions, then closes the brokers
+            for task in (state.purge_task, state.key_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            # finish in-flight executions within a bound, then close the brokers
+            await router.close(drain_seconds=DRAIN_SECONDS)
 
     app = FastAPI(title="alert-router", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
@@ -336,6 +349,18 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         }
         return JSONResponse(body, 200 if ok else 503)
 
+    @app.get("/readyz", summary="Whether each account's keys work; no secrets")
+    async def readyz() -> JSONResponse:
+        accounts = {
+            name: state.keys[name].to_dict() if name in state.keys
+            else {"broker": broker.name, "state": "checking", "detail": "not checked yet"}
+            for name, broker in router.brokers.items()
+        }
+        ready = state.ready and all(name in state.keys and state.keys[name].state.usable
+                                    for name in router.brokers)
+        return JSONResponse({"ready": ready, "accounts": accounts,
+                             "checked_at": state.keys_checked_at}, 200 if ready else 503)
+
     def reader_allowed(request: Request) -> bool:
         """Alerts show positions and strategies: the admin token when one is configured,
         else loopback only."""
@@ -377,6 +402,16 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         router.halt(reason)
         log.warning("trading halted through the admin endpoint: %s", reason)
         return JSONResponse({"halted": True, "reason": reason})
+
+    @app.post("/admin/reload", summary="Re-read the config file; a bad one changes nothing")
+    async def admin_reload(request: Request) -> JSONResponse:
+        if not admin_allowed(request):
+            return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
+        outcome = await reload_config(router)
+        if outcome.reloaded:
+            state.keys = {n: c for n, c in state.keys.items() if n not in
+                          outcome.accounts_changed}  # re-checked on the next round
+        return JSONResponse(outcome.to_dict(), 200 if outcome.reloaded else 422)
 
     @app.post("/admin/resume", summary="Place orders again")
     async def admin_resume(request: Request) -> JSONResponse:
@@ -500,6 +535,21 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _check_keys_forever(router: Router, state: _State, interval: float) -> None:
+    """Check every account's keys now, then every ``interval`` seconds; one log line per
+    account at start and whenever an account's verdict changes."""
+    while True:
+        checks = await check_accounts(list(router.brokers.items()))
+        for check in checks:
+            previous = state.keys.get(check.account)
+            if previous is None or previous.state is not check.state:
+                level = logging.INFO if check.state.usable else logging.ERROR
+                log.log(level, "keys of account %s", check.line())
+        state.keys = {check.account: check for check in checks}
+        state.keys_checked_at = time.time()
+        await asyncio.sleep(interval)
 
 
 async def _wait_finished(router: Router, alert_id: str) -> AlertRecord | None:

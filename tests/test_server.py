@@ -761,3 +761,38 @@ async def test_a_dry_run_of_a_bad_alert_names_the_field(harness: Harness) -> Non
     assert answer.status_code == 422
     assert answer.json()[0]["field"] == "quantity"
     assert harness.journal_count() == 0
+
+
+# -- readiness and reload -----------------------------------------------------------------------
+
+
+async def test_readyz_reports_each_accounts_keys(harness: Harness) -> None:
+    for _ in range(100):
+        answer = await harness.client.get("/readyz")
+        if answer.json()["ready"]:
+            break
+        await asyncio.sleep(0.01)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["accounts"]["paper"]["state"] == "ok"
+    assert body["accounts"]["paper"]["broker"] == "paper"
+    assert PASSPHRASE not in answer.text and ADMIN not in answer.text
+
+
+async def test_admin_reload_applies_a_good_config_and_refuses_a_bad_one(
+    harness: Harness, tmp_path: Path
+) -> None:
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    assert (await harness.client.post("/admin/reload")).status_code == 401
+    path = harness.router.config.path
+    assert path is not None
+    path.write_text(CONFIG + "[accounts.paper.risk]\nmax_order_notional = 50\n")
+    applied = await harness.client.post("/admin/reload", headers=auth)
+    assert applied.status_code == 200 and applied.json()["accounts_changed"] == ["paper"]
+    answer = await harness.client.post("/webhook?wait=true", content=raw(), headers=JSON)
+    assert answer.json()["report"]["ok"] is False  # 1 at 100 is beyond the new limit
+    path.write_text(CONFIG + "[accounts.paper.risk]\nmax_order_notional = -1\n")
+    refused = await harness.client.post("/admin/reload", headers=auth)
+    assert refused.status_code == 422
+    assert "max_order_notional" in refused.json()["message"]
+    assert harness.router.config.accounts["paper"].risk.max_order_notional == 50
