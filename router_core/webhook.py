@@ -1,0 +1,361 @@
+"""``POST /webhook``: one delivery, checked in order; the first failure answers.
+
+1. method (405, by routing);
+2. the IP allowlist on the socket peer (403), before a byte of the body is read;
+   ``X-Forwarded-For`` counts only when the peer is a trusted proxy;
+3. the route token in ``/webhook/{token}`` (401), before the body is read;
+4. the content type (415): ``application/json`` or ``text/plain``; none reads as text/plain;
+5. the size (413): ``Content-Length`` first, then while streaming, never past the limit + 1;
+6. an ``X-Router-Signature`` HMAC when one is sent and secrets are configured (401);
+7. parsing and validation (422 with ``[{"field", "reason"}]``);
+8. the passphrase in the body (401), compared in constant time;
+9. ``[server] max_lag_seconds``: an alert that arrived too late, or does not say when it fired
+   while the limit is set, is refused (422, naming ``timenow`` or ``time``);
+10. the durable claim in the journal: NEW 200 (executed in the background after the answer),
+    DUPLICATE 200 with the first delivery's outcome, CONFLICT 409. A failed journal write is
+    the only 5xx (503): nothing was recorded, so the sender may retry.
+
+``?dry_run=true`` with the admin token answers the plans instead (nothing journaled or sent).
+A 401 body is always ``{"error": "unauthorized"}``; no answer or log line carries a secret, a
+signature or the raw body. Every 4xx above (except 405) is also journaled as a refused
+delivery (``Journal.record_refused``: time, peer, route, body size and sha256, content type,
+status and reason; rate-limited, not awaited), for ``alert-router journal --refused``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
+
+from .errors import AlertError
+from .intake import media_type_of
+from .journal import AlertRecord, AlertState, ClaimOutcome
+from .security import (
+    SIGNATURE_HEADER,
+    SignatureVerifier,
+    Unauthorized,
+    WebhookSettings,
+    client_address,
+    in_networks,
+    route_for_token,
+    scrub,
+    secret_matches,
+)
+
+if TYPE_CHECKING:
+    from .alert import Alert
+    from .router import Acceptance, Router
+
+log = logging.getLogger("router_core.server")
+
+WAIT_LIMIT_SECONDS = 60.0
+FINISHED = (AlertState.DONE, AlertState.REFUSED)
+UNAUTHORIZED = {"error": "unauthorized"}
+
+
+@dataclass
+class Delivery:
+    """What is known of one request as the checks go: the sender, the route, the body."""
+
+    request: Request
+    sender: str | None
+    content_type: str | None
+    route: str | None = None
+    raw: bytes | None = None
+    sha256: str | None = None
+    signed: bool = False
+
+    @property
+    def source(self) -> str:
+        return f"webhook:{self.route}" if self.route else "webhook"
+
+
+class Webhook:
+    """The handler behind ``POST /webhook`` and ``POST /webhook/{route_token}``."""
+
+    def __init__(self, router: Router, settings: WebhookSettings, *,
+                 is_ready: Callable[[], bool],
+                 admin_allowed: Callable[[Request], bool]) -> None:
+        self.router = router
+        self.settings = settings
+        self.is_ready = is_ready
+        self.admin_allowed = admin_allowed
+        self.verifier = SignatureVerifier(settings.hmac_secrets)
+        self.secrets = settings.secret_values()
+
+    async def __call__(self, request: Request, route_token: str | None,
+                       wait: bool) -> JSONResponse:
+        if not self.is_ready():
+            return JSONResponse({"error": "starting; retry"}, 503)
+        peer = request.client.host if request.client else None
+        delivery = Delivery(
+            request,
+            client_address(peer, request.headers.get("x-forwarded-for"),
+                           self.settings.trusted_proxies),
+            request.headers.get("content-type"),
+        )
+        refused = await self._screen(delivery, route_token)
+        if refused is not None:
+            return refused
+        assert delivery.raw is not None
+        if wants(request, "dry_run"):
+            if not self.admin_allowed(request):
+                return self._refuse(delivery, 401, UNAUTHORIZED, "dry run without the admin "
+                                    "token", headers={"WWW-Authenticate": "Bearer"})
+            return await dry_run(self.router, delivery.raw, delivery.content_type)
+        acceptance = await self._claim(delivery)
+        if isinstance(acceptance, JSONResponse):
+            return acceptance
+        return await self._answer(delivery, acceptance, wait)
+
+    # -- the steps, in order ----------------------------------------------------------------
+
+    async def _screen(self, delivery: Delivery, route_token: str | None) -> JSONResponse | None:
+        """Address, route token, media type, size and signature: the checks that need no
+        parsing. ``None`` when the delivery passed them (its body is then read)."""
+        settings, sender = self.settings, delivery.sender
+        if settings.allowlist is not None and not in_networks(sender, settings.allowlist):
+            log.warning("webhook from %s refused: not in the IP allowlist", sender)
+            return self._refuse(delivery, 403, {"error": "forbidden"}, "not in the IP allowlist")
+        if route_token is not None:
+            delivery.route = route_for_token(route_token, settings.route_tokens)
+            if delivery.route is None:
+                log.warning("webhook from %s refused: unknown route token", sender)
+                return self._refuse(delivery, 401, UNAUTHORIZED, "unknown route token")
+        try:
+            media_type_of(delivery.content_type)
+        except AlertError as exc:
+            return self._refuse(delivery, 415, {"error": "unsupported media type",
+                                                "detail": exc.reason},
+                                f"unsupported media type: {exc.reason}")
+        delivery.raw = await read_limited(delivery.request, settings.max_body_bytes)
+        if delivery.raw is None:
+            return self._refuse(
+                delivery, 413, {"error": f"body larger than {settings.max_body_bytes} bytes"},
+                f"body larger than max_body_bytes ({settings.max_body_bytes})")
+        delivery.sha256 = hashlib.sha256(delivery.raw).hexdigest()
+        signature = delivery.request.headers.get(SIGNATURE_HEADER)
+        if signature is not None and self.verifier.enabled:
+            try:
+                self.verifier.verify(signature, delivery.raw)
+            except Unauthorized as exc:
+                log.warning("webhook from %s refused: %s", sender, exc.reason)
+                return self._refuse(delivery, 401, UNAUTHORIZED, exc.reason)
+            delivery.signed = True
+        return None
+
+    async def _claim(self, delivery: Delivery) -> Acceptance | JSONResponse:
+        """Parse, authorize, check the lag and claim durably; a refusal as a response."""
+        assert delivery.raw is not None and delivery.sha256 is not None
+        parsed = False
+
+        def authorize(alert: Alert) -> None:
+            nonlocal parsed
+            parsed = True
+            check_passphrase(alert, self.settings,
+                             vouched=delivery.route is not None or delivery.signed)
+
+        digest, sender = delivery.sha256[:16], delivery.sender
+        try:
+            # The claim joins the journal's next group commit; the loop keeps answering.
+            return await self.router.accept_async(
+                delivery.raw, delivery.content_type, peer=sender, source=delivery.source,
+                authorize=authorize,
+            )
+        except Unauthorized as exc:
+            log.warning("webhook from %s refused: %s (body sha256 %s)", sender, exc.reason, digest)
+            return self._refuse(delivery, 401, UNAUTHORIZED, exc.reason)
+        except AlertError as exc:
+            from .alert import alert_errors
+
+            errors = [{"field": scrub(e.field, self.secrets)[:200],
+                       "reason": scrub(e.reason, self.secrets)[:300]} for e in alert_errors(exc)]
+            summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+            log.info("webhook from %s: invalid alert (body sha256 %s): %s", sender, digest,
+                     summary)
+            return self._refuse(delivery, 422, errors, summary)
+        except Exception as exc:
+            if not parsed:  # a dialect crashed on this body: the body's fault, not ours
+                log.error("webhook from %s: a dialect failed with %s (body sha256 %s)",
+                          sender, type(exc).__name__, digest)
+                return self._refuse(
+                    delivery, 422, [{"field": "body", "reason": "no dialect could read it"}],
+                    f"body: no dialect could read it ({type(exc).__name__})")
+            log.error("journal write failed, nothing recorded (body sha256 %s): %s: %s",
+                      digest, type(exc).__name__, scrub(str(exc), self.secrets)[:200])
+            return JSONResponse({"error": "could not record the alert; nothing was placed, "
+                                 "retry"}, 503)
+
+    async def _answer(self, delivery: Delivery, acceptance: Acceptance,
+                      wait: bool) -> JSONResponse:
+        """What the sender hears once the alert is journaled (or found journaled before)."""
+        router, alert_id, sender = self.router, acceptance.alert_id, delivery.sender
+        if acceptance.outcome is ClaimOutcome.CONFLICT:
+            log.warning("alert from %s conflicts with alert %s: same intent key, different "
+                        "content; nothing placed", sender, alert_id)
+            return self._refuse(delivery, 409, {
+                "error": "conflict", "alert_id": alert_id,
+                "detail": "an alert with the same intent key but different content was "
+                "accepted before; nothing placed",
+            }, f"same intent key as alert {alert_id}, different content; nothing placed")
+        if acceptance.outcome is ClaimOutcome.DUPLICATE:
+            log.info("alert %s delivered again from %s: duplicate, nothing placed",
+                     alert_id, sender)
+            record = router.journal.get_alert(alert_id)
+            if wait and record is not None and record.state not in FINISHED:
+                record = await wait_finished(router, alert_id)
+            return JSONResponse(duplicate_body(alert_id, record), 200)
+        log.info("alert %s accepted from %s via %s: %s", alert_id, sender, delivery.source,
+                 acceptance.alert.summary() if acceptance.alert else "")
+        if not wait:
+            async def execute_after_answer() -> None:
+                router.spawn(alert_id)
+
+            # The sender has its 200 before any broker work starts.
+            return JSONResponse({"alert_id": alert_id, "status": "accepted"}, 200,
+                                background=BackgroundTask(execute_after_answer))
+        task = router.spawn(alert_id)
+        try:
+            # shield: a sender hanging up must not cancel the execution.
+            report = await asyncio.wait_for(asyncio.shield(task), WAIT_LIMIT_SECONDS)
+        except TimeoutError:
+            return JSONResponse({"alert_id": alert_id, "status": "accepted",
+                                 "detail": "still executing; see GET /alerts/" + alert_id}, 200)
+        except Exception as exc:
+            log.error("alert %s: execution failed: %s", alert_id, type(exc).__name__)
+            return JSONResponse({"alert_id": alert_id, "status": "accepted",
+                                 "detail": "execution failed; see GET /alerts/" + alert_id}, 200)
+        return JSONResponse({"alert_id": alert_id, "status": "done", "report": report.to_dict()},
+                            200)
+
+    def _refuse(self, delivery: Delivery, status: int, body: Any, reason: str,
+                headers: dict[str, str] | None = None) -> JSONResponse:
+        """The answer, and a row in the journal's refused deliveries (rate-limited, not
+        awaited): the body's size and hash only, never the body or a secret."""
+        raw = delivery.raw
+        self.router.journal.record_refused(
+            status=status, reason=scrub(reason, self.secrets), peer=delivery.sender,
+            route=delivery.route,
+            body_bytes=len(raw) if raw is not None else declared_length(delivery.request),
+            content_type=delivery.content_type, body_sha256=delivery.sha256,
+        )
+        return JSONResponse(body, status, headers=headers)
+
+
+class WebhookFastPath:
+    """Takes ``POST /webhook`` and ``POST /webhook/{route_token}`` straight to the handler.
+
+    FastAPI's routing, dependency solving and exception middleware cost more per request than
+    the webhook's own work (bench/: about half of a burst's intake), and a burst of alerts is
+    exactly when the acks must be quick. The handler reads the body and answers every
+    foreseeable failure itself; an unforeseen one still meets Starlette's error middleware,
+    which sits outside this one. The FastAPI routes stay: they document the webhook in the
+    OpenAPI schema and answer what this path does not take (other methods, odd paths).
+    """
+
+    def __init__(self, app: Any, webhook: Any) -> None:
+        self.app = app
+        self.webhook = webhook
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            token: str | None = None
+            if path == "/webhook" or (
+                path.startswith("/webhook/")
+                and (token := path[len("/webhook/"):])
+                and "/" not in token
+            ):
+                request = Request(scope, receive)
+                response = await self.webhook(request, token, wants_wait(request))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def wants_wait(request: Request) -> bool:
+    return wants(request, "wait")
+
+
+def wants(request: Request, flag: str) -> bool:
+    return request.query_params.get(flag, "").strip().lower() in ("1", "true", "yes")
+
+
+async def dry_run(router: Router, raw: bytes, content_type: str | None) -> JSONResponse:
+    """``?dry_run=true`` (admin token only): the plans, read from the venues; nothing is
+    journaled or sent."""
+    from .alert import alert_errors
+
+    try:
+        alert = router.parse(raw, content_type)
+    except AlertError as exc:
+        return JSONResponse([{"field": e.field, "reason": e.reason} for e in alert_errors(exc)],
+                            422)
+    plans = await router.preview(alert, router.intent_key(alert, raw))
+    return JSONResponse({"dry_run": True, "plans": [
+        plan.to_dict() if not isinstance(plan, str) else {"refused": plan} for plan in plans
+    ]})
+
+
+def check_passphrase(alert: Alert, settings: WebhookSettings, *, vouched: bool) -> None:
+    """The passphrase rule. A passphrase in the body must be right whenever one is configured;
+    a route token or a valid signature (``vouched``) stands in for a missing one; an open
+    webhook (no secret configured at all, paper only) lets everything through."""
+    given = alert.passphrase.get_secret_value() if alert.passphrase is not None else None
+    if settings.passphrase is not None and given is not None:
+        if not secret_matches(given, [settings.passphrase]):
+            raise Unauthorized("wrong passphrase")
+        return
+    if vouched or not settings.authenticates:
+        return
+    raise Unauthorized("no passphrase in the body")
+
+
+def declared_length(request: Request) -> int | None:
+    """The ``Content-Length`` a refused request announced, when its body was never read."""
+    declared = request.headers.get("content-length", "").strip()
+    return int(declared) if declared.isdigit() and len(declared) < 19 else None
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or ``None`` when it is larger than ``limit`` (read no further than that)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def wait_finished(router: Router, alert_id: str) -> AlertRecord | None:
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    record = router.journal.get_alert(alert_id)
+    while record is not None and record.state not in FINISHED and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        record = router.journal.get_alert(alert_id)
+    return record
+
+
+def duplicate_body(alert_id: str, record: AlertRecord | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"alert_id": alert_id, "status": "duplicate"}
+    if record is not None:
+        body["state"] = record.state.value
+        if record.reason:
+            body["reason"] = record.reason
+        if record.report is not None:
+            body["report"] = record.report
+    return body
