@@ -1,9 +1,9 @@
 """The data path, in order. The only module that knows the order of the steps.
 
 ``accept`` takes a raw body to a durable claim in the journal (the webhook answers here);
-``execute`` takes a claimed alert to an ExecutionReport: accounts fan out concurrently, the legs
-of one account run in order, and work for one (account, symbol) is serialised so two alerts
-cannot race each other into a double position.
+``execute`` takes a claimed alert to an ExecutionReport: the accounts it was routed to fan out
+concurrently, each run by ``account`` (resolve, plan with ``account_plan``, send with
+``sequencing``); ``recover`` settles what an earlier run left unfinished.
 """
 
 from __future__ import annotations
@@ -20,33 +20,30 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .account_plan import AccountPlanner, class_mismatch
+from .account import AccountExecutor, AccountResult
+from .account_plan import AccountPlanner
 from .brokers import Broker, BrokerContext
 from .clock import Clock, SystemClock
 from .config import AccountConfig, RouterConfig, load_config
-from .errors import AlertError, BrokerError, ConfigError, RouterError
+from .errors import AlertError, ConfigError, RouterError
 from .execution import LegRunner, ReconcilePolicy, await_maybe
 from .journal import AlertState, Claim, ClaimOutcome, Journal
 from .models import (
     Action,
     ExecutionReport,
-    Instrument,
     LegPurpose,
     LegReport,
-    Order,
     OrderResult,
     OrderStatus,
     Plan,
-    Position,
     PositionReport,
     Side,
 )
 from .nonces import NonceRegistry
 from .normalize import normalize
-from .orders import client_order_id
 from .plugins import PluginSet, make_plugin_manager
 from .ratelimit import RateLimiterRegistry
-from .risk import check_lag, check_recovered_lag, realised_pnl
+from .risk import check_lag, check_recovered_lag
 from .sequencing import PlanSequencer
 
 if TYPE_CHECKING:
@@ -69,15 +66,6 @@ class Acceptance:
     alert: Alert | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AccountResult:
-    """One account's part of an alert's report."""
-
-    reports: list[LegReport]
-    notes: list[str]
-    position: PositionReport | None
-
-
 @dataclass
 class Router:
     config: RouterConfig
@@ -86,7 +74,6 @@ class Router:
     clock: Clock = field(default_factory=SystemClock)
     transport: httpx.AsyncBaseTransport | None = None
     brokers: dict[str, Broker] = field(default_factory=dict)
-    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     _nonces: NonceRegistry | None = None
     _limiters: RateLimiterRegistry | None = None
     _config_plugins: Sequence[str] | None = None
@@ -94,6 +81,7 @@ class Router:
     _runner: LegRunner | None = None
     _planner: AccountPlanner | None = None
     _sequencer: PlanSequencer | None = None
+    _accounts: AccountExecutor | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # Alerts claimed by this process and not executed yet, with their intent keys: execute
     # takes them from here instead of reading the journal back and validating again.
@@ -139,6 +127,8 @@ class Router:
 
         self._planner = AccountPlanner(self.journal, self.plugins.hook, self.clock)
         self._sequencer = PlanSequencer(self._runner, self.journal, self.clock)
+        self._accounts = AccountExecutor(self._planner, self._sequencer, self.journal,
+                                         self.clock)
 
     def swap_config(self, config: RouterConfig, brokers: dict[str, Broker]) -> None:
         """Take a reloaded config and its brokers (``reload``); alerts already executing keep
@@ -187,6 +177,11 @@ class Router:
     def sequencer(self) -> PlanSequencer:
         assert self._sequencer is not None
         return self._sequencer
+
+    @property
+    def accounts(self) -> AccountExecutor:
+        assert self._accounts is not None
+        return self._accounts
 
     async def start(self) -> list[str]:
         """Start every broker, then settle what an earlier run left unfinished, before any new
@@ -391,7 +386,7 @@ class Router:
         # Brokers are taken with the accounts, in one step: a reload swapping both between
         # two accounts of this alert cannot pair an account with another config's broker.
         runs = [
-            self._execute_account(
+            self.accounts.execute(
                 alert, alert_id, intent_key, account, multiplier, self.brokers[account.name]
             )
             for account, multiplier in targets
@@ -482,62 +477,14 @@ class Router:
             targets.append((account, overrides.get(name, account.multiplier)))
         return targets
 
-    async def _execute_account(
-        self,
-        alert: Alert,
-        alert_id: str,
-        intent_key: str,
-        account: AccountConfig,
-        multiplier: Decimal,
-        broker: Broker,
-    ) -> AccountResult:
-        symbol = normalize(alert.ticker)
-        try:
-            instrument = await broker.resolve(symbol)
-        except (BrokerError, AlertError) as exc:
-            return _refused(account, broker, intent_key, str(exc))
-        except Exception as exc:  # one plugin's bug must not stop the other accounts
-            reason = _plugin_failure(broker, "resolving the symbol", exc)
-            return _refused(account, broker, intent_key, reason)
-        mismatch = class_mismatch(symbol, instrument, account)
-        if mismatch is not None:
-            return _refused(account, broker, intent_key, mismatch, instrument)
-        lock = self._locks.setdefault((account.name, instrument.symbol), asyncio.Lock())
-        async with lock:
-            if alert.action is Action.CANCEL:
-                return await self._cancel(broker, account, instrument)
-            try:
-                plan = await self.planner.plan(
-                    alert, intent_key, account, broker, instrument, multiplier
-                )
-            except BrokerError as exc:  # the venue could not tell position or balance
-                return _refused(account, broker, intent_key, str(exc), instrument)
-            except Exception as exc:  # nothing was sent while planning: a denial, said plainly
-                reason = _plugin_failure(broker, "planning the order", exc)
-                return _refused(account, broker, intent_key, reason, instrument)
-            run = await self.sequencer.run(
-                plan,
-                broker,
-                account,
-                instrument,
-                alert_id=alert_id,
-                intent_key=intent_key,
-                ticker=alert.ticker,
-                on_close=lambda order, result: self._record_pnl(
-                    account.name, plan.position_before, order, result
-                ),
-            )
-        before = plan.position_before.quantity if plan.position_before is not None else None
-        position = PositionReport(
-            account.name,
-            plan.symbol,
-            before,
-            before + run.filled if before is not None else None,
-            plan.target,
-            plan.position_source,
-        )
-        notes = [f"{account.name}: {note}" for note in (*plan.notes, *run.notes)]
-        return AccountResult(run.reports, notes, position)
+    async def preview(self, alert: Alert, intent_key: str = "dry-run") -> list[Plan | str]:
+        """Every target account's plan for ``alert``, read from the venues and never sent
+        (``send --dry-run``); an account that cannot be planned gives the reason instead."""
+        return [
+            await self.accounts.preview(alert, intent_key, account, multiplier,
+                                        self.brokers[account.name])
+            for account, multiplier in self._targets(alert)
+        ]
 
     @staticmethod
     def intent_key(alert: Alert, raw: bytes, delivery_key: str | None = None) -> str:
@@ -549,56 +496,6 @@ class Router:
         from .intake import parse_alert
 
         return parse_alert(raw, content_type, self.plugins)
-
-    async def preview(self, alert: Alert, intent_key: str = "dry-run") -> list[Plan | str]:
-        """Every target account's plan for ``alert``, read from the venues and never sent
-        (``send --dry-run``); an account that cannot be planned gives the reason instead."""
-        plans: list[Plan | str] = []
-        for account, multiplier in self._targets(alert):
-            broker = self.brokers[account.name]
-            symbol = normalize(alert.ticker)
-            try:
-                instrument = await broker.resolve(symbol)
-                mismatch = class_mismatch(symbol, instrument, account)
-                if mismatch is not None:
-                    plans.append(f"{account.name}: {mismatch}")
-                    continue
-                plans.append(
-                    await self.planner.plan(
-                        alert, intent_key, account, broker, instrument, multiplier,
-                        always_read_position=True,
-                    )
-                )
-            except (BrokerError, AlertError) as exc:
-                plans.append(f"{account.name}: {exc}")
-        return plans
-
-    def _record_pnl(
-        self, account: str, before: Position | None, order: Order, result: OrderResult
-    ) -> None:
-        pnl = realised_pnl(before, order, result)
-        if pnl is not None:
-            day = datetime.fromtimestamp(self.clock.time(), UTC).date().isoformat()
-            self.journal.add_realised_pnl(account, day, format(pnl, "f"))
-
-    async def _cancel(
-        self, broker: Broker, account: AccountConfig, instrument: Instrument
-    ) -> AccountResult:
-        reports = await self.sequencer.cancel_resting(broker, account.name, instrument)
-        if not reports:
-            reason = (f"no open orders placed by this router for {instrument.symbol} on "
-                      f"{account.name}")
-            reports.append(
-                LegReport(
-                    account.name,
-                    broker.name,
-                    LegPurpose.CANCEL,
-                    OrderResult(OrderStatus.DENIED, "", reason=reason),
-                    None,
-                    instrument.symbol,
-                )
-            )
-        return AccountResult(reports, [], None)
 
     async def _notify(self, report: ExecutionReport) -> None:
         for impl in self.plugins.hook.router_execution_finished.get_hookimpls():
@@ -657,31 +554,6 @@ def account_digest(account: AccountConfig) -> str:
     settings = account.settings.model_dump(mode="json")
     text = json.dumps({"broker": account.broker, "settings": settings}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _plugin_failure(broker: Broker, doing: str, exc: Exception) -> str:
-    """The denial reason for an exception a plugin did not classify; the traceback goes to the
-    log (through the secret-masking handler), not into the report."""
-    log.error("%s failed while %s: %s", broker.name, doing, type(exc).__name__, exc_info=True)
-    return (
-        f"{broker.name} failed with {type(exc).__name__} while {doing} (a bug in the plugin or "
-        "an answer it did not expect; the log has the details); nothing was sent"
-    )
-
-
-def _refused(
-    account: AccountConfig,
-    broker: Broker,
-    intent_key: str,
-    reason: str,
-    instrument: Instrument | None = None,
-) -> AccountResult:
-    """One account refused before any plan: a single denied leg that says why."""
-    cid = client_order_id(intent_key, account.name, LegPurpose.OPEN)
-    result = OrderResult(OrderStatus.DENIED, cid, reason=reason)
-    symbol = instrument.symbol if instrument else None
-    leg = LegReport(account.name, broker.name, LegPurpose.OPEN, result, None, symbol)
-    return AccountResult([leg], [], None)
 
 
 def report_from_dict(data: dict[str, Any]) -> ExecutionReport:

@@ -12,8 +12,9 @@ from router_core import hookimpl
 from router_core.journal import AlertState, ClaimOutcome
 from router_core.models import OrderStatus
 from router_core.normalize import normalize
+from router_core.orders import client_order_id
 from router_core.plugins import make_plugin_manager
-from router_core.router import Router, client_order_id
+from router_core.router import Router
 
 TWO_PAPER = """
 [router]

@@ -1,0 +1,190 @@
+"""One alert on one account: resolve the symbol, check its class, plan, send, report.
+
+Work for one (account, symbol) is serialised here, so two alerts cannot race each other into a
+double position; different accounts and symbols run side by side. ``router`` fans an alert
+out to its accounts and calls this once per account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from .account_plan import AccountPlanner, class_mismatch
+from .brokers import Broker
+from .clock import Clock
+from .config import AccountConfig
+from .errors import AlertError, BrokerError
+from .journal import Journal
+from .models import (
+    Action,
+    Instrument,
+    LegPurpose,
+    LegReport,
+    Order,
+    OrderResult,
+    OrderStatus,
+    Plan,
+    Position,
+    PositionReport,
+)
+from .normalize import normalize
+from .orders import client_order_id
+from .risk import realised_pnl
+from .sequencing import PlanSequencer
+
+if TYPE_CHECKING:
+    from .alert import Alert
+
+log = logging.getLogger("router_core")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountResult:
+    """One account's part of an alert's report."""
+
+    reports: list[LegReport]
+    notes: list[str]
+    position: PositionReport | None
+
+
+class AccountExecutor:
+    def __init__(self, planner: AccountPlanner, sequencer: PlanSequencer, journal: Journal,
+                 clock: Clock) -> None:
+        self.planner = planner
+        self.sequencer = sequencer
+        self.journal = journal
+        self.clock = clock
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def execute(
+        self,
+        alert: Alert,
+        alert_id: str,
+        intent_key: str,
+        account: AccountConfig,
+        multiplier: Decimal,
+        broker: Broker,
+    ) -> AccountResult:
+        symbol = normalize(alert.ticker)
+        try:
+            instrument = await broker.resolve(symbol)
+        except (BrokerError, AlertError) as exc:
+            return refused(account, broker, intent_key, str(exc))
+        except Exception as exc:  # one plugin's bug must not stop the other accounts
+            reason = plugin_failure(broker, "resolving the symbol", exc)
+            return refused(account, broker, intent_key, reason)
+        mismatch = class_mismatch(symbol, instrument, account)
+        if mismatch is not None:
+            return refused(account, broker, intent_key, mismatch, instrument)
+        lock = self._locks.setdefault((account.name, instrument.symbol), asyncio.Lock())
+        async with lock:
+            if alert.action is Action.CANCEL:
+                return await self.cancel(broker, account, instrument)
+            try:
+                plan = await self.planner.plan(
+                    alert, intent_key, account, broker, instrument, multiplier
+                )
+            except BrokerError as exc:  # the venue could not tell position or balance
+                return refused(account, broker, intent_key, str(exc), instrument)
+            except Exception as exc:  # nothing was sent while planning: a denial, said plainly
+                reason = plugin_failure(broker, "planning the order", exc)
+                return refused(account, broker, intent_key, reason, instrument)
+            run = await self.sequencer.run(
+                plan,
+                broker,
+                account,
+                instrument,
+                alert_id=alert_id,
+                intent_key=intent_key,
+                ticker=alert.ticker,
+                on_close=lambda order, result: self._record_pnl(
+                    account.name, plan.position_before, order, result
+                ),
+            )
+        before = plan.position_before.quantity if plan.position_before is not None else None
+        position = PositionReport(
+            account.name,
+            plan.symbol,
+            before,
+            before + run.filled if before is not None else None,
+            plan.target,
+            plan.position_source,
+        )
+        notes = [f"{account.name}: {note}" for note in (*plan.notes, *run.notes)]
+        return AccountResult(run.reports, notes, position)
+
+    async def preview(
+        self, alert: Alert, intent_key: str, account: AccountConfig, multiplier: Decimal,
+        broker: Broker,
+    ) -> Plan | str:
+        """The account's plan, read from the venue and never sent; or why there is none."""
+        symbol = normalize(alert.ticker)
+        try:
+            instrument = await broker.resolve(symbol)
+            mismatch = class_mismatch(symbol, instrument, account)
+            if mismatch is not None:
+                return f"{account.name}: {mismatch}"
+            return await self.planner.plan(
+                alert, intent_key, account, broker, instrument, multiplier,
+                always_read_position=True,
+            )
+        except (BrokerError, AlertError) as exc:
+            return f"{account.name}: {exc}"
+
+    def _record_pnl(
+        self, account: str, before: Position | None, order: Order, result: OrderResult
+    ) -> None:
+        pnl = realised_pnl(before, order, result)
+        if pnl is not None:
+            day = datetime.fromtimestamp(self.clock.time(), UTC).date().isoformat()
+            self.journal.add_realised_pnl(account, day, format(pnl, "f"))
+
+    async def cancel(
+        self, broker: Broker, account: AccountConfig, instrument: Instrument
+    ) -> AccountResult:
+        reports = await self.sequencer.cancel_resting(broker, account.name, instrument)
+        if not reports:
+            reason = (f"no open orders placed by this router for {instrument.symbol} on "
+                      f"{account.name}")
+            reports.append(
+                LegReport(
+                    account.name,
+                    broker.name,
+                    LegPurpose.CANCEL,
+                    OrderResult(OrderStatus.DENIED, "", reason=reason),
+                    None,
+                    instrument.symbol,
+                )
+            )
+        return AccountResult(reports, [], None)
+
+
+
+def plugin_failure(broker: Broker, doing: str, exc: Exception) -> str:
+    """The denial reason for an exception a plugin did not classify; the traceback goes to the
+    log (through the secret-masking handler), not into the report."""
+    log.error("%s failed while %s: %s", broker.name, doing, type(exc).__name__, exc_info=True)
+    return (
+        f"{broker.name} failed with {type(exc).__name__} while {doing} (a bug in the plugin or "
+        "an answer it did not expect; the log has the details); nothing was sent"
+    )
+
+
+def refused(
+    account: AccountConfig,
+    broker: Broker,
+    intent_key: str,
+    reason: str,
+    instrument: Instrument | None = None,
+) -> AccountResult:
+    """One account refused before any plan: a single denied leg that says why."""
+    cid = client_order_id(intent_key, account.name, LegPurpose.OPEN)
+    result = OrderResult(OrderStatus.DENIED, cid, reason=reason)
+    symbol = instrument.symbol if instrument else None
+    leg = LegReport(account.name, broker.name, LegPurpose.OPEN, result, None, symbol)
+    return AccountResult([leg], [], None)
