@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -262,14 +262,15 @@ def parse_time(value: object) -> datetime:
         if "{{" in text:
             raise _fail("placeholder", "placeholder was not rendered by TradingView")
         try:
-            moment = datetime.fromisoformat(text) if len(text) <= 40 else None
+            parsed = datetime.fromisoformat(text) if len(text) <= 40 else None
         except ValueError:
-            moment = None
-        if moment is None:
+            parsed = None
+        if parsed is None:
             raise _fail(
                 "datetime_parsing",
                 f"not a time: {_short(value)}; expected UTC like 2024-05-01T13:30:00Z",
             )
+        moment = parsed
     else:
         raise _fail("datetime_type", f"expected a time string, got {_json_type(value)}")
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -289,11 +290,18 @@ Time = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
-ActionField = _enum(Action)
-SentimentField = _enum(Sentiment)
-QuantityTypeField = _enum(QuantityType)
-OrderTypeField = _enum(OrderType, ORDER_TYPES)
-TimeInForceField = _enum(TimeInForce)
+if TYPE_CHECKING:  # to a type checker each field is its enum; at run time, the validator
+    ActionField = Action
+    SentimentField = Sentiment
+    QuantityTypeField = QuantityType
+    OrderTypeField = OrderType
+    TimeInForceField = TimeInForce
+else:
+    ActionField = _enum(Action)
+    SentimentField = _enum(Sentiment)
+    QuantityTypeField = _enum(QuantityType)
+    OrderTypeField = _enum(OrderType, ORDER_TYPES)
+    TimeInForceField = _enum(TimeInForce)
 
 
 class StopLossType(StrEnum):
@@ -302,7 +310,10 @@ class StopLossType(StrEnum):
     TRAILING_STOP = "trailing_stop"
 
 
-StopLossTypeField = _enum(StopLossType)
+if TYPE_CHECKING:
+    StopLossTypeField = StopLossType
+else:
+    StopLossTypeField = _enum(StopLossType)
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -409,18 +420,18 @@ class Alert(BaseModel):
     ticker: _text(  # type: ignore[valid-type]
         MAX_TICKER_LENGTH, TICKER_PATTERN, "symbol (letters, digits and . _ / ! : -)"
     )
-    action: ActionField  # type: ignore[valid-type]
-    sentiment: SentimentField | None = None  # type: ignore[valid-type]
+    action: ActionField
+    sentiment: SentimentField | None = None
     quantity: PositiveDecimal | None = None
-    quantity_type: QuantityTypeField | None = Field(None, alias="quantityType")  # type: ignore[valid-type]
+    quantity_type: QuantityTypeField | None = Field(None, alias="quantityType")
     price: PositiveDecimal | None = None
     signal_price: PositiveDecimal | None = Field(None, alias="signalPrice")
-    order_type: OrderTypeField = Field(OrderType.MARKET, alias="orderType")  # type: ignore[valid-type]
+    order_type: OrderTypeField = Field(OrderType.MARKET, alias="orderType")
     limit_price: PositiveDecimal | None = Field(None, alias="limitPrice")
     stop_price: PositiveDecimal | None = Field(None, alias="stopPrice")
     trail_amount: PositiveDecimal | None = Field(None, alias="trailAmount")
     trail_percent: PositiveDecimal | None = Field(None, alias="trailPercent")
-    time_in_force: TimeInForceField | None = Field(None, alias="timeInForce")  # type: ignore[valid-type]
+    time_in_force: TimeInForceField | None = Field(None, alias="timeInForce")
     expire_time: Time | None = Field(None, alias="expireTime")
     take_profit: TakeProfit | None = Field(None, alias="takeProfit")
     stop_loss: StopLoss | None = Field(None, alias="stopLoss")

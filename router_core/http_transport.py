@@ -156,7 +156,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if key not in self._proxies:
             proxies = urllib.request.getproxies_environment()
             proxy = proxies.get(url.scheme)
-            if proxy and urllib.request.proxy_bypass_environment(url.host, proxies):
+            bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+            if proxy and bypass(url.host, proxies):
                 proxy = None
             self._proxies[key] = proxy
         return self._proxies[key]

@@ -34,11 +34,13 @@ def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | 
     ]
     if not sending:
         return None
-    if limits.daily_loss_limit is not None and snapshot.realised_pnl_today is None:
+    realised = snapshot.realised_pnl_today
+    if limits.daily_loss_limit is not None and realised is None:
         return "daily loss limit is set but today's realised PnL is unknown (failing closed)"
     if (
         limits.daily_loss_limit is not None
-        and -snapshot.realised_pnl_today >= limits.daily_loss_limit
+        and realised is not None
+        and -realised >= limits.daily_loss_limit
     ):
         return (
             f"daily loss limit reached: realised {snapshot.realised_pnl_today} today, "

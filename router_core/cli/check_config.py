@@ -269,9 +269,12 @@ def schema_problems(error: SchemaError) -> list[tuple[str, str]]:
     """One or more ``(key, reason)`` for a jsonschema error. Reasons never include the value
     found in the file: a secret pasted in the wrong place must not be printed back."""
     base = ".".join(str(part) for part in error.absolute_path)
-    validator, expected, instance = error.validator, error.validator_value, error.instance
+    # jsonschema's stubs allow "unset"; an error from iter_errors always has these
+    validator, instance = error.validator, error.instance
+    expected: Any = error.validator_value
+    schema: Any = error.schema
     if validator == "additionalProperties" and isinstance(instance, dict):
-        allowed = set(error.schema.get("properties", {}))
+        allowed = set(schema.get("properties", {}))
         return [(_join(base, k), "unknown key") for k in instance if k not in allowed]
     if validator == "required" and isinstance(instance, dict):
         return [(_join(base, k), "required key is missing") for k in expected
@@ -282,7 +285,8 @@ def schema_problems(error: SchemaError) -> list[tuple[str, str]]:
 
 
 def _reason(error: SchemaError) -> str:
-    validator, expected = error.validator, error.validator_value
+    validator = error.validator
+    expected: Any = error.validator_value
     field = str(error.absolute_path[-1]) if error.absolute_path else ""
     if field.endswith("_env") and validator in ("pattern", "maxLength"):
         from router_core.brokers import env_name_reason
@@ -327,7 +331,8 @@ def _union_reason(error: SchemaError) -> str:
         if best is not None:
             return _reason(best)
     types: list[str] = []
-    for branch in error.validator_value:
+    branches: Any = error.validator_value
+    for branch in branches:
         types.extend(_branch_types(branch, error))
     return f"must be {' or '.join(dict.fromkeys(types)) or 'of another type'}"
 

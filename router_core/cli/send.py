@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from router_core.models import ExecutionReport
 
 HELP = "route one alert (a file or - for stdin) and print the execution report as JSON"
 
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-async def _send(raw: bytes, config: str | None):  # type: ignore[no-untyped-def]
+async def _send(raw: bytes, config: str | None) -> ExecutionReport:
     from router_core.journal import ClaimOutcome
     from router_core.router import Router
 
