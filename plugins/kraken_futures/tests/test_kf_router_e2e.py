@@ -26,6 +26,8 @@ reconcile_window_seconds = 0.05
 broker = "kraken-futures"
 base_url = "http://127.0.0.1:9"
 reverse_mode = "{mode}"
+# the fake answers in-process at once; a dropped answer is found out in half a second, not 10
+timeout_seconds = 0.5
 """
 
 
