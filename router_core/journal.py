@@ -477,6 +477,17 @@ class Journal:
         )
         return [_leg_record(row) for row in rows]
 
+    def venue_order_ids(self, account: str, symbol: str) -> set[str]:
+        """The venue's ids of every order this router placed for the account and symbol,
+        whatever became of it (from the legs' outcomes): an order a venue created from one
+        of them (a conditional close) names it as its parent."""
+        rows = self._read(
+            "SELECT DISTINCT json_extract(result, '$.venue_order_id') FROM legs"
+            " WHERE account = ? AND symbol = ? AND result IS NOT NULL AND json_valid(result)",
+            (account, symbol),
+        )
+        return {str(row[0]) for row in rows if row[0]}
+
     def holdings(self, account: str, symbol: str) -> Decimal:
         """What this router bought for the account and symbol and still holds: its buys'
         fills less its sells' fills (a cash account's position, before the balance cap)."""

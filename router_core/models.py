@@ -256,7 +256,12 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class OrderResult:
-    """What became of one order."""
+    """What became of one order.
+
+    ``parent_venue_order_id`` is the venue id of the order that created this one, where the
+    venue tells it (a conditional close a venue places when its primary order executes);
+    ``None`` for an order placed on its own.
+    """
 
     status: OrderStatus
     client_order_id: str
@@ -267,6 +272,7 @@ class OrderResult:
     average_price: Decimal | None = None
     reason: str | None = None
     venue_code: str | None = None
+    parent_venue_order_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -279,6 +285,7 @@ class OrderResult:
             "average_price": _str(self.average_price),
             "reason": self.reason,
             "venue_code": self.venue_code,
+            "parent_venue_order_id": self.parent_venue_order_id,
         }
 
     @classmethod
@@ -293,6 +300,7 @@ class OrderResult:
             average_price=_dec(data.get("average_price")),
             reason=data.get("reason"),
             venue_code=data.get("venue_code"),
+            parent_venue_order_id=data.get("parent_venue_order_id"),  # absent in older rows
         )
 
 

@@ -1,7 +1,8 @@
 """Running one account's plan in order: all or nothing, honestly reported.
 
 * An exit or a reversal first cancels the router's own resting orders on the symbol (entries,
-  separate take profits and stop losses), and reports each cancel.
+  separate take profits and stop losses, and the conditional closes a venue placed for the
+  router's entries), and reports each cancel.
 * Legs go one at a time. A leg refused by the planner or the risk checks, or one that ended
   denied, rejected or unknown, stops every leg after it: they all depend on it.
 * An opening leg marked ``after_fill`` goes only once the close before it has filled. The
@@ -13,7 +14,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -191,15 +192,18 @@ class PlanSequencer:
     async def cancel_resting(
         self, broker: Broker, account: str, instrument: Instrument, *, foreign: bool = False
     ) -> list[LegReport]:
-        """Cancel every order this router placed that rests on the symbol (and, with
-        ``foreign``, every other order resting there); one report each."""
+        """Cancel every order this router placed that rests on the symbol, and the orders the
+        venue placed for them (conditional closes), and, with ``foreign``, every other order
+        resting there; one report each."""
         reports = await self._cancel_own(broker, account, instrument)
         if foreign:
-            reports.extend(await self._cancel_foreign(broker, account, instrument))
+            done = {r.result.venue_order_id for r in reports if r.result.venue_order_id}
+            reports.extend(await self._cancel_foreign(broker, account, instrument, done))
         return reports
 
     async def _cancel_foreign(
-        self, broker: Broker, account: str, instrument: Instrument
+        self, broker: Broker, account: str, instrument: Instrument,
+        done: Collection[str] = (),
     ) -> list[LegReport]:
         try:
             resting = await broker.open_orders(instrument)
@@ -208,10 +212,14 @@ class PlanSequencer:
                                  f"orders not placed here could not be listed: {exc}")
             return [LegReport(account, broker.name, LegPurpose.CANCEL, result, None,
                               instrument.symbol)]
+        ours = self.journal.venue_order_ids(account, instrument.symbol)
         reports = []
         for order in resting:
             if order.client_order_id and self.journal.get_leg(order.client_order_id):
                 continue  # one of ours: handled with the journal's own
+            if order.venue_order_id in ours or order.venue_order_id in done:
+                continue  # ours without a client order id (Kraken's userref orders), or a
+                # conditional close of ours, cancelled (or tried) just before
             venue_id = order.venue_order_id or ""
             try:
                 result = await broker.cancel_venue_order(venue_id, instrument)
@@ -235,10 +243,14 @@ class PlanSequencer:
         reports = []
         for leg in self.journal.open_legs(account, instrument.symbol):
             cid = leg.client_order_id
+            # keep the venue's id in the journal: an order the venue creates from this one
+            # (a conditional close on a partial fill) names it as its parent
+            known = (leg.result or {}).get("venue_order_id")
             try:
                 result = await broker.cancel_order(cid, instrument)
             except OrderNotFound:  # filled or cancelled since: journal which, report nothing
                 gone = await self._gone(broker, cid, instrument)
+                gone = replace(gone, venue_order_id=gone.venue_order_id or known)
                 await self.journal.record_outcome_async(cid, gone.to_dict())
                 continue
             except BrokerError as exc:
@@ -247,6 +259,7 @@ class PlanSequencer:
                     cid,
                     reason=f"cancel failed: {exc}",
                 )
+            result = replace(result, venue_order_id=result.venue_order_id or known)
             if result.status is not OrderStatus.REJECTED and result.status is not (
                 OrderStatus.DENIED
             ):
@@ -256,6 +269,57 @@ class PlanSequencer:
                 LegReport(account, broker.name, LegPurpose.CANCEL, result,
                           Side(side) if side in ("buy", "sell") else None, instrument.symbol)
             )
+        if broker.capabilities.attached_brackets:
+            reports.extend(await self._cancel_conditional_closes(broker, account, instrument))
+        return reports
+
+    async def _cancel_conditional_closes(
+        self, broker: Broker, account: str, instrument: Instrument
+    ) -> list[LegReport]:
+        """Cancel the orders the venue placed by itself for this router's orders: a take
+        profit or stop loss sent as a conditional close becomes an order of its own once the
+        entry executes, unknown to the journal. Found among the resting orders by their
+        parent's venue id; an order whose parent the router did not place is left alone
+        (``cancel_foreign_orders`` decides about those)."""
+        ours = self.journal.venue_order_ids(account, instrument.symbol)
+        if not ours:
+            return []
+        try:
+            resting = await broker.open_orders(instrument)
+        except NotSupported:  # such brokers cancel attached brackets with their parent
+            return []
+        except BrokerError as exc:
+            result = OrderResult(
+                OrderStatus.DENIED, "", reason=f"the conditional closes of the router's orders "
+                f"could not be listed, so none was cancelled: {exc}",
+            )
+            return [LegReport(account, broker.name, LegPurpose.CANCEL, result, None,
+                              instrument.symbol)]
+        reports = []
+        for order in resting:
+            parent = order.parent_venue_order_id
+            if not parent or parent not in ours or not order.venue_order_id:
+                continue
+            venue_id = order.venue_order_id
+            try:
+                result = await broker.cancel_venue_order(venue_id, instrument)
+            except OrderNotFound:
+                continue  # filled or cancelled since
+            except BrokerError as exc:
+                result = OrderResult(
+                    OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
+                    order.client_order_id, venue_id, reason=f"cancel failed: {exc}",
+                )
+            reason = f"conditional close of the router's order {parent}"
+            result = replace(
+                result, venue_order_id=result.venue_order_id or venue_id,
+                quantity=result.quantity if result.quantity is not None else order.quantity,
+                price=result.price if result.price is not None else order.price,
+                parent_venue_order_id=parent,
+                reason=f"{result.reason}; {reason}" if result.reason else reason,
+            )
+            reports.append(LegReport(account, broker.name, LegPurpose.CANCEL, result, None,
+                                     instrument.symbol))
         return reports
 
     async def _gone(self, broker: Broker, cid: str, instrument: Instrument) -> OrderResult:

@@ -227,6 +227,9 @@ class KrakenSpotBroker(Broker):
             if not isinstance(data, Mapping) or (data.get("descr") or {}).get("pair") not in names:
                 continue
             outcome = _to_result(str(data.get("cl_ord_id") or ""), str(txid), data)
+            parent = data.get("refid")  # the order that created this one (conditional close)
+            if parent:
+                outcome = dataclasses.replace(outcome, parent_venue_order_id=str(parent))
             found.append(outcome)
         return found
 
@@ -315,6 +318,10 @@ def _pick(orders: Mapping[str, Any], field: str, value: str, client_order_id: st
     matches = []
     for txid, data in orders.items():
         if not isinstance(data, Mapping):
+            continue
+        # An order another order created (``refid``: a conditional close) is never the one
+        # sent; it may carry its parent's userref, so a userref lookup would see both.
+        if data.get("refid"):
             continue
         # Kraken echoes cl_ord_id; an order without it is trusted only as the filter's sole
         # answer, so an ignored filter can never pass someone else's order off as ours

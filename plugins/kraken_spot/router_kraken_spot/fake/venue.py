@@ -346,7 +346,10 @@ class FakeVenue:
                       "close": self._describe(args, pair, volume).get("close", "")},
             "vol": str(volume), "vol_exec": "0", "cost": "0", "fee": "0", "price": "0",
             "stopprice": "0", "limitprice": "0", "misc": "", "oflags": args.get("oflags", ""),
-            "_reduce_only": _reduce_only(args), "_pair": key, "_hold": None,
+            "_reduce_only": _reduce_only(args), "_pair": key, "_hold": None, "_txid": txid,
+            # the conditional close, placed by ``_fill`` once this order executes
+            "_close": {name: args[f"close[{name}]"] for name in ("ordertype", "price", "price2")
+                       if f"close[{name}]" in args} or None,
         }
         if self._hide_next:
             self._hidden_until[txid] = now + self._hide_next
@@ -409,6 +412,58 @@ class FakeVenue:
         order.update(status="closed", vol_exec=str(volume), cost=str(cost), price=str(price),
                      closetm=self.clock.time(), reason=None,
                      misc="partial" if volume < Decimal(order["vol"]) else order["misc"])
+        if order.get("_close") and volume > 0:
+            self._place_close(order, pair, volume)
+
+    def _place_close(self, parent: dict[str, Any], pair: dict[str, Any],
+                     volume: Decimal) -> str:
+        """Kraken's conditional close (docs/kraken-spot.md §2.1, ``close[ordertype]``): placed
+        when the primary executes, for the executed volume, on the opposite side; afterwards
+        an independent order (its own txid, listed by OpenOrders, cancelled by CancelOrder
+        txid), whose ``refid`` is the primary's txid (§3's order object; Kraken documents
+        ``refid`` as the "referral order transaction id that created this order")."""
+        close = parent["_close"]
+        key = parent["_pair"]
+        side = "sell" if parent["descr"]["type"] == "buy" else "buy"
+        ordertype = close["ordertype"]
+        leverage = parent["descr"]["leverage"]
+        last = self.prices.get(key, Decimal(0))
+        txid = _txid("O")
+        text = f"{side} {volume} {pair['altname']} @ {ordertype}"
+        if "price" in close:
+            text += f" {close['price']}"
+        order: dict[str, Any] = {
+            "refid": parent["_txid"],
+            # userref: docs/kraken-spot.md does not say whether the close keeps its parent's
+            # userref (§2.1 says only "afterwards an independent order"; §2.4's "parent's
+            # userref not carried over" is about EditOrder). The fake keeps it: we think Kraken
+            # does [unconfirmed], and it is the harder case for a client, whose userref
+            # look-up of the primary then also answers the close (the broker skips orders
+            # that carry a refid).
+            "userref": parent["userref"],
+            "cl_ord_id": None, "status": "open", "opentm": self.clock.time(),
+            "starttm": 0, "expiretm": 0,
+            "descr": {"pair": pair["altname"], "type": side, "ordertype": ordertype,
+                      "price": close.get("price", "0"), "price2": close.get("price2", "0"),
+                      "leverage": leverage, "order": text, "close": ""},
+            "vol": str(volume), "vol_exec": "0", "cost": "0", "fee": "0", "price": "0",
+            "stopprice": "0", "limitprice": "0", "misc": "", "oflags": "",
+            "_reduce_only": False, "_pair": key, "_hold": None, "_txid": txid, "_close": None,
+        }
+        self.orders[txid] = order
+        price = _close_price(close.get("price"), last, side, ordertype)
+        limit = price if ordertype in _LIMIT else (
+            _close_price(close.get("price2"), last, side, ordertype)
+            if ordertype in _PRICE2 and not ordertype.startswith("trailing") else None)
+        fill = _close_fill(ordertype, side, price, limit, last)
+        if fill is not None:
+            self._fill(order, pair, volume, fill, leveraged=leverage != "none")
+        elif leverage == "none":  # a cash order holds what it would sell or spend
+            asset, amount = (pair["base"], volume) if side == "sell" else (
+                pair["quote"], volume * (limit or price or last))
+            self.account.held[asset] = self.account.held.get(asset, Decimal(0)) + amount
+            order["_hold"] = (asset, str(amount))
+        return txid
 
     def _opposite_positions(self, key: str, side: str) -> list[tuple[str, dict[str, Any]]]:
         """Open positions of ``key`` that a ``side`` order reduces, oldest first."""
@@ -477,6 +532,41 @@ def _absolute(text: str | None, last: Decimal) -> Decimal | None:
         return number
     amount = last * number / 100 if text.endswith("%") else number
     return last - amount if sign in ("-", "#") else last + amount
+
+
+def _close_price(text: str | None, last: Decimal, side: str, ordertype: str) -> Decimal | None:
+    """A conditional close's price as a number. ``#`` picks the sign from side and type: a
+    take profit (or limit) sells above and buys below the last trade, a stop the reverse."""
+    if text is None or ordertype.startswith("trailing"):
+        return None  # a trailing offset is no price
+    if text.startswith("#"):
+        above = (side == "sell") == (ordertype.startswith("take-profit") or ordertype in _LIMIT)
+        text = ("+" if above else "-") + text[1:]
+    return _absolute(text, last)
+
+
+def _close_fill(ordertype: str, side: str, price: Decimal | None, limit: Decimal | None,
+                last: Decimal) -> Decimal | None:
+    """The price a just-placed conditional close executes at, or ``None`` while it rests: a
+    limit crosses the last trade, a stop or take profit is already triggered (market at the
+    last trade, or its limit when that crosses)."""
+    if price is None or last <= 0:
+        return None
+    if ordertype in _LIMIT:
+        crosses = price <= last if side == "sell" else price >= last
+        return price if crosses else None
+    if ordertype.startswith("stop-loss"):
+        triggered = last <= price if side == "sell" else last >= price
+    elif ordertype.startswith("take-profit"):
+        triggered = last >= price if side == "sell" else last <= price
+    else:
+        return None
+    if not triggered:
+        return None
+    if limit is None:
+        return last
+    crosses = limit <= last if side == "sell" else limit >= last
+    return limit if crosses else None
 
 
 def _reduce_only(args: Mapping[str, str]) -> bool:
