@@ -3,7 +3,7 @@
 Only the broker knows its venue's names (``XXBTZUSD``, ``PF_XBTUSD``, ``NQM5``); this module
 only takes the ticker apart: exchange prefix, perpetual suffix, futures root, month and year,
 crypto base and quote. ``XBT`` and ``XDG`` become ``BTC`` and ``DOGE`` so brokers see one
-spelling.
+spelling. A dash pair (``BTC-USDT``, ``KRAKEN:ETH-USD``) reads as the slash pair ``BTC/USDT``.
 """
 
 from __future__ import annotations
@@ -53,8 +53,21 @@ def asset(code: str) -> str:
     return ASSET_ALIASES.get(code, code)
 
 
+def dash_pair_as_slash(ticker: str) -> str:
+    """``BTC-USDT`` -> ``BTC/USDT``: one dash between a base and a known quote; else as given.
+
+    The quote must be one of ``QUOTES``, so a share class such as ``BRK-B`` stays a name.
+    """
+    base, sep, quote = ticker.partition("-")
+    if sep and base.isascii() and base.isalnum() and quote.upper() in QUOTES:
+        return f"{base}/{quote}"
+    return ticker
+
+
 def split_pair(ticker: str) -> tuple[str, str] | None:
-    """``BTCUSD`` -> ``("BTC", "USD")``; ``None`` when no known quote ends the ticker."""
+    """``BTCUSD``, ``BTC/USD`` or ``BTC-USD`` -> ``("BTC", "USD")``; ``None`` when no known
+    quote ends the ticker."""
+    ticker = dash_pair_as_slash(ticker)
     if "/" in ticker:
         base, _, quote = ticker.partition("/")
         return (asset(base), asset(quote)) if base and quote else None
@@ -85,7 +98,7 @@ def normalize(ticker: str) -> CanonicalSymbol:
         raise AlertError("ticker", f"{ticker!r} is not a symbol")
     exchange, sep, rest = text.rpartition(":")
     exchange = exchange if sep else None
-    text = rest
+    text = dash_pair_as_slash(rest)
     if not text:
         raise AlertError("ticker", f"{ticker!r} has an exchange but no symbol")
 
@@ -113,7 +126,7 @@ def normalize(ticker: str) -> CanonicalSymbol:
 
     for suffix in PERPETUAL_SUFFIXES:
         if text.endswith(suffix) and len(text) > len(suffix):
-            bare = text[: -len(suffix)]
+            bare = dash_pair_as_slash(text[: -len(suffix)])
             pair = split_pair(bare)
             return CanonicalSymbol(
                 raw=raw,

@@ -62,6 +62,37 @@ def test_futures_forms(ticker, root, year, month, continuous):
     )
 
 
+@pytest.mark.parametrize(
+    ("ticker", "kind", "base", "quote", "exchange", "bare"),
+    [
+        ("BTC-USDT", SPOT, "BTC", "USDT", None, "BTC/USDT"),
+        ("ETH-USD", SPOT, "ETH", "USD", None, "ETH/USD"),
+        ("KRAKEN:BTC-USD", SPOT, "BTC", "USD", "KRAKEN", "BTC/USD"),
+        ("eth-btc", SPOT, "ETH", "BTC", None, "ETH/BTC"),
+        ("XBT-EUR", SPOT, "BTC", "EUR", None, "XBT/EUR"),
+        ("BYBIT:BTC-USDT.P", PERP, "BTC", "USDT", "BYBIT", "BTC/USDT"),
+        ("BTC-USDPERP", PERP, "BTC", "USD", None, "BTC/USD"),
+    ],
+)
+def test_dash_pairs_read_like_slash_pairs(ticker, kind, base, quote, exchange, bare):
+    symbol = normalize(ticker)
+    assert (symbol.kind, symbol.base, symbol.quote, symbol.exchange, symbol.ticker) == (
+        kind,
+        base,
+        quote,
+        exchange,
+        bare,
+    )
+    slash = normalize(ticker.replace("-", "/"))
+    assert (slash.kind, slash.base, slash.quote, slash.ticker) == (kind, base, quote, bare)
+
+
+@pytest.mark.parametrize("ticker", ["BRK-B", "BTC-XYZ"])
+def test_a_dash_without_a_known_quote_after_it_is_not_a_pair(ticker):
+    symbol = normalize(ticker)
+    assert (symbol.kind, symbol.base, symbol.quote, symbol.ticker) == (SPOT, ticker, None, ticker)
+
+
 def test_dated_crypto_future_keeps_base_and_quote():
     symbol = normalize("BTCUSDZ25")
     assert (symbol.kind, symbol.base, symbol.quote, symbol.expiry_month) == (FUT, "BTC", "USD", 12)

@@ -13,10 +13,12 @@ errors, ambiguous replies, Kraken Futures); this file covers the commands and th
 
 from __future__ import annotations
 
-import importlib.util
+import atexit
 import json
 import logging
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,12 +155,16 @@ class ThirdPartyConfig(BrokerConfig):
 
 
 def _template_config() -> type[BaseModel]:
-    """The plugin template's Config (plugins/_template; its own tests load it the same way)."""
-    if importlib.util.find_spec("router_mybroker") is None:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "_template"))
-    from router_mybroker.broker import MyBrokerConfig
+    """The plugin template's Config, from a plugin ``alert-router new-plugin`` generates."""
+    from router_core.cli.new_plugin import scaffold
 
-    return MyBrokerConfig
+    home = Path(tempfile.mkdtemp(prefix="alert-router-canary-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    scaffold("canary-venue", home / "alert-router-canary-venue")
+    sys.path.insert(0, str(home / "alert-router-canary-venue"))
+    from router_canary_venue.broker import CanaryVenueBrokerConfig
+
+    return CanaryVenueBrokerConfig
 
 
 def _env_fields() -> list[tuple[str, type[BaseModel], str]]:

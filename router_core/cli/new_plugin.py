@@ -1,8 +1,9 @@
 """``alert-router new-plugin NAME``: a broker plugin project, copied from the plugin template.
 
 The template ships inside the core (``router_core/templates/plugin``, each file with a
-``.tmpl`` suffix so it is never imported, linted or collected as part of the core). Its source
-of truth is ``plugins/_template`` in the repository; a test fails when the two differ.
+``.tmpl`` suffix so it is never imported, linted or collected as part of the core) and is the
+only copy: edit it there. tests/test_new_plugin.py generates a plugin from it and runs that
+plugin's own tests (the BrokerContract suite) and ruff over it.
 """
 
 from __future__ import annotations
@@ -66,12 +67,50 @@ def name_problem(name: str) -> str | None:
     package = package_part(name)
     if package in RESERVED:
         return f"plugin name {name!r} is reserved (its package would be router_{package})"
+    return taken_problem(name)
+
+
+def taken_problem(name: str) -> str | None:
+    """Why ``name`` is taken by an installed plugin or broker, or ``None`` when it is free.
+
+    The new project's name is both its plugin (entry point) name and its broker name, so it
+    must clash with neither; ``my-venue`` and ``my_venue`` clash too (one package,
+    ``router_my_venue``, and one set of environment variables).
+    """
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group="router_core.plugins"):
-        if ep.name == name:
-            return f"a plugin named {name!r} is already installed ({ep.value}); choose another name"
+    from router_core.errors import PluginError
+    from router_core.plugins import GROUP, make_plugin_manager
+
+    wanted = package_part(name)
+    for ep in entry_points(group=GROUP):
+        if package_part(ep.name) == wanted:
+            dist = getattr(ep, "dist", None)
+            source = dist.metadata["Name"] if dist is not None else ep.value
+            return (
+                f"plugin name {name!r} is already taken by the installed plugin {ep.name!r} "
+                f"({source}{_same_package(name, ep.name)}); choose another name"
+            )
+    try:  # every installed plugin's brokers: a plugin may register several, under any names
+        plugins = make_plugin_manager()
+    except PluginError:  # a broken installation is reported by `alert-router plugins`
+        return None
+    for broker in plugins.brokers.names():
+        if package_part(broker) == wanted:
+            owner = plugins.brokers.entry(broker).plugin
+            info = plugins.installed.get(owner)
+            source = f"plugin {owner}"
+            if info is not None and info.distribution:
+                source += f", {info.distribution}"
+            return (
+                f"broker name {name!r} is already taken by the installed broker {broker!r} "
+                f"({source}{_same_package(name, broker)}); choose another name"
+            )
     return None
+
+
+def _same_package(name: str, taken: str) -> str:
+    return "" if name == taken else f"; same package, router_{package_part(name)}"
 
 
 def package_part(name: str) -> str:
