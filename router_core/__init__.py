@@ -15,11 +15,15 @@ _EXPORTS = {
     # plugin machinery
     "hookimpl": "router_core.plugins",
     "make_plugin_manager": "router_core.plugins",
+    "PluginSet": "router_core.plugins",
     # brokers
     "Broker": "router_core.brokers",
     "BrokerConfig": "router_core.brokers",
     "BrokerContext": "router_core.brokers",
     "Capabilities": "router_core.brokers",
+    "RegisterBroker": "router_core.brokers",
+    "ENV_NAME_PATTERN": "router_core.brokers",
+    "ENV_NAME_MAX_LENGTH": "router_core.brokers",
     # models
     "AccountKind": "router_core.models",
     "Action": "router_core.models",
@@ -30,6 +34,7 @@ _EXPORTS = {
     "Instrument": "router_core.models",
     "InstrumentKind": "router_core.models",
     "Leg": "router_core.models",
+    "LegReport": "router_core.models",
     "LegPurpose": "router_core.models",
     "Order": "router_core.models",
     "OrderResult": "router_core.models",
@@ -78,6 +83,8 @@ _EXPORTS = {
     "NoCookies": "router_core.http_transport",
     "NOT_SENT_ERRORS": "router_core.http_transport",
     "shared_tls_context": "router_core.http_transport",
+    # the core's engine, for a plugin's end-to-end tests (config file in, reports out)
+    "Router": "router_core.router",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -96,8 +103,18 @@ def __dir__() -> list[str]:
     return __all__
 
 
-if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from .brokers import Broker, BrokerConfig, BrokerContext, Capabilities  # noqa: F401
+# The same names for type checkers and IDEs (never executed). Keep it in step with _EXPORTS:
+# tests/test_public_api.py fails when the two lists differ.
+if TYPE_CHECKING:
+    from .brokers import (  # noqa: F401
+        ENV_NAME_MAX_LENGTH,
+        ENV_NAME_PATTERN,
+        Broker,
+        BrokerConfig,
+        BrokerContext,
+        Capabilities,
+        RegisterBroker,
+    )
     from .clock import Clock, SystemClock  # noqa: F401
     from .decimals import (  # noqa: F401
         decimals_step,
@@ -106,15 +123,57 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         round_to_step,
         to_decimal,
     )
-    from .errors import *  # noqa: F403
+    from .errors import (  # noqa: F401
+        AlertError,
+        AmbiguousOutcome,
+        AuthError,
+        BrokerError,
+        ConfigError,
+        InsufficientFunds,
+        InvalidOrder,
+        MarketClosed,
+        NotSupported,
+        OrderNotFound,
+        PermissionDenied,
+        PluginError,
+        RateLimited,
+        RetryClass,
+        RouterError,
+        UnknownSymbol,
+        VenueUnavailable,
+    )
     from .http_transport import (  # noqa: F401
         NOT_SENT_ERRORS,
         AiohttpTransport,
         NoCookies,
         shared_tls_context,
     )
-    from .models import *  # noqa: F403
+    from .models import (  # noqa: F401
+        AccountKind,
+        Action,
+        Balance,
+        Bracket,
+        CanonicalSymbol,
+        ExecutionReport,
+        Instrument,
+        InstrumentKind,
+        Leg,
+        LegPurpose,
+        LegReport,
+        Order,
+        OrderResult,
+        OrderStatus,
+        OrderType,
+        Plan,
+        Position,
+        PositionReport,
+        QuantityType,
+        Sentiment,
+        Side,
+        TimeInForce,
+    )
     from .nonces import NonceRegistry, NonceSource, key_fingerprint  # noqa: F401
     from .normalize import normalize_ticker  # noqa: F401
-    from .plugins import hookimpl, make_plugin_manager  # noqa: F401
+    from .plugins import PluginSet, hookimpl, make_plugin_manager  # noqa: F401
     from .ratelimit import DecayingCounter, RateLimiterRegistry  # noqa: F401
+    from .router import Router  # noqa: F401

@@ -161,7 +161,14 @@ class Broker(ABC):
     ``Config``
         a ``BrokerConfig`` subclass; its JSON Schema validates the account's config section.
     ``capabilities``
-        a ``Capabilities``; the planner never asks for what is not declared.
+        a ``Capabilities``; the planner never asks for what is not declared. The class value is
+        the default: a broker whose abilities depend on the account's settings assigns
+        ``self.capabilities`` in ``__init__`` (the core only ever reads the instance's).
+    ``simulated``
+        ``True`` when the account's orders never reach a real market (a paper venue, a
+        venue's demo or testnet environment). The class value is the default; a broker whose
+        environment comes from the config sets ``self.simulated`` in ``__init__``. The core
+        counts an account as live, and guards it as such, unless its broker says this.
     ``stub``
         ``True`` for a broker that cannot place orders yet; listed as a stub.
 
@@ -172,7 +179,9 @@ class Broker(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type[BrokerConfig]] = BrokerConfig
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    # Not ClassVars: a class default that an instance may replace in ``__init__``.
+    capabilities: Capabilities = Capabilities()
+    simulated: bool = False
     stub: ClassVar[bool] = False
 
     def __init__(self, config: BrokerConfig, context: BrokerContext) -> None:
@@ -298,6 +307,10 @@ class BrokerRegistry:
         if not isinstance(cls.capabilities, Capabilities):
             raise PluginError(
                 f"{cls.__qualname__}.capabilities must be a Capabilities", plugin=plugin
+            )
+        if not isinstance(cls.simulated, bool):
+            raise PluginError(
+                f"{cls.__qualname__}.simulated must be True or False", plugin=plugin
             )
         if cls.__abstractmethods__:
             missing = ", ".join(sorted(cls.__abstractmethods__))

@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from .errors import ConfigError
 
 if TYPE_CHECKING:
+    from .brokers import Broker, BrokerConfig
     from .config import RouterConfig, ServerConfig
     from .plugins import PluginSet
 
@@ -34,9 +35,9 @@ TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.
 SIGNATURE_HEADER = "X-Router-Signature"
 SIGNATURE_TOLERANCE_SECONDS = 300
 REPLAY_TTL_SECONDS = 600
-PAPER_BROKERS = frozenset({"paper"})
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+log = logging.getLogger(__name__)
 
 
 class Unauthorized(Exception):
@@ -145,29 +146,79 @@ def _read_passphrase(server: ServerConfig, env: Mapping[str, str],
     return None
 
 
-def live_accounts(config: RouterConfig, plugins: PluginSet) -> list[str]:
-    """Enabled accounts that can place real orders: not the paper venue, not a stub, not in a
-    validate or dry-run mode."""
+def live_accounts(config: RouterConfig, plugins: PluginSet,
+                  brokers: Mapping[str, Broker] | None = None) -> list[str]:
+    """Enabled accounts that can place real orders: every one whose broker is not a stub and
+    does not declare itself ``simulated`` (a paper venue, a venue's demo or testnet).
+
+    The flag is the broker's own, read from the account's instance because it may depend on
+    the account's settings: from ``brokers`` (a running router's, by account name) when given,
+    else from an instance built here just for the question and closed at once. Nothing is
+    guessed from names: a broker called "paper" or a setting called "validate" proves nothing,
+    and an account whose broker says nothing is live."""
     live = []
     for name, account in config.accounts.items():
-        if not account.enabled or account.broker in PAPER_BROKERS:
+        if not account.enabled:
             continue
-        if getattr(plugins.brokers.get(account.broker), "stub", False):
+        cls = plugins.brokers.get(account.broker)
+        if getattr(cls, "stub", False) is True:
             continue
-        settings = account.settings
-        if any(getattr(settings, attr, None) is True
-               for attr in ("validate_only", "validate", "dry_run")):
-            continue
-        live.append(name)
+        broker = brokers.get(name) if brokers is not None else None
+        if broker is not None:
+            simulated = getattr(broker, "simulated", False) is True
+        else:
+            simulated = _instance_simulated(name, cls, account.settings)
+        if not simulated:
+            live.append(name)
     return live
 
 
+def _instance_simulated(account: str, cls: type[Broker], settings: BrokerConfig) -> bool:
+    """``simulated`` of a throw-away instance of ``cls`` for ``account``: built on a scratch
+    state folder with in-memory nonces (nothing is started, nothing is sent), then closed.
+
+    A broker that cannot be built here (its keys are missing, say) answers with its class's
+    declaration; such an account cannot trade anyway until it can be built."""
+    import asyncio
+    import concurrent.futures
+    import tempfile
+
+    from .brokers import BrokerContext
+    from .nonces import NonceRegistry
+    from .ratelimit import RateLimiterRegistry
+
+    async def probe() -> bool:
+        with tempfile.TemporaryDirectory(prefix="alert-router-probe-") as scratch:
+            context = BrokerContext(account=account, state_dir=Path(scratch),
+                                    nonces=NonceRegistry(None), limiters=RateLimiterRegistry())
+            broker = cls(settings, context)
+            try:
+                return getattr(broker, "simulated", False) is True
+            finally:
+                await broker.close()
+
+    try:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(probe())
+        # Called from inside an event loop (the web app's factory): probe on a thread of its own.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, probe()).result()
+    except Exception as exc:  # any failure: fall back to the class's declaration
+        log.debug("account %s: its broker could not be built to read `simulated` (%s); "
+                  "using %s.simulated", account, type(exc).__name__, cls.__qualname__)
+        return getattr(cls, "simulated", False) is True
+
+
 def refuse_unguarded_live(config: RouterConfig, plugins: PluginSet,
-                          settings: WebhookSettings) -> None:
-    """An open webhook in front of live accounts would let anyone trade them: refuse."""
+                          settings: WebhookSettings,
+                          brokers: Mapping[str, Broker] | None = None) -> None:
+    """An open webhook in front of live accounts would let anyone trade them: refuse.
+    ``brokers``: the router's instances by account name, when built (see ``live_accounts``)."""
     if settings.authenticates:
         return
-    live = live_accounts(config, plugins)
+    live = live_accounts(config, plugins, brokers)
     if live:
         raise ConfigError(
             f"the webhook has no passphrase but account(s) {', '.join(live)} trade live; "

@@ -100,7 +100,7 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         settings = WebhookSettings.from_config(
             router.config.server, base_dir=path.parent if path else None,
             file=str(path) if path else None)
-    refuse_unguarded_live(router.config, router.plugins, settings)
+    refuse_unguarded_live(router.config, router.plugins, settings, router.brokers)
     state = _State()
 
     @contextlib.asynccontextmanager

@@ -148,13 +148,25 @@ def test_live_account_guarded_only_by_a_route_token_is_a_warning(tmp_path, capsy
     assert "OK with 1 warning(s)" in out
 
 
-def test_paper_and_validate_only_accounts_need_no_passphrase(tmp_path, capsys, monkeypatch):
+def test_paper_and_demo_accounts_need_no_passphrase(tmp_path, capsys, monkeypatch):
+    # simulated brokers (paper; Kraken Futures on its demo host) are not live accounts
     path = _write(tmp_path, '[accounts.p]\nbroker = "paper"\n\n'
-                  '[accounts.k]\nbroker = "kraken-spot"\nvalidate = true\n')
+                  '[accounts.f]\nbroker = "kraken-futures"\nenvironment = "demo"\n')
     code, out = _run(capsys, ["check-config", "-c", str(path)], monkeypatch,
-                     {"KRAKEN_API_KEY": "k", "KRAKEN_API_SECRET": "s"})
+                     {"KRAKEN_FUTURES_API_KEY": "k", "KRAKEN_FUTURES_API_SECRET": "s"})
     assert code == 0, out
     assert "passphrase" not in out
+
+
+def test_validate_only_account_is_live_keyed_and_needs_a_passphrase(tmp_path, capsys,
+                                                                    monkeypatch):
+    # validate = true sends nothing, but with live keys: only the broker's `simulated` flag
+    # makes an account not live, never the name of a setting
+    path = _write(tmp_path, '[accounts.k]\nbroker = "kraken-spot"\nvalidate = true\n')
+    code, out = _run(capsys, ["check-config", "-c", str(path)], monkeypatch,
+                     {"KRAKEN_API_KEY": "k", "KRAKEN_API_SECRET": "s"})
+    assert code == 1, out
+    assert "server.passphrase_env: live account(s) k but nothing guards the webhook" in out
 
 
 def test_stub_and_disabled_accounts_only_warn_about_credentials(capsys, monkeypatch):

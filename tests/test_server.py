@@ -637,14 +637,28 @@ def test_live_account_without_a_passphrase_refuses_to_start(
     router.journal.close()
 
 
-def test_validate_only_account_may_run_without_a_passphrase(
+def test_validate_only_account_still_needs_a_passphrase(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # validate = true places nothing but runs on live keys: the broker does not declare it
+    # simulated, so it is guarded like any live account
     pytest.importorskip("router_kraken_spot")
     fake_kraken_keys(monkeypatch)
     path = tmp_path / "router.toml"
     path.write_text(LIVE_CONFIG + "validate = true\n")
     router = Router.from_config_file(path, plugins=make_plugin_manager(["paper", "kraken-spot"]))
+    with pytest.raises(ConfigError, match="kraken"):
+        create_app(router, WebhookSettings())
+    router.journal.close()
+
+
+def test_demo_account_may_run_without_a_passphrase(tmp_path: Path) -> None:
+    pytest.importorskip("router_kraken_futures")
+    path = tmp_path / "router.toml"
+    path.write_text('[router]\nstate_dir = "state"\n[accounts.paper]\nbroker = "paper"\n'
+                    '[accounts.demo]\nbroker = "kraken-futures"\nenvironment = "demo"\n')
+    router = Router.from_config_file(path,
+                                     plugins=make_plugin_manager(["paper", "kraken-futures"]))
     create_app(router, WebhookSettings())
     router.journal.close()
 

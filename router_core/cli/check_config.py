@@ -416,7 +416,7 @@ def _check_environment(config: RouterConfig, plugins: PluginSet, environ: Mappin
             out.add(f"accounts.{account_name}.{field}",
                     f"environment variable {name} is not set{why}", level)
         kind = ("disabled" if not account.enabled else "live" if account_name in live
-                else "stub" if broker.stub else "paper or validate-only")
+                else "stub" if broker.stub else "simulated")
         present = [name for _, name in names if (_, name) not in missing]
         creds = f"; credentials set: {', '.join(present)}" if present else ""
         notes.append(f"account {account_name}: broker {account.broker}, {kind}{creds}")

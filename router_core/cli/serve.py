@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or server_config.host
     port = server_config.port if args.port is None else args.port
     try:
-        refuse_unguarded_live(router.config, router.plugins, settings)
+        refuse_unguarded_live(router.config, router.plugins, settings, router.brokers)
     except BaseException:
         router.journal.close()
         raise

@@ -5,13 +5,16 @@ so pytest's assertion rewriting is not needed: PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import enum
 import logging
+import types
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar
 
 import pytest
+from pydantic import SecretBytes, SecretStr
 
 from ..brokers import Broker
 from ..errors import AmbiguousOutcome, BrokerError, NotSupported, UnknownSymbol
@@ -26,6 +29,8 @@ from ..models import (
 )
 
 _SUCCESS = (OrderStatus.ACCEPTED, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
+# How deep the secret check walks the broker's attributes: broker.a.b.c (vars(), containers).
+ATTRIBUTE_DEPTH = 3
 # Tried in this order when looking for an order type the broker does not declare.
 _EXOTIC_TYPES = (
     OrderType.TRAILING_STOP,
@@ -708,6 +713,8 @@ class BrokerContract:
         self._leak_check(broker, "str(broker)", str(broker))
         self._leak_check(broker, "repr(broker.config)", repr(broker.config))
         self._leak_check(broker, "broker.config as JSON", broker.config.model_dump_json())
+        for where, text in _attribute_texts(broker):
+            self._leak_check(broker, where, text)
         instrument = _stub_instrument(self.known_symbol or "BTCUSD")
         with_errors: list[tuple[str, tuple[Any, ...]]] = [
             ("resolve", (self._symbol(self.unknown_symbol or "NOPEUSD"),)),
@@ -746,6 +753,93 @@ class BrokerContract:
                         pytrace=False)
         pytest.fail(f"{broker.name}: submit_order {_outcome(result)}; {expectation}",
                     pytrace=False)
+
+
+def _attribute_texts(broker: Broker) -> Iterator[tuple[str, str]]:
+    """``(where, text)`` for the broker's own attributes, ``ATTRIBUTE_DEPTH`` levels down
+    (``vars()``, slots, dict keys and values, list items): each one's repr and str, a string's
+    text, a byte string's bytes. Held secrets must be ``SecretStr``/``SecretBytes``, which mask
+    themselves and are not opened. The core's objects (the context with its environment, the
+    nonce and rate-limit registries) are not the broker's and are left out."""
+    seen = {id(broker), id(broker.context), id(broker.context.environ)}
+    for name, value in _attributes(broker):
+        yield from _walk(value, f"broker.{name}", ATTRIBUTE_DEPTH - 1, seen)
+
+
+_SCALARS = (bool, int, float, complex, Decimal, enum.Enum)
+_OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+           types.MethodType, types.CoroutineType, types.GeneratorType)
+
+
+def _walk(value: Any, where: str, depth: int, seen: set[int]) -> Iterator[tuple[str, str]]:
+    if value is None or isinstance(value, (*_SCALARS, SecretStr, SecretBytes)):
+        return
+    if isinstance(value, str):
+        yield f"{where} (a string attribute)", value
+        return
+    if isinstance(value, bytes | bytearray):
+        yield f"{where} (a bytes attribute)", bytes(value).decode("utf-8", "replace")
+        return
+    if id(value) in seen or isinstance(value, _OPAQUE) or _core_owned(value):
+        return
+    seen.add(id(value))
+    # The parts first, so a failure names the innermost place; a container's own repr is only
+    # read where the walk stops (its items' reprs say the same, more precisely).
+    container = isinstance(value, Mapping | list | tuple | set | frozenset)
+    if depth > 0:
+        yield from _parts(value, where, depth, seen)
+    if container and depth > 0:
+        return
+    for how, render in (("repr", repr), ("str", str)):
+        try:
+            text = render(value)
+        except Exception:  # noqa: S112 - a repr that fails shows nothing
+            continue
+        yield f"{how}({where})", text
+
+
+def _parts(value: Any, where: str, depth: int, seen: set[int]) -> Iterator[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        try:
+            items = list(value.items())
+        except Exception:
+            return
+        for key, item in items:
+            yield from _walk(key, f"{where} (a key)", depth - 1, seen)
+            yield from _walk(item, f"{where}[{key!r}]", depth - 1, seen)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{where}[{index}]", depth - 1, seen)
+    else:
+        for name, item in _attributes(value):
+            yield from _walk(item, f"{where}.{name}", depth - 1, seen)
+
+
+def _attributes(obj: Any) -> list[tuple[str, Any]]:
+    """An object's own attributes: its ``__dict__`` and its slots (no properties, no calls)."""
+    found: dict[str, Any] = {}
+    try:
+        found.update(vars(obj))
+    except TypeError:
+        pass
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__") or name in found:
+                continue
+            stored = name  # a private slot is stored under its mangled name
+            if name.startswith("__") and not name.endswith("__"):
+                stored = f"_{cls.__name__.lstrip('_')}{name}"
+            try:
+                found[name] = object.__getattribute__(obj, stored)
+            except AttributeError:
+                continue
+    return list(found.items())
+
+
+def _core_owned(value: Any) -> bool:
+    module = type(value).__module__ or ""
+    return module == "router_core" or module.startswith("router_core.")
 
 
 def _stub_instrument(ticker: str) -> Instrument:

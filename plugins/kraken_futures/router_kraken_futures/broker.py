@@ -81,6 +81,9 @@ class KrakenFuturesBroker(Broker):
 
     def __init__(self, config: KrakenFuturesConfig, context: BrokerContext) -> None:
         super().__init__(config, context)
+        # Kraken's demo environment trades play money: such an account is not live. Only the
+        # host decides (environment = "demo", or base_url on the demo host), never the name.
+        self.simulated = config.is_demo
         self._client: KrakenFuturesClient | None = None
         self._table: InstrumentTable | None = None
         self._loaded_at: float | None = None

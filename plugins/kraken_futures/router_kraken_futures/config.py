@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -53,3 +54,8 @@ class KrakenFuturesConfig(BrokerConfig):
     def host(self) -> str:
         """The scheme and host every path is appended to."""
         return self.base_url or HOSTS[self.environment]
+
+    @property
+    def is_demo(self) -> bool:
+        """True when orders go to Kraken's demo host (play money), whatever else is set."""
+        return urlsplit(self.host).hostname == urlsplit(HOSTS["demo"]).hostname

@@ -11,7 +11,7 @@ import pytest
 from router_kraken_futures.orders import BRACKET_NAMESPACE, bracket_client_id
 
 from router_core import Bracket, InvalidOrder, OrderStatus, OrderType, Side
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 D = Decimal
 ENTRY_ID = "0b5e8f0e-8d2c-5a43-9a0f-3f3c1f6a2b11"

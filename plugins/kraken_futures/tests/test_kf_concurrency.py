@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from router_core import OrderStatus
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 
 async def test_200_concurrent_orders_on_one_key_have_no_nonce_errors(

@@ -12,7 +12,7 @@ from router_kraken_futures.config import HOSTS, KrakenFuturesConfig
 from router_kraken_futures.fake import FAKE_API_KEY, FAKE_API_SECRET
 
 from router_core import AuthError, ConfigError, VenueUnavailable
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 
 @pytest.mark.parametrize(("mode", "words"), [("redirect", "redirect (HTTP 302 to https://www"),

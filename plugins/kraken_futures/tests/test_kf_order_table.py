@@ -11,7 +11,7 @@ import pytest
 from router_kraken_futures.client import encode_params
 
 from router_core import BrokerError, InvalidOrder, OrderType, Side, TimeInForce
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 D = Decimal
 MKT, LMT, STP, STPL = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT

@@ -17,7 +17,7 @@ from router_core import (
     Side,
     VenueUnavailable,
 )
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 D = Decimal
 

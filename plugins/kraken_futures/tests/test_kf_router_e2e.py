@@ -13,8 +13,7 @@ import pytest
 import pytest_asyncio
 from router_kraken_futures.fake import FAKE_API_KEY, FAKE_API_SECRET, FakeKrakenFutures
 
-from router_core import make_plugin_manager
-from router_core.router import Router
+from router_core import Router, make_plugin_manager
 from router_core.testing import FakeClock
 
 CONFIG = """

@@ -30,7 +30,7 @@ from router_core import (
     RateLimiterRegistry,
     Side,
 )
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 pytestmark = pytest.mark.slow
 ENV = {"KRAKEN_FUTURES_API_KEY": FAKE_API_KEY, "KRAKEN_FUTURES_API_SECRET": FAKE_API_SECRET}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from router_core import InstrumentKind, MarketClosed, UnknownSymbol
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 
 @pytest.mark.parametrize(

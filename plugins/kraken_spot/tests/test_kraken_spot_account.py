@@ -8,7 +8,7 @@ from router_kraken_spot.broker import KrakenSpotBroker
 from router_kraken_spot.testing import make_order
 
 from router_core import OrderType, Side
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 D = Decimal
 

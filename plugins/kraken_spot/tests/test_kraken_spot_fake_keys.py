@@ -11,7 +11,7 @@ from router_kraken_spot.fake_data import extra_key
 from router_kraken_spot.testing import make_broker, make_context, make_order
 
 from router_core import BrokerError, OrderStatus, OrderType
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 
 async def test_each_extra_key_signs_with_its_own_secret_and_nonces(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from router_kraken_spot.fake import FakeKraken
 
 from router_core import MarketClosed, UnknownSymbol
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 BTC_FORMS = ["XBTUSD", "BTCUSD", "XXBTZUSD", "XBT/USD", "BTC/USD", "KRAKEN:XBTUSD",
              "KRAKEN:BTCUSD", "kraken:btcusd", "BINANCE:BTCUSD"]

@@ -12,7 +12,7 @@ from router_kraken_spot.fake import FakeKraken
 from router_kraken_spot.testing import make_broker, make_context, make_order
 
 from router_core import AmbiguousOutcome, OrderStatus
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 from router_core.testing import FakeClock
 
 

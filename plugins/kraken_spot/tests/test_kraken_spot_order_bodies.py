@@ -160,7 +160,7 @@ async def test_form_body(broker, btc, fake: FakeKraken, name, fields, body) -> N
 @pytest.mark.parametrize(("name", "fields", "body"), MARGIN_CASES,
                          ids=[c[0] for c in MARGIN_CASES])
 async def test_margin_form_body(margin_broker, fake: FakeKraken, name, fields, body) -> None:
-    from router_core.normalize import normalize
+    from router_core import normalize_ticker as normalize
 
     btc = await margin_broker.resolve(normalize("XBTUSD"))
     if fields.get("reduce_only"):  # Kraken refuses a reduce-only order with nothing to reduce
@@ -173,7 +173,7 @@ async def test_margin_form_body(margin_broker, fake: FakeKraken, name, fields, b
 async def test_validate_only_places_nothing(tmp_path, fake: FakeKraken, clock) -> None:
     from router_kraken_spot.testing import make_broker, make_context
 
-    from router_core.normalize import normalize
+    from router_core import normalize_ticker as normalize
 
     broker = make_broker(make_context(tmp_path, fake, clock=clock), validate=True)
     await broker.start()

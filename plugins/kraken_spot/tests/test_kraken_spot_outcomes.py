@@ -20,7 +20,7 @@ from router_core import (
     RetryClass,
     VenueUnavailable,
 )
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 D = Decimal
 DEFINITIVE = sorted(code for code, rule in RULES.items() if not rule.ambiguous_for_orders)

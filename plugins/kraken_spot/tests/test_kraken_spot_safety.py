@@ -17,7 +17,7 @@ from router_kraken_spot.fake_data import FAKE_API_KEY, FAKE_API_SECRET
 from router_kraken_spot.testing import make_broker, make_context, make_order
 
 from router_core import AuthError, ConfigError, InvalidOrder
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 PACKAGE = Path(router_kraken_spot.__file__).parent
 # Kraken's funding, transfer and earn endpoint names (case matters: they are CamelCase)

@@ -20,7 +20,7 @@ from router_core import (
     OrderStatus,
     RateLimiterRegistry,
 )
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 pytestmark = pytest.mark.slow
 

@@ -86,6 +86,7 @@ class PaperBroker(Broker):
         net_position=True,
         leverage=True,
     )
+    simulated = True  # no order of a paper account reaches a market: never a live account
     config: PaperConfig
 
     def __init__(self, config: PaperConfig, context) -> None:  # type: ignore[no-untyped-def]

@@ -66,7 +66,7 @@ class MatchTraderBroker(CfdStub):
     name: ClassVar[str] = "matchtrader"
     Config: ClassVar[type[MatchTraderConfig]] = MatchTraderConfig
     config: MatchTraderConfig
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities = Capabilities(
         order_types=frozenset({OrderType.MARKET}),  # position/open is a market order
         attached_brackets=True,  # slPrice / tpPrice
         can_short=True,

@@ -69,7 +69,7 @@ class ProjectXBroker(FuturesStub):
     name: ClassVar[str] = "projectx"
     Config: ClassVar[type[ProjectXConfig]] = ProjectXConfig
     config: ProjectXConfig
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities = Capabilities(
         order_types=frozenset(
             {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.TRAILING_STOP}
         ),

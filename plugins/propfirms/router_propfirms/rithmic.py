@@ -50,7 +50,7 @@ class RithmicBroker(FuturesStub):
     name: ClassVar[str] = "rithmic"
     Config: ClassVar[type[RithmicConfig]] = RithmicConfig
     config: RithmicConfig
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities = Capabilities(
         # price and trigger_price exist; the price_type values are not documented here
         order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}),
         attached_brackets=True,  # RequestBracketOrder: target_ticks / stop_ticks

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from router_core import BrokerConfig
-from router_core.brokers import ENV_NAME_MAX_LENGTH, ENV_NAME_PATTERN
+from router_core import ENV_NAME_MAX_LENGTH, ENV_NAME_PATTERN, BrokerConfig
 
 # The *name* of an environment variable holding a secret, never the secret itself. BrokerConfig
 # enforces the same rule on every *_env field; the pattern here puts it in the JSON Schema too.

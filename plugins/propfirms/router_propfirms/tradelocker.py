@@ -48,7 +48,7 @@ class TradeLockerBroker(CfdStub):
     name: ClassVar[str] = "tradelocker"
     Config: ClassVar[type[TradeLockerConfig]] = TradeLockerConfig
     config: TradeLockerConfig
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities = Capabilities(
         order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}),
         time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC}),
         attached_brackets=True,  # stopLoss / takeProfit on the order

@@ -50,7 +50,7 @@ class TradovateBroker(FuturesStub):
     name: ClassVar[str] = "tradovate"
     Config: ClassVar[type[TradovateConfig]] = TradovateConfig
     config: TradovateConfig
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities = Capabilities(
         order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}),
         attached_brackets=True,  # placeOSO; its fields are not documented yet
         can_short=True,

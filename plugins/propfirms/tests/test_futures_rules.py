@@ -19,7 +19,7 @@ from router_propfirms.futures import (
 from router_propfirms.rithmic import EXCHANGES
 
 from router_core import UnknownSymbol
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 
 @pytest.mark.parametrize(

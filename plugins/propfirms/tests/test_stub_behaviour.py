@@ -22,8 +22,8 @@ from router_core import (
     Order,
     OrderType,
     Side,
+    make_plugin_manager,
 )
-from router_core.plugins import make_plugin_manager
 
 MakeBroker = Callable[..., Any]  # the make_broker fixture (conftest.py)
 NAMES = ["tradovate", "rithmic", "tradelocker", "matchtrader", "projectx"]

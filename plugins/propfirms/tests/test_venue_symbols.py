@@ -15,7 +15,7 @@ from router_propfirms.tradelocker import TradeLockerBroker
 from router_propfirms.tradovate import TradovateBroker
 
 from router_core import InstrumentKind, NotSupported, UnknownSymbol
-from router_core.normalize import normalize
+from router_core import normalize_ticker as normalize
 
 MakeBroker = Callable[..., Any]  # the make_broker fixture (conftest.py)
 
