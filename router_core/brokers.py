@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -344,7 +344,7 @@ class BrokerRegistry:
             out.setdefault(entry.plugin, []).append(name)
         return out
 
-    def __iter__(self) -> Iterable[tuple[str, type[Broker]]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[tuple[str, type[Broker]]]:
         return iter((name, entry.cls) for name, entry in sorted(self._entries.items()))
 
     def __contains__(self, name: object) -> bool:

@@ -159,9 +159,9 @@ class AlertRecord:
     state: AlertState
     reason: str | None
     report: dict[str, Any] | None
-    # {account: digest of its broker settings} chosen at acceptance; None for alerts
+    # {account: {"broker", "digest"}} chosen at acceptance; None for alerts
     # journaled before routing was recorded, or refused before any account was chosen
-    routing: dict[str, str] | None = None
+    routing: dict[str, dict[str, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,8 +96,8 @@ def normalize(ticker: str) -> CanonicalSymbol:
     text = ticker.strip().upper()
     if not text or not _VALID.match(text):
         raise AlertError("ticker", f"{ticker!r} is not a symbol")
-    exchange, sep, rest = text.rpartition(":")
-    exchange = exchange if sep else None
+    prefix, sep, rest = text.rpartition(":")
+    exchange = prefix if sep else None
     text = dash_pair_as_slash(rest)
     if not text:
         raise AlertError("ticker", f"{ticker!r} has an exchange but no symbol")

@@ -12,6 +12,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 HELP = "create a broker plugin project (alert-router-NAME, package router_NAME) from the template"
 
@@ -149,7 +150,7 @@ def template_files() -> dict[str, str]:
     root = files("router_core") / "templates" / "plugin"
     found: dict[str, str] = {}
 
-    def walk(node, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    def walk(node: Any, prefix: str) -> None:
         for child in node.iterdir():
             relative = f"{prefix}{child.name}"
             if child.is_dir():
