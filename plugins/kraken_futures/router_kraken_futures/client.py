@@ -60,9 +60,12 @@ _KEY_LOCKS: WeakKeyDictionary[NonceSource, asyncio.Lock] = WeakKeyDictionary()
 # Raised only before anything was written (the core's NOT_SENT_ERRORS; ProxyError comes from
 # httpx's own transport when a proxy refuses the tunnel). Every other failure may come after
 # the venue read the request.
-_CONNECT_PHASE_ERRORS = (*NOT_SENT_ERRORS, httpx.ProxyError)
+_CONNECT_PHASE_ERRORS: tuple[type[Exception], ...] = (*NOT_SENT_ERRORS, httpx.ProxyError)
 # DecodingError: an answer that came back but does not decompress (the order may exist)
-_AFTER_WRITE_ERRORS = (httpx.TransportError, httpx.DecodingError, asyncio.TimeoutError)
+_AFTER_WRITE_ERRORS: tuple[type[Exception], ...] = (
+    httpx.TransportError, httpx.DecodingError, asyncio.TimeoutError
+)
+_ANY_TRANSPORT_ERROR = (*_CONNECT_PHASE_ERRORS, *_AFTER_WRITE_ERRORS)
 
 
 def key_lock(source: NonceSource) -> asyncio.Lock:
@@ -141,7 +144,7 @@ class KrakenFuturesClient:
             return await asyncio.wait_for(
                 self._http.get(f"{API_PATH}/{endpoint}"), self._timeout
             )
-        except (*_CONNECT_PHASE_ERRORS, *_AFTER_WRITE_ERRORS) as exc:
+        except _ANY_TRANSPORT_ERROR as exc:
             raise VenueUnavailable(
                 f"cannot reach Kraken Futures at {self.host} ({type(exc).__name__})"
             ) from None
@@ -193,7 +196,7 @@ class KrakenFuturesClient:
         async with key_lock(self._nonces):
             # Spend budget under the key's lock, so what is counted leaves in that order and
             # at that time; waiting here holds the key, which shares the budget anyway.
-            await budget.acquire(derivatives_cost(method, endpoint, dict(params or {})))
+            await budget.acquire(derivatives_cost(method, endpoint, params))
             if process_before is not None:
                 params = {**(params or {}), "processBefore": iso_time(
                     self.server_time() + process_before)}

@@ -7,6 +7,8 @@ shared by every account that uses the same API key (keyed by the key's fingerpri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from router_core import Clock, DecayingCounter, RateLimiterRegistry, key_fingerprint
 
 DERIVATIVES_CAPACITY = 500.0
@@ -45,11 +47,13 @@ HISTORY_COST: dict[str, float] = {
 }
 
 
-def derivatives_cost(method: str, endpoint: str, params: dict[str, str] | None = None) -> float:
+def derivatives_cost(
+    method: str, endpoint: str, params: Mapping[str, object] | None = None
+) -> float:
     if endpoint == "fills" and params and "lastFillTime" in params:
         return 25.0
     if endpoint == "batchorder":
-        return 9.0 + float((params or {}).get("_instructions", 1))
+        return 9.0 + float(str((params or {}).get("_instructions", 1)))
     return DERIVATIVES_COST.get((method, endpoint), DEFAULT_PRIVATE_COST)
 
 

@@ -26,6 +26,7 @@ from router_core import (
     Balance,
     Broker,
     BrokerConfig,
+    BrokerContext,
     CanonicalSymbol,
     Capabilities,
     Instrument,
@@ -89,7 +90,7 @@ class PaperBroker(Broker):
     simulated = True  # no order of a paper account reaches a market: never a live account
     config: PaperConfig
 
-    def __init__(self, config: PaperConfig, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config: PaperConfig, context: BrokerContext) -> None:
         super().__init__(config, context)
         self.kind = AccountKind.CASH if not config.can_short else AccountKind(config.account_kind)
         if self.kind is AccountKind.CASH:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from router_core import hookimpl
+from router_core import RegisterBroker, hookimpl
 
 from .broker import PaperBroker
 
 
 @hookimpl
-def router_register_brokers(register):  # type: ignore[no-untyped-def]
+def router_register_brokers(register: RegisterBroker) -> None:
     register(PaperBroker)

@@ -22,7 +22,7 @@ import argparse
 import json
 from collections import Counter as Tally
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from decimal import InvalidOperation
 from typing import Any
@@ -154,8 +154,9 @@ class FakeKraken(FakeVenue):
 
     # -- ASGI ---------------------------------------------------------------------------------
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any],
+                       receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+                       send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()

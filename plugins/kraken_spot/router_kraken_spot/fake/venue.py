@@ -243,7 +243,7 @@ class FakeVenue:
             if not leverage.isdigit() or int(leverage) not in allowed:
                 raise KrakenAnswer("EGeneral:Invalid arguments:leverage")
         last = self.prices.get(key, Decimal(0))
-        fill_price = _absolute(args["price"], last) if ordertype in _LIMIT else last
+        fill_price = (_absolute(args["price"], last) or last) if ordertype in _LIMIT else last
         if "viqc" in flags:
             cost, volume = volume, (volume / last if last else Decimal(0))
         else:
