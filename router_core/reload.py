@@ -31,6 +31,7 @@ log = logging.getLogger("router_core.reload")
 SERVER_KEYS_NEEDING_RESTART = (
     "host", "port", "passphrase_env", "passphrase_file", "admin_token_env", "route_tokens_env",
     "ip_allowlist", "trusted_proxies", "hmac_secrets_env", "max_body_bytes",
+    "dedup_retention_days",
 )
 
 

@@ -41,6 +41,7 @@ log = logging.getLogger("router_core.server")
 PURGE_INTERVAL_SECONDS = 3600.0
 KEY_CHECK_INTERVAL_SECONDS = 600.0  # a revoked or expired key shows on /readyz within this
 DRAIN_SECONDS = 30.0  # on shutdown, how long executing alerts may still run
+RELOAD_POLL_SECONDS = 1.0  # how soon the key check notices a reloaded config
 LOOPBACK = ("127.0.0.1", "::1")
 
 _WEBHOOK_BODY = {
@@ -291,7 +292,13 @@ async def _check_keys_forever(router: Router, state: _State, interval: float) ->
                 log.log(level, "keys of account %s", check.line())
         state.keys = {check.account: check for check in checks}
         state.keys_checked_at = time.time()
-        await asyncio.sleep(interval)
+        # Sleep the interval, but check again at once after a reload (a new config object):
+        # a changed or added account should not wait ten minutes to show on /readyz.
+        checked_under, slept = router.config, 0.0
+        while slept < interval and router.config is checked_under:
+            step = min(RELOAD_POLL_SECONDS, interval - slept)
+            await asyncio.sleep(step)
+            slept += step
 
 
 def _alert_view(record: AlertRecord) -> dict[str, Any]:
