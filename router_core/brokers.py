@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,6 +29,7 @@ from .models import (
     OrderResult,
     OrderType,
     Position,
+    Side,
     TimeInForce,
 )
 from .nonces import NonceRegistry
@@ -263,6 +264,22 @@ class Broker(ABC):
     async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
         """Cancel an order by the venue's own id (one this router did not place)."""
         raise NotSupported(f"{self.name}: cancelling by the venue's order id is not supported")
+
+    async def child_orders(
+        self, parent_venue_order_ids: Collection[str], instrument: Instrument
+    ) -> Sequence[tuple[Side, OrderResult]]:
+        """The orders the venue created by itself from the given orders of this router (by
+        their venue ids), open or finished: a conditional close the venue places once its
+        primary order executes. Each comes with its side and an OrderResult whose
+        ``venue_order_id`` and ``parent_venue_order_id`` are set and whose fill is the one
+        known now (``client_order_id`` empty when it has none).
+
+        Only brokers that declare ``attached_brackets`` need it. On a cash account the core
+        journals each one as a leg of its parent's alert, so a close that executed at the
+        venue comes off what the router holds (and the next exit does not sell it again).
+        Default: not supported (only the router's own orders' fills are then counted).
+        """
+        raise NotSupported(f"{self.name}: listing the orders the venue created is not supported")
 
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
         """Look an order up by client order id; ``None`` when the venue has no such order.

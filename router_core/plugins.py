@@ -185,7 +185,7 @@ def _import_entry_points(
             )
         )
 
-    class CataloguedExtensionManager(NamedExtensionManager):  # type: ignore[misc]
+    class CataloguedExtensionManager(NamedExtensionManager):
         """Imports exactly the entry points catalogued above. Stevedore's own scan keeps a
         process-wide cache per group, which would miss a plugin installed after the first
         scan in this process (and a test's throw-away plugins)."""
