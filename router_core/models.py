@@ -157,14 +157,26 @@ class CanonicalSymbol:
 
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    """One tradeable instrument of one venue, with Decimal steps.
+    """One tradeable instrument of one venue, with Decimal steps; what ``resolve`` returns.
 
-    ``lot_size`` is the quantity step, ``tick_size`` the price step. For inverse contracts
-    (``inverse=True``) the quantity is counted in the quote currency (e.g. USD contracts).
-    ``contract_size`` multiplies quantity into base units for linear contracts.
+    Fields:
+
+    - ``symbol``: the venue's own name, e.g. ``XXBTZUSD`` or ``PF_XBTUSD``.
+    - ``base``, ``quote``: the assets, in the core's spelling (``BTC``, ``USD``).
+    - ``kind``: spot, perpetual or dated future; the core refuses a ticker of another class.
+    - ``tick_size``: the price step; every price sent is rounded to it.
+    - ``lot_size``: the quantity step; every quantity sent is rounded down to it.
+    - ``min_quantity``, ``min_notional``: the venue's minimums; smaller orders are refused
+      before sending.
+    - ``contract_size``: base units per contract of a linear contract (1 for spot).
+    - ``inverse``: the quantity counts quote-currency contracts (e.g. USD), not the base.
+    - ``expiry``: the last trading day of a dated future.
+    - ``status``, ``tradeable``: the venue's word for its state, and whether it takes orders.
+    - ``max_leverage``: the most leverage the venue allows, where it says.
+    - ``venue``: anything else the broker keeps about it (not compared, never sent as is).
     """
 
-    symbol: str  # the venue's own name, e.g. "XXBTZUSD" or "PF_XBTUSD"
+    symbol: str
     base: str
     quote: str
     kind: InstrumentKind
@@ -178,14 +190,20 @@ class Instrument:
     status: str = "online"
     tradeable: bool = True
     max_leverage: Decimal | None = None
-    venue: Mapping[str, Any] = field(
-        default_factory=lambda: _EMPTY, compare=False
-    )  # venue-specific extras
+    venue: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """Account value in one currency. ``equity`` includes open profit and loss."""
+    """Account value in one currency; what ``balance`` returns.
+
+    Fields:
+
+    - ``currency``: the currency the amounts are in.
+    - ``equity``: the account's value, open profit and loss included (percent-of-equity and
+      risk sizing use it).
+    - ``available``: what can be used for a new order now.
+    """
 
     currency: str
     equity: Decimal
@@ -194,10 +212,16 @@ class Balance:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A net position: positive quantity is long, negative short, zero flat.
+    """A net position; what ``position`` returns.
 
-    ``leverage`` is the leverage the position was opened with, where the venue tells it (a
-    margin position is closed by an order carrying the same leverage).
+    Fields:
+
+    - ``symbol``: the instrument's venue symbol.
+    - ``quantity``: signed: positive long, negative short, zero flat. On a cash account, the
+      free base balance (the core then counts what the router itself holds).
+    - ``average_price``: the entry price, where the venue tells it (realised profit and loss).
+    - ``leverage``: the leverage the position was opened with, where the venue tells it (a
+      margin position is closed by an order carrying the same leverage).
     """
 
     symbol: str
@@ -214,10 +238,15 @@ class Position:
 class Bracket:
     """A take-profit or stop-loss attached to an order, with absolute prices.
 
-    ``order_type`` is ``take_profit``/``take_profit_limit`` (or ``limit``) for a take profit and
-    ``stop``/``stop_limit``/``trailing_stop`` for a stop loss. ``quantity`` is the size it
-    protects when that is not the order's own (a flip order's brackets cover only the new
-    position, not the part that closed the old one); ``None`` means the order's quantity.
+    Fields:
+
+    - ``order_type``: ``take_profit``/``take_profit_limit`` (or ``limit``) for a take profit;
+      ``stop``/``stop_limit``/``trailing_stop`` for a stop loss.
+    - ``trigger_price``: the price that triggers it, rounded to the tick.
+    - ``limit_price``: the limit of a limit take profit or a stop-limit.
+    - ``trail_amount``, ``trail_percent``: the distance of a trailing stop (one of them).
+    - ``quantity``: the size it protects when that is not the order's own (a flip order's
+      brackets cover only the new position); ``None`` means the order's quantity.
     """
 
     order_type: OrderType
@@ -230,7 +259,32 @@ class Bracket:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """One order as the broker must send it: sized, rounded, with its client order id."""
+    """One order as the broker must send it: sized, rounded, with its client order id.
+
+    Fields:
+
+    - ``client_order_id``: deterministic from the alert's intent, the account and the leg:
+      send it to the venue, and look the order up by it after a lost answer.
+    - ``account``: the account's name in the config.
+    - ``instrument``: what ``resolve`` returned.
+    - ``side``: buy or sell.
+    - ``quantity``: positive, already rounded down to the lot size.
+    - ``order_type``: market, limit, stop, stop_limit, trailing_stop, take_profit or
+      take_profit_limit; only the types the broker declares reach it.
+    - ``purpose``: the leg: open, close, flip (one order that closes and opens), or a bracket.
+    - ``limit_price``, ``stop_price``: rounded to the tick, set for the types that need them.
+    - ``trail_amount``, ``trail_percent``: a trailing stop's distance.
+    - ``time_in_force``, ``expire_time``: gtc, ioc, fok, gtd (with ``expire_time``, Unix
+      seconds) or day; ``None`` is the venue's default.
+    - ``reduce_only``: the order must never open or grow a position (closes carry it where
+      the broker declares ``reduce_only``).
+    - ``post_only``: maker only.
+    - ``leverage``: for venues that take it per order (margin, futures).
+    - ``take_profit``, ``stop_loss``: brackets to attach (``attached_brackets``) or to place
+      as their own orders (``separate_brackets``).
+    - ``reference_price``: the price the size was computed from (market orders, fakes).
+    - ``extras``: the alert's venue-specific extras; refuse keys you do not know.
+    """
 
     client_order_id: str
     account: str
@@ -244,23 +298,34 @@ class Order:
     trail_amount: Decimal | None = None
     trail_percent: Decimal | None = None
     time_in_force: TimeInForce | None = None
-    expire_time: int | None = None  # unix seconds, for GTD
+    expire_time: int | None = None
     reduce_only: bool = False
     post_only: bool = False
     leverage: Decimal | None = None
     take_profit: Bracket | None = None
     stop_loss: Bracket | None = None
-    reference_price: Decimal | None = None  # the price the size was computed from
+    reference_price: Decimal | None = None
     extras: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class OrderResult:
-    """What became of one order.
+    """What became of one order; what ``submit_order``, ``find_order`` and ``cancel_order``
+    return.
 
-    ``parent_venue_order_id`` is the venue id of the order that created this one, where the
-    venue tells it (a conditional close a venue places when its primary order executes);
-    ``None`` for an order placed on its own.
+    Fields:
+
+    - ``status``: accepted (resting or acknowledged), filled, partially_filled, canceled,
+      rejected (refused by the venue), denied (refused before sending) or unknown.
+    - ``client_order_id``: the order's client id (empty for an order that has none).
+    - ``venue_order_id``: the venue's own id.
+    - ``quantity``, ``price``: what the order asked for.
+    - ``filled_quantity``, ``average_price``: what executed so far; the core counts fills
+      from these, so report them whenever the venue tells them.
+    - ``reason``: the venue's words, or what the broker did (never a secret).
+    - ``venue_code``: the venue's error or status code.
+    - ``parent_venue_order_id``: the venue id of the order that created this one, where the
+      venue tells it (a conditional close placed when its primary order executed).
     """
 
     status: OrderStatus
