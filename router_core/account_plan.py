@@ -16,7 +16,7 @@ from .brokers import Broker
 from .clock import Clock
 from .config import AccountConfig
 from .errors import BrokerError
-from .execution import await_maybe
+from .hooks import PlanContext, hook_caller
 from .journal import Journal
 from .models import (
     AccountKind,
@@ -189,14 +189,8 @@ class AccountPlanner:
         denial = check_plan(plan, limits, snapshot)
         if denial is not None:
             return denial
-        arguments = {"plan": plan, "context": {"account": account, "position": position}}
-        for impl in reversed(self.hook.router_check_plan.get_hookimpls()):
-            # awaited one by one: an async implementation's coroutine is not a denial
-            kwargs = {name: arguments[name] for name in impl.argnames if name in arguments}
-            reason = await await_maybe(impl.function(**kwargs))
-            if reason:
-                return str(reason)
-        return None
+        context = PlanContext(account=account, position=position)
+        return await hook_caller(self.hook).check_plan(plan, context)
 
     async def _reference_price(
         self, alert: Alert, broker: Broker, instrument: Instrument

@@ -226,6 +226,9 @@ class Broker(ABC):
         Raise a ``BrokerError`` subclass for refusals: with ``from_venue=False`` when nothing
         was sent (a denial), ``from_venue=True`` when the venue refused (a rejection). Raise
         ``AmbiguousOutcome`` when the request may have reached the venue but the answer is lost.
+        Raise ``RateLimited`` (any error of ``RetryClass.WAIT``) only when the venue did not
+        take the order, with ``retry_after=`` when it says how long: the core sends the same
+        order again after that wait, a few times within a bound.
         """
 
     async def place_brackets(self, order: Order, entry: OrderResult) -> OrderResult:

@@ -7,7 +7,9 @@ Broker plugins raise the ``BrokerError`` subclasses; the core turns them into or
   the router refused locally and nothing was placed;
 * an error the venue answered with (``from_venue=True``) is a **rejection**;
 * ``AmbiguousOutcome`` means the request may have reached the venue and nobody knows whether it
-  placed an order: the core looks the order up by its client order id before anything is re-sent.
+  placed an order: the core looks the order up by its client order id before anything is re-sent;
+* an error of class ``RetryClass.WAIT`` (``RateLimited``) while placing means the venue did not
+  take the order for now: the core sends it again after ``retry_after``, a few times.
 """
 
 from __future__ import annotations
@@ -16,12 +18,23 @@ from enum import StrEnum
 
 
 class RetryClass(StrEnum):
-    """What a caller may do after a broker error."""
+    """What a caller may do after a broker error; ``BrokerError.retry``, set per error type and
+    overridable per instance (a venue's error table). What the core does with each class when
+    placing, looking up and cancelling: docs/writing-a-plugin.md, "Errors and RetryClass".
+    """
 
     FATAL = "fatal"  # do not retry: the same request fails the same way
-    RETRY_READ = "retry_read"  # a read (never an order) may be retried at once
-    WAIT = "wait"  # back off before the next private call on this key
-    AMBIGUOUS = "ambiguous"  # the order may exist: look it up, never re-send blindly
+    # A read (never an order) may be retried at once. Placing, the core re-sends only a
+    # ``VenueUnavailable`` (nothing was written); another error of this class is reported.
+    RETRY_READ = "retry_read"
+    # Refused for now, nothing done (rate limit, throttling): back off before the next private
+    # call on this key, ``retry_after`` seconds when the venue says. The core re-sends such an
+    # order (same client order id) a few times within a bound: use it only when the venue
+    # did not take the request.
+    WAIT = "wait"
+    # The order may exist: look it up, never re-send blindly. Placing, the core reads the type:
+    # raise ``AmbiguousOutcome`` (any other exception escaping ``submit_order`` counts too).
+    AMBIGUOUS = "ambiguous"
 
 
 class RouterError(Exception):
@@ -79,16 +92,25 @@ class BrokerError(RouterError):
     :param venue_code: the venue's own error string or code, e.g. ``"EOrder:Insufficient funds"``.
     :param from_venue: ``True`` when the venue answered with this error (a *rejection*),
         ``False`` when the plugin refused before sending (a *denial*).
+    :param retry_after: seconds the venue asked to wait before the next call (a
+        ``Retry-After`` header, a lockout's end), for ``RetryClass.WAIT`` errors; ``None``
+        when it did not say (the core then waits 1 s, 2 s, 4 s).
     """
 
     retry: RetryClass = RetryClass.FATAL
 
     def __init__(
-        self, message: str, *, venue_code: str | None = None, from_venue: bool = False
+        self,
+        message: str,
+        *,
+        venue_code: str | None = None,
+        from_venue: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
         self.venue_code = venue_code
         self.from_venue = from_venue
+        self.retry_after = retry_after
         super().__init__(message)
 
 
@@ -117,7 +139,10 @@ class MarketClosed(BrokerError):
 
 
 class RateLimited(BrokerError):
-    """The venue's rate limit was hit; the key must wait."""
+    """The venue's rate limit was hit and the request was not taken; the key must wait.
+
+    Pass ``retry_after=`` when the venue says how long. Raised when placing an order, the core
+    re-sends the order after that wait (``RetryClass.WAIT``)."""
 
     retry = RetryClass.WAIT
 

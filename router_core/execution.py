@@ -1,4 +1,4 @@
-"""Send one leg: journal the intent, submit through the hook, settle the outcome.
+"""Send one leg: journal the intent, submit through ``router_submit_order``, settle the outcome.
 
 The rules that keep one intent from becoming two orders live here:
 
@@ -7,21 +7,24 @@ The rules that keep one intent from becoming two orders live here:
   up by its client order id first;
 * an ambiguous outcome is looked up several times across the reconcile window; only an order
   still absent after the whole window (longer than any venue deadline, so it can no longer
-  appear) is re-sent, with the same client order id.
+  appear) is re-sent, with the same client order id;
+* an order refused for now (``RetryClass.WAIT``, e.g. ``RateLimited``) was not placed: it is
+  re-sent, same client order id, after the venue's ``retry_after``, a few times within a bound.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+import pluggy
+
 from .brokers import Broker
 from .clock import Clock
-from .errors import AmbiguousOutcome, BrokerError, NotSupported, VenueUnavailable
+from .errors import AmbiguousOutcome, BrokerError, NotSupported, RetryClass, VenueUnavailable
+from .hooks import HookCaller, SubmitContext, hook_caller
 from .journal import LEG_GIVEN_UP, LEG_PENDING, Journal
 from .models import Instrument, Order, OrderResult, OrderStatus
 
@@ -34,39 +37,18 @@ class ReconcilePolicy:
     window_seconds: float = 40.0  # spread of the lookups; longer than any venue deadline
     resends: int = 1  # re-sends (same client order id) after an order was proven absent
     connect_retries: int = 2  # retries when nothing was sent (connection refused)
+    # An order refused for now (RetryClass.WAIT: rate limited, so not placed) is re-sent after
+    # the venue's ``retry_after``, else after 1 s, 2 s, 4 s: a few times, within a bound, so a
+    # burst of alerts gets through without holding the account's other legs for long.
+    wait_resends: int = 3
+    wait_first_seconds: float = 1.0
+    wait_budget_seconds: float = 10.0  # in all; a longer advised wait is not waited
 
     def delays(self) -> list[float]:
         """Waits before each lookup: growing, summing to the window."""
         weights = [2**i for i in range(self.attempts)]
         total = sum(weights)
         return [self.window_seconds * w / total for w in weights]
-
-
-SubmitHook = Callable[..., Any]
-
-
-async def await_maybe(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
-async def submit_through_hooks(
-    hook: Any, broker: Broker, order: Order, context: dict[str, Any]
-) -> OrderResult:
-    """Call ``router_submit_order`` the way pluggy would for firstresult, awaiting async impls.
-
-    pluggy itself is synchronous and would stop at the first coroutine object (never ``None``),
-    so the implementations are walked here in pluggy's order, awaiting each.
-    """
-    for impl in reversed(hook.router_submit_order.get_hookimpls()):
-        kwargs = {
-            name: value
-            for name, value in (("broker", broker), ("order", order), ("context", context))
-            if name in impl.argnames
-        }
-        result = await await_maybe(impl.function(**kwargs))
-        if result is not None:
-            return result
-    raise NotSupported("no router_submit_order implementation returned a result")
 
 
 def result_from_error(order: Order, exc: BrokerError) -> OrderResult:
@@ -82,9 +64,15 @@ def result_from_error(order: Order, exc: BrokerError) -> OrderResult:
 
 
 class LegRunner:
-    def __init__(self, journal: Journal, hook: Any, clock: Clock, policy: ReconcilePolicy) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        hooks: HookCaller | pluggy.HookRelay,
+        clock: Clock,
+        policy: ReconcilePolicy,
+    ) -> None:
         self.journal = journal
-        self.hook = hook
+        self.hooks = hook_caller(hooks)
         self.clock = clock
         self.policy = policy
 
@@ -109,9 +97,9 @@ class LegRunner:
             notional=None,
             order=order_summary(order, symbol_text),
         )
+        context = SubmitContext(alert_id=alert_id, intent_key=intent_key, leg=order.purpose)
         if not recorded:
-            return await self.resume(broker, order.client_order_id, order)
-        context = {"alert_id": alert_id, "intent_key": intent_key, "leg": order.purpose}
+            return await self.resume(broker, order.client_order_id, order, context=context)
         return self._settle(order.client_order_id, await self._send(broker, order, context))
 
     async def resume(
@@ -120,8 +108,13 @@ class LegRunner:
         client_order_id: str,
         order: Order | None,
         instrument: Instrument | None = None,
+        *,
+        context: SubmitContext | None = None,
     ) -> OrderResult:
-        """A leg journaled before: use its outcome, or look it up, never send it blindly."""
+        """A leg journaled before: use its outcome, or look it up, never send it blindly.
+
+        ``order`` comes with its submit ``context`` when the leg belongs to an alert executing
+        now; only then may an order proven absent be sent."""
         leg = self.journal.get_leg(client_order_id)
         if (
             leg is not None
@@ -136,8 +129,9 @@ class LegRunner:
             if order is not None:
                 found = await self._with_brackets(broker, order, found)
             return self._settle(client_order_id, _Outcome(found))
-        if order is not None:  # proven absent: the intent was journaled but never placed
-            outcome = await self._send(broker, order, {"resumed": True}, already_absent=True)
+        if order is not None and context is not None:
+            # proven absent: the intent was journaled but never placed
+            outcome = await self._send(broker, order, context, already_absent=True)
             return self._settle(client_order_id, outcome)
         return self._settle(
             client_order_id,
@@ -153,23 +147,30 @@ class LegRunner:
         )
 
     async def _send(
-        self, broker: Broker, order: Order, context: dict[str, Any], *, already_absent: bool = False
+        self, broker: Broker, order: Order, context: SubmitContext, *, already_absent: bool = False
     ) -> _Outcome:
         resends = self.policy.resends - (1 if already_absent else 0)
         connect_retries = self.policy.connect_retries
+        waits: list[float] = []  # waits before re-sending an order the venue refused for now
         while True:
             ambiguous: AmbiguousOutcome | None = None
             try:
-                return _Outcome(await submit_through_hooks(self.hook, broker, order, context))
+                return _Outcome(await self.hooks.submit_order(broker, order, context))
             except VenueUnavailable as exc:  # nothing was written: safe to try again
                 if connect_retries <= 0:
                     return _Outcome(result_from_error(order, exc))
                 connect_retries -= 1
                 await self.clock.sleep(0.5)
             except BrokerError as exc:
-                if not isinstance(exc, AmbiguousOutcome):
-                    return _Outcome(result_from_error(order, exc))
-                ambiguous = exc
+                if isinstance(exc, AmbiguousOutcome):
+                    ambiguous = exc
+                elif (wait := self._wait_before_resend(exc, waits)) is not None:
+                    log.warning("leg %s refused for now (%s); re-sending in %g s",
+                                order.client_order_id, exc, wait)
+                    await self.clock.sleep(wait)
+                    waits.append(wait)
+                else:
+                    return _Outcome(self._refused(order, exc, waits))
             except Exception as exc:
                 # A plugin failed in a way it did not classify, perhaps after the request was
                 # written: treat it as unknown and look the order up before anything else.
@@ -210,6 +211,34 @@ class LegRunner:
                     "leg %s proven absent; re-sending with the same client order id",
                     order.client_order_id,
                 )
+
+    def _wait_before_resend(self, exc: BrokerError, waits: list[float]) -> float | None:
+        """How long to wait before sending again an order refused with ``RetryClass.WAIT``: the
+        venue did not take it, so the same order (same client order id) may go again. ``None``
+        for any other class, or when the re-sends or their time budget are spent: waiting
+        longer than the budget would only delay the report."""
+        policy = self.policy
+        if exc.retry is not RetryClass.WAIT or len(waits) >= policy.wait_resends:
+            return None
+        wait = self._wanted_wait(exc, waits)
+        return wait if sum(waits) + wait <= policy.wait_budget_seconds else None
+
+    def _wanted_wait(self, exc: BrokerError, waits: list[float]) -> float:
+        if exc.retry_after is None:  # the venue did not say: 1 s, 2 s, 4 s, ...
+            return self.policy.wait_first_seconds * 2 ** len(waits)
+        return max(0.0, exc.retry_after)
+
+    def _refused(self, order: Order, exc: BrokerError, waits: list[float]) -> OrderResult:
+        """The outcome of an order refused for good; a WAIT refusal says what was waited."""
+        result = result_from_error(order, exc)
+        if exc.retry is not RetryClass.WAIT:
+            return result
+        if len(waits) >= self.policy.wait_resends:
+            note = f"still refused after {len(waits)} re-sends over {sum(waits):g} s"
+        else:
+            note = (f"not re-sent: waiting {self._wanted_wait(exc, waits):g} s more would pass "
+                    f"the {self.policy.wait_budget_seconds:g} s the router waits in all")
+        return replace(result, reason=f"{result.reason}; {note}")
 
     async def _with_brackets(self, broker: Broker, order: Order, found: OrderResult) -> OrderResult:
         """An entry found by lookup never went through the code in ``submit_order`` that places

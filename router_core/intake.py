@@ -11,7 +11,6 @@ dialect sees the raw text as well as the parsed value.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -149,15 +148,7 @@ def _depth(value: Any) -> int:
 def _run_dialects(
     plugins: PluginSet, text: str, media_type: str, data: Any
 ) -> dict[str, Any] | None:
-    result = plugins.hook.router_parse_alert(raw=text, content_type=media_type, data=data)
-    if inspect.isawaitable(result):
-        # Parsing is synchronous by contract: a dialect has no reason to wait on I/O.
-        if inspect.iscoroutine(result):
-            result.close()
-        raise AlertError("body", "a dialect returned an awaitable; router_parse_alert must be sync")
-    if result is not None and not isinstance(result, Mapping):
-        raise AlertError("body", f"a dialect returned {type(result).__name__}, not a dict")
-    return None if result is None else dict(result)
+    return plugins.calls.parse_alert(text, media_type, data)
 
 
 def dialect_names(plugins: PluginSet) -> list[str]:

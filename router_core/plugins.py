@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -20,8 +21,9 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .brokers import Broker, BrokerRegistry
+from .brokers import BrokerRegistry, RegisterBroker
 from .errors import PluginError
+from .hooks import HookCaller
 
 GROUP = "router_core.plugins"
 hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
@@ -75,9 +77,11 @@ class PluginSet:
         self.pm = pm
         self.installed = installed
         self.brokers = BrokerRegistry()
+        self.calls = HookCaller(pm.hook)  # how the core calls hooks: typed, awaiting
 
     @property
     def hook(self) -> Any:
+        """pluggy's raw ``pm.hook`` (tests, tools); the core calls through ``calls``."""
         return self.pm.hook
 
     def register(self, module: ModuleType | object, name: str) -> None:
@@ -93,27 +97,36 @@ class PluginSet:
                 module=info.module if info else getattr(module, "__name__", None),
                 distribution=info.distribution if info else None,
             ) from exc
+        # HookCaller awaits async implementations itself and hands new-style wrappers the
+        # awaited result; an old-style wrapper's Result protocol is not implemented there.
+        old_style = sorted(
+            caller.name
+            for caller in self.pm.get_hookcallers(module) or ()
+            if any(impl.hookwrapper and impl.plugin is module for impl in caller.get_hookimpls())
+        )
+        if old_style:
+            self.pm.unregister(module)
+            raise PluginError(
+                f"hookwrapper=True on {', '.join(old_style)} is not supported; use "
+                "wrapper=True (a generator: `result = yield`)",
+                plugin=name,
+            )
 
     def collect_brokers(self) -> None:
         """Call every ``router_register_brokers`` and validate what is registered."""
-        for impl in self.pm.hook.router_register_brokers.get_hookimpls():
-            plugin_name = impl.plugin_name
 
-            def register(cls: type[Broker], _plugin: str = plugin_name) -> None:
-                self.brokers.register(cls, plugin=_plugin)
+        def register_for(plugin: str) -> RegisterBroker:
+            return partial(self.brokers.register, plugin=plugin)
 
-            try:
-                impl.function(register=register)
-            except PluginError:
+        try:
+            self.calls.register_brokers(register_for)
+        except PluginError as exc:
+            info = self.installed.get(exc.plugin or "")
+            if info is None or exc.module is not None:
                 raise
-            except Exception as exc:
-                info = self.installed.get(plugin_name)
-                raise PluginError(
-                    f"router_register_brokers failed: {type(exc).__name__}: {exc}",
-                    plugin=plugin_name,
-                    module=info.module if info else None,
-                    distribution=info.distribution if info else None,
-                ) from exc
+            raise PluginError(
+                exc.reason, plugin=exc.plugin, module=info.module, distribution=info.distribution
+            ) from exc.__cause__
 
 
 def make_plugin_manager(

@@ -26,7 +26,7 @@ from .brokers import Broker, BrokerContext
 from .clock import Clock, SystemClock
 from .config import AccountConfig, RouterConfig, load_config
 from .errors import AlertError, ConfigError, RouterError
-from .execution import LegRunner, ReconcilePolicy, await_maybe
+from .execution import LegRunner, ReconcilePolicy
 from .journal import AlertState, Claim, ClaimOutcome, Journal
 from .models import (
     Action,
@@ -498,11 +498,8 @@ class Router:
         return parse_alert(raw, content_type, self.plugins)
 
     async def _notify(self, report: ExecutionReport) -> None:
-        for impl in self.plugins.hook.router_execution_finished.get_hookimpls():
-            try:
-                await await_maybe(impl.function(report=report))
-            except Exception:  # one observer never hides a fill from another
-                log.exception("observer %s failed on alert %s", impl.plugin_name, report.alert_id)
+        # each observer isolated: one never hides a fill from another
+        await self.plugins.calls.execution_finished(report)
 
     # -- restart recovery ---------------------------------------------------------------------
 

@@ -150,15 +150,28 @@ def test_third_party_dialects_are_tried_and_listed() -> None:
         "tried dialects: nameless, signal-bot, pickmytrade, tradingview-strategy, native")
 
 
-def test_an_async_dialect_is_refused_clearly() -> None:
+def test_an_async_dialect_that_does_not_wait_is_read() -> None:
     class Async:
         @hookimpl
         async def router_parse_alert(self, data):
-            return None
+            return None  # not this dialect's body: the native format reads it
 
     plugins = make_plugin_manager(enabled=[], extra=[("async", Async())])
+    assert parse_alert(BODY, "application/json", plugins).ticker
+
+
+def test_an_async_dialect_that_waits_is_refused_clearly() -> None:
+    import asyncio
+
+    class Waits:
+        @hookimpl
+        async def router_parse_alert(self, data):
+            await asyncio.sleep(0)  # intake is synchronous: a dialect may not do I/O
+            return None
+
+    plugins = make_plugin_manager(enabled=[], extra=[("waits", Waits())])
     error = refused(BODY, plugins)
-    assert "must be sync" in error.reason
+    assert "must not wait" in error.reason
 
 
 def test_parse_alert_dict_with_and_without_dialects(plugins) -> None:

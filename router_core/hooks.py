@@ -1,0 +1,202 @@
+"""Every call the core makes into plugins, in one typed place: one method per hook.
+
+pluggy is synchronous. Called through ``pm.hook``, a firstresult hook stops at the first
+``async def`` implementation (its coroutine is not ``None``) and a collecting hook hands back
+coroutines nobody awaits. So ``HookCaller`` runs the implementations itself, the way pluggy's
+``_multicall`` does: in pluggy's order, passing each only the arguments it declares
+(``impl.argnames``), awaiting what it returns (datasette's ``await_me_maybe``), and letting
+new-style wrappers (``wrapper=True``) see the awaited result. The context dicts are built here
+as TypedDicts, so what a plugin receives is what its hookspec docstring documents.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Coroutine, Generator, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
+
+import pluggy
+
+from .errors import AlertError, NotSupported, PluginError
+
+if TYPE_CHECKING:
+    from .brokers import Broker, RegisterBroker
+    from .config import AccountConfig
+    from .models import ExecutionReport, LegPurpose, Order, OrderResult, Plan, Position
+
+log = logging.getLogger("router_core.hooks")
+
+T = TypeVar("T")
+
+
+class SubmitContext(TypedDict):
+    """``context`` of ``router_submit_order`` (see its hookspec)."""
+
+    alert_id: str
+    intent_key: str
+    leg: LegPurpose
+
+
+class PlanContext(TypedDict):
+    """``context`` of ``router_check_plan`` (see its hookspec)."""
+
+    account: AccountConfig
+    position: Position
+
+
+async def await_maybe(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+class _Waited(RuntimeError):
+    """An implementation run outside the event loop awaited something that waits."""
+
+
+def _run_now(coro: Coroutine[Any, Any, T], hook: str) -> T:
+    """Run ``coro`` to its end here, without an event loop (its caller is synchronous). An
+    ``async def`` implementation that never waits completes on the first step; one that waits
+    on I/O cannot be resumed here, so it is closed and refused."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise _Waited(f"an async {hook} implementation waited on I/O; {hook} must not wait "
+                  "(it runs outside the event loop)")
+
+
+class HookCaller:
+    """The typed facade over ``pm.hook``: the core calls plugins through these methods only."""
+
+    def __init__(self, relay: pluggy.HookRelay) -> None:
+        self._relay = relay
+
+    async def submit_order(
+        self, broker: Broker, order: Order, context: SubmitContext
+    ) -> OrderResult:
+        """``router_submit_order``: the first non-``None`` result is the leg's outcome."""
+        results = await self._call(
+            "router_submit_order",
+            {"broker": broker, "order": order, "context": context},
+            firstresult=True,
+        )
+        if not results:
+            raise NotSupported("no router_submit_order implementation returned a result")
+        return results[0]
+
+    async def check_plan(self, plan: Plan, context: PlanContext) -> str | None:
+        """``router_check_plan``: every implementation runs; the first non-empty reason, in
+        pluggy's order, denies the plan."""
+        reasons = await self._call("router_check_plan", {"plan": plan, "context": context})
+        return next((str(reason) for reason in reasons if reason), None)
+
+    async def execution_finished(self, report: ExecutionReport) -> None:
+        """``router_execution_finished``: each observer isolated; a failure is logged with the
+        plugin's name and never hides the report from the others."""
+        await self._call("router_execution_finished", {"report": report},
+                         isolate=f"alert {report.alert_id}")
+
+    def parse_alert(self, raw: str, content_type: str, data: Any) -> dict[str, Any] | None:
+        """``router_parse_alert``: the first dialect that returns a dict. Synchronous because
+        the webhook parses before it answers; ``async def`` dialects that do not wait work."""
+        chain = self._call(
+            "router_parse_alert",
+            {"raw": raw, "content_type": content_type, "data": data},
+            firstresult=True,
+        )
+        try:
+            results = _run_now(chain, "router_parse_alert")
+        except _Waited as exc:
+            raise AlertError("body", str(exc)) from None
+        if not results:
+            return None
+        if not isinstance(results[0], Mapping):
+            raise AlertError("body", f"a dialect returned {type(results[0]).__name__}, not a dict")
+        return dict(results[0])
+
+    def register_brokers(self, register_for: Callable[[str], RegisterBroker]) -> None:
+        """``router_register_brokers``: each implementation gets ``register_for(plugin_name)``,
+        so every broker is registered under the plugin that provides it. Runs while plugins
+        load, in registration order; a failure is a ``PluginError`` naming the plugin."""
+        for impl in self._impls("router_register_brokers"):
+            try:
+                register = register_for(impl.plugin_name)
+                result = impl.function(**_arguments(impl, {"register": register}))
+                if inspect.iscoroutine(result):
+                    _run_now(result, "router_register_brokers")
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"router_register_brokers failed: {type(exc).__name__}: {exc}",
+                    plugin=impl.plugin_name,
+                ) from exc
+
+    def _impls(self, name: str) -> list[pluggy.HookImpl]:
+        return getattr(self._relay, name).get_hookimpls()
+
+    async def _call(
+        self, name: str, kwargs: dict[str, Any], *, firstresult: bool = False,
+        isolate: str | None = None,
+    ) -> list[Any]:
+        """pluggy's ``_multicall`` with awaiting: wrappers and implementations in pluggy's order
+        (last registered and ``tryfirst`` first), results that are not ``None`` collected
+        (only the first with ``firstresult``), then each wrapper's teardown in reverse.
+
+        With ``isolate`` (what the call is about, for the log) an implementation's exception
+        is logged with its plugin's name and the others still run."""
+        results: list[Any] = []
+        teardowns: list[Generator[None, Any, Any]] = []
+        error: BaseException | None = None
+        try:
+            for impl in reversed(self._impls(name)):
+                arguments = _arguments(impl, kwargs)
+                if impl.wrapper:
+                    teardown = cast("Generator[None, Any, Any]", impl.function(**arguments))
+                    next(teardown)  # the wrapper's code before its ``yield``
+                    teardowns.append(teardown)
+                    continue
+                try:
+                    result = await await_maybe(impl.function(**arguments))
+                except Exception:
+                    if isolate is None:
+                        raise
+                    log.exception("%s of plugin %s failed on %s; the others still run",
+                                  name, impl.plugin_name, isolate)
+                    continue
+                if result is not None:
+                    results.append(result)
+                    if firstresult:
+                        break
+        except BaseException as exc:  # thrown into the wrappers, re-raised after them (pluggy)
+            error = exc
+        outcome: Any = (results[0] if results else None) if firstresult else results
+        for teardown in reversed(teardowns):
+            try:
+                if error is not None:
+                    teardown.throw(error)
+                else:
+                    teardown.send(outcome)
+            except StopIteration as done:
+                outcome, error = done.value, None
+            except BaseException as exc:
+                error = exc
+            else:
+                teardown.close()
+                error = RuntimeError(f"a {name} wrapper yielded twice")
+        if error is not None:
+            raise error
+        if firstresult:
+            return [] if outcome is None else [outcome]
+        return list(outcome)
+
+
+def hook_caller(hooks: HookCaller | pluggy.HookRelay) -> HookCaller:
+    """``hooks`` as a HookCaller; the router hands its runner and planner ``PluginSet.hook``."""
+    return hooks if isinstance(hooks, HookCaller) else HookCaller(hooks)
+
+
+def _arguments(impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what the implementation declares, as pluggy passes it (opt-in arguments)."""
+    return {name: kwargs[name] for name in impl.argnames}
