@@ -1,5 +1,8 @@
 """One alert on one account: resolve the symbol, check its class, plan, send, report.
 
+An exit or a reversal cancels the router's resting orders on the symbol before its legs go;
+on a cash account the position is then read, and the plan made, again (see ``execute``).
+
 Work for one (account, symbol) is serialised here, so two alerts cannot race each other into a
 double position; different accounts and symbols run side by side. ``router`` fans an alert
 out to its accounts and calls this once per account.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -21,6 +24,7 @@ from .config import AccountConfig
 from .errors import AlertError, BrokerError
 from .journal import Journal
 from .models import (
+    AccountKind,
     Action,
     Instrument,
     LegPurpose,
@@ -35,12 +39,16 @@ from .models import (
 from .normalize import normalize
 from .orders import client_order_id
 from .risk import realised_pnl
-from .sequencing import PlanSequencer
+from .sequencing import PlanSequencer, goes_ahead
 
 if TYPE_CHECKING:
     from .alert import Alert
 
 log = logging.getLogger("router_core")
+
+RE_PLANNED = ("the router's resting orders on the symbol are cancelled first; as they may "
+              "hold some of its coins, the position is then read again and the legs planned "
+              "from it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +93,35 @@ class AccountExecutor:
         async with lock:
             if alert.action is Action.CANCEL:
                 return await self.cancel(broker, account, instrument)
-            try:
-                plan = await self.planner.plan(
-                    alert, intent_key, account, broker, instrument, multiplier
+            planned = await self._plan(alert, intent_key, account, broker, instrument,
+                                       multiplier)
+            if isinstance(planned, AccountResult):
+                return planned
+            plan = planned
+            cancelled: list[LegReport] = []
+            if plan.cancel_resting and goes_ahead(plan):
+                # The one cancel step of an exit or a reversal: here, not in the sequencer,
+                # so the position can be read again after it. A cash account's position is
+                # capped at the free balance, and the router's own resting sells (a stop, a
+                # take profit, a conditional close the venue placed for its entry) hold some
+                # of its coins out of it: planned from the position read before the cancels,
+                # the close would cancel them and then sell less than the router holds, or
+                # nothing. So once the cancels have released those coins, the position is
+                # read and the plan made again. Chosen over adding back what the router's
+                # resting sells hold: it needs no model of what a venue holds for an order,
+                # and it sees what happened meanwhile (a stop that executed just before its
+                # cancel is counted off the holdings, not sold a second time).
+                resting = self.journal.has_resting(account.name, instrument.symbol)
+                cancelled = await self.sequencer.cancel_resting(
+                    broker, account.name, instrument, foreign=account.cancel_foreign_orders
                 )
-            except BrokerError as exc:  # the venue could not tell position or balance
-                return refused(account, broker, intent_key, str(exc), instrument)
-            except Exception as exc:  # nothing was sent while planning: a denial, said plainly
-                reason = plugin_failure(broker, "planning the order", exc)
-                return refused(account, broker, intent_key, reason, instrument)
+                if broker.capabilities.kind is AccountKind.CASH and (cancelled or resting):
+                    planned = await self._plan(alert, intent_key, account, broker, instrument,
+                                               multiplier)
+                    if isinstance(planned, AccountResult):  # the cancels happened: say so
+                        return AccountResult([*cancelled, *planned.reports], planned.notes,
+                                             planned.position)
+                    plan = planned
             run = await self.sequencer.run(
                 plan,
                 broker,
@@ -105,6 +133,7 @@ class AccountExecutor:
                 on_close=lambda order, result: self._record_pnl(
                     account.name, plan.position_before, order, result
                 ),
+                cancelled=cancelled,
             )
         before = plan.position_before.quantity if plan.position_before is not None else None
         position = PositionReport(
@@ -118,6 +147,21 @@ class AccountExecutor:
         notes = [f"{account.name}: {note}" for note in (*plan.notes, *run.notes)]
         return AccountResult(run.reports, notes, position)
 
+    async def _plan(
+        self, alert: Alert, intent_key: str, account: AccountConfig, broker: Broker,
+        instrument: Instrument, multiplier: Decimal,
+    ) -> Plan | AccountResult:
+        """The account's plan, or the account refused when there is none."""
+        try:
+            return await self.planner.plan(
+                alert, intent_key, account, broker, instrument, multiplier
+            )
+        except BrokerError as exc:  # the venue could not tell position or balance
+            return refused(account, broker, intent_key, str(exc), instrument)
+        except Exception as exc:  # nothing was sent while planning: a denial, said plainly
+            reason = plugin_failure(broker, "planning the order", exc)
+            return refused(account, broker, intent_key, reason, instrument)
+
     async def preview(
         self, alert: Alert, intent_key: str, account: AccountConfig, multiplier: Decimal,
         broker: Broker,
@@ -129,12 +173,17 @@ class AccountExecutor:
             mismatch = class_mismatch(symbol, instrument, account)
             if mismatch is not None:
                 return f"{account.name}: {mismatch}"
-            return await self.planner.plan(
+            plan = await self.planner.plan(
                 alert, intent_key, account, broker, instrument, multiplier,
                 always_read_position=True,
             )
         except (BrokerError, AlertError) as exc:
             return f"{account.name}: {exc}"
+        if (plan.cancel_resting and goes_ahead(plan)
+                and broker.capabilities.kind is AccountKind.CASH
+                and self.journal.has_resting(account.name, instrument.symbol)):
+            plan = replace(plan, notes=(*plan.notes, RE_PLANNED))
+        return plan
 
     def _record_pnl(
         self, account: str, before: Position | None, order: Order, result: OrderResult

@@ -134,6 +134,11 @@ LEG_PENDING = "pending"  # intent committed; the venue may or may not have it
 LEG_GIVEN_UP = "absent_given_up"  # not found across the reconcile window: for the operator
 # Legs an operator must still see: never purged, whatever their age.
 UNSETTLED = (LEG_PENDING, "unknown", LEG_GIVEN_UP)
+# Legs whose order may still change at the venue.
+_LIVE = (LEG_PENDING, "unknown", "accepted", "partially_filled")
+# A leg the router sent, not one journaled for an order the venue created from one of its
+# orders (``record_venue_child_async``; its order names the parent).
+_NOT_A_CHILD = "json_extract(order_json, '$.parent_venue_order_id') IS NULL"
 
 
 class ClaimOutcome(StrEnum):
@@ -390,6 +395,53 @@ class Journal:
         ``record_intent``."""
         return bool(await self._write_async(self._intent_work(**fields, status="accepted")))
 
+    async def note_venue_closes_async(self, client_order_id: str, purposes: list[str]) -> None:
+        """Mark a sent leg as carrying closes the venue places by itself once it executes
+        (Kraken's conditional close): its venue id is then asked about in
+        ``venue_close_parents`` until what the venue placed for it is known and finished."""
+        args = (json.dumps(purposes), client_order_id)
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE legs SET order_json = json_set(order_json, '$.venue_closes', json(?))"
+                " WHERE client_order_id = ? AND json_valid(order_json)",
+                args,
+            )
+
+        await self._write_async(work, durable=False)
+
+    async def record_venue_child_async(
+        self, *, client_order_id: str, alert_id: str, account: str, broker: str, symbol: str,
+        purpose: str, side: str, quantity: str | None, order: Mapping[str, Any],
+        result: Mapping[str, Any],
+    ) -> Decimal:
+        """Journal an order the venue created from one of the router's (``order`` names its
+        parent in ``parent_venue_order_id``) as a leg of the parent's alert, with its latest
+        outcome: its fill counts into the holdings once, however often it is seen. Such a leg
+        is never sent, looked up by client order id or cancelled by it (``open_legs`` and
+        ``unresolved_legs`` never list it). Returns the part of its fill counted now."""
+        now = self._time()
+        row = (client_order_id, alert_id, account, broker, symbol, purpose, side, quantity,
+               None, json.dumps(order), result["status"], None, now, now)
+        outcome = self._outcome_work(client_order_id, result)
+        text = json.dumps(result)
+
+        def work(db: sqlite3.Connection) -> Decimal:
+            db.execute(
+                "INSERT INTO legs (client_order_id, alert_id, account, broker, symbol, purpose,"
+                " side, quantity, notional, order_json, status, result, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                row,
+            )
+            stored = db.execute(
+                "SELECT result FROM legs WHERE client_order_id = ?", (client_order_id,)
+            ).fetchone()
+            if stored is not None and stored[0] == text:
+                return Decimal(0)  # seen before, unchanged
+            return outcome(db) or Decimal(0)
+
+        return Decimal(await self._write_async(work))
+
     def _intent_work(
         self, *, client_order_id: str, alert_id: str, account: str, broker: str, symbol: str,
         purpose: str, side: str | None, quantity: str | None, notional: str | None,
@@ -436,13 +488,14 @@ class Journal:
         args = (result["status"], json.dumps(result), self._time(), client_order_id)
         filled = result.get("filled_quantity")
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection) -> Decimal | None:
             db.execute(
                 "UPDATE legs SET status = ?, result = ?, updated_at = ? WHERE client_order_id = ?",
                 args,
             )
             if filled is not None:
-                _count_fill(db, client_order_id, Decimal(str(filled)))
+                return _count_fill(db, client_order_id, Decimal(str(filled)))
+            return None
 
         return work
 
@@ -472,10 +525,53 @@ class Journal:
         (for ``cancel``, an exit and a reversal)."""
         rows = self._read(
             f"SELECT {LEG_COLUMNS} FROM legs WHERE account = ? AND symbol = ?"
-            " AND status IN (?, ?) ORDER BY created_at, rowid",
+            f" AND status IN (?, ?) AND {_NOT_A_CHILD} ORDER BY created_at, rowid",
             (account, symbol, "accepted", "partially_filled"),
         )
         return [_leg_record(row) for row in rows]
+
+    def has_resting(self, account: str, symbol: str) -> bool:
+        """Whether, as last journaled, an order of this router or one the venue placed for it
+        rests on the symbol."""
+        rows = self._read(
+            "SELECT 1 FROM legs WHERE account = ? AND symbol = ? AND status IN (?, ?) LIMIT 1",
+            (account, symbol, "accepted", "partially_filled"),
+        )
+        return bool(rows)
+
+    def venue_close_parents(self, account: str, symbol: str) -> dict[str, LegRecord]:
+        """The router's orders on the symbol, by venue id, whose closes placed by the venue
+        (``note_venue_closes_async``) may still change: the order itself may still execute,
+        or it executed and no finished close of it is journaled yet. An order that ended
+        without executing has none."""
+        rows = self._read(
+            f"SELECT {LEG_COLUMNS} FROM legs WHERE account = ? AND symbol = ?"
+            " AND json_extract(order_json, '$.venue_closes') IS NOT NULL"
+            " AND result IS NOT NULL AND json_valid(result)"
+            " AND json_extract(result, '$.venue_order_id') IS NOT NULL",
+            (account, symbol),
+        )
+        if not rows:
+            return {}
+        finished = {
+            str(row[0]) for row in self._read(
+                "SELECT json_extract(order_json, '$.parent_venue_order_id') FROM legs"
+                f" WHERE account = ? AND symbol = ? AND NOT ({_NOT_A_CHILD})"
+                f" AND status NOT IN ({', '.join('?' * len(_LIVE))})",
+                (account, symbol, *_LIVE),
+            )
+        }
+        parents = {}
+        for leg in map(_leg_record, rows):
+            result = leg.result or {}
+            venue_id = str(result["venue_order_id"])
+            if leg.status not in _LIVE:
+                executed = leg.status == "filled" or Decimal(
+                    str(result.get("filled_quantity") or 0)) > 0
+                if not executed or venue_id in finished:
+                    continue
+            parents[venue_id] = leg
+        return parents
 
     def venue_order_ids(self, account: str, symbol: str) -> set[str]:
         """The venue's ids of every order this router placed for the account and symbol,
@@ -501,7 +597,7 @@ class Journal:
         counting no further than ``at_most``: a busy account must not make every check slower."""
         rows = self._read(
             "SELECT count(*) FROM (SELECT 1 FROM legs WHERE account = ? AND created_at >= ?"
-            " AND purpose != 'cancel' LIMIT ?)",
+            f" AND purpose != 'cancel' AND {_NOT_A_CHILD} LIMIT ?)",
             (account, since, at_most),
         )
         return int(rows[0][0])
@@ -663,18 +759,18 @@ class Journal:
         self._writer_db.close()
 
 
-def _count_fill(db: sqlite3.Connection, client_order_id: str, filled: Decimal) -> None:
-    """Add the part of a leg's fill not counted yet to the router's holdings."""
+def _count_fill(db: sqlite3.Connection, client_order_id: str, filled: Decimal) -> Decimal:
+    """Add the part of a leg's fill not counted yet to the router's holdings; returns it."""
     row = db.execute(
         "SELECT account, symbol, side, counted FROM legs WHERE client_order_id = ?",
         (client_order_id,),
     ).fetchone()
     if row is None or row[2] not in ("buy", "sell"):
-        return
+        return Decimal(0)
     account, symbol, side, counted = row
     delta = filled - Decimal(counted or 0)
     if delta == 0 or not delta.is_finite():
-        return
+        return Decimal(0)
     signed = delta if side == "buy" else -delta
     held = db.execute(
         "SELECT quantity FROM holdings WHERE account = ? AND symbol = ?", (account, symbol)
@@ -689,6 +785,7 @@ def _count_fill(db: sqlite3.Connection, client_order_id: str, filled: Decimal) -
         "UPDATE legs SET counted = ? WHERE client_order_id = ?",
         (format(filled, "f"), client_order_id),
     )
+    return delta
 
 
 def _refused_insert(row: tuple[Any, ...]) -> Work:

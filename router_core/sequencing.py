@@ -2,7 +2,8 @@
 
 * An exit or a reversal first cancels the router's own resting orders on the symbol (entries,
   separate take profits and stop losses, and the conditional closes a venue placed for the
-  router's entries), and reports each cancel.
+  router's entries), and reports each cancel (``account`` makes that step, then plans again
+  on a cash account, and hands the reports to ``run``).
 * Legs go one at a time. A leg refused by the planner or the risk checks, or one that ended
   denied, rejected or unknown, stops every leg after it: they all depend on it.
 * An opening leg marked ``after_fill`` goes only once the close before it has filled. The
@@ -14,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -75,9 +76,15 @@ class PlanSequencer:
         intent_key: str,
         ticker: str,
         on_close: CloseObserver | None = None,
+        cancelled: Sequence[LegReport] | None = None,
     ) -> AccountRun:
+        """Send the plan's legs. ``cancelled``: the reports of the cancels the caller already
+        made for this plan (they come first in the run, and nothing is cancelled again);
+        ``None`` cancels here first when the plan says so."""
         run = AccountRun()
-        if plan.cancel_resting and _goes_ahead(plan):
+        if cancelled is not None:
+            run.reports.extend(cancelled)
+        elif plan.cancel_resting and goes_ahead(plan):
             run.reports.extend(await self.cancel_resting(
                 broker, account.name, instrument, foreign=account.cancel_foreign_orders
             ))
@@ -111,8 +118,7 @@ class PlanSequencer:
                           order.instrument.symbol)
             )
             run.filled += _signed_fill(order, result)
-            if result.status.is_success:
-                await self._journal_brackets(broker, order, alert_id, ticker)
+            await self._journal_brackets(broker, order, result, alert_id, ticker)
             if on_close is not None and leg.purpose in (LegPurpose.CLOSE, LegPurpose.FLIP):
                 on_close(order, result)
             if not result.status.is_success:
@@ -310,6 +316,8 @@ class PlanSequencer:
                     OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
                     order.client_order_id, venue_id, reason=f"cancel failed: {exc}",
                 )
+            # Its outcome is not journaled here: a fill just before the cancel is counted by
+            # the next look at the venue's closes (``positions``), which reads the final state.
             reason = f"conditional close of the router's order {parent}"
             result = replace(
                 result, venue_order_id=result.venue_order_id or venue_id,
@@ -332,11 +340,24 @@ class PlanSequencer:
         return OrderResult(OrderStatus.CANCELED, cid, reason="no longer resting at the venue")
 
     async def _journal_brackets(
-        self, broker: Broker, order: Order, alert_id: str, ticker: str
+        self, broker: Broker, order: Order, result: OrderResult, alert_id: str, ticker: str
     ) -> None:
+        """Journal what the broker or the venue places for the leg's take profit and stop
+        loss: separate orders as resting legs (once the leg is placed), and, for brackets
+        attached to the leg, a mark on the leg itself, so what the venue places from it once
+        it executes (a conditional close) is looked up later (``positions``). The mark is
+        made for an unknown outcome too: such a leg may turn out placed."""
         if order.take_profit is None and order.stop_loss is None:
             return
-        for purpose, cid in broker.bracket_order_ids(order):
+        separate = broker.bracket_order_ids(order) if result.status.is_success else ()
+        placed = result.status.is_success or result.status is OrderStatus.UNKNOWN
+        if placed and broker.capabilities.attached_brackets and not (
+                broker.capabilities.separate_brackets):
+            purposes = [purpose.value for purpose, bracket in (
+                (LegPurpose.TAKE_PROFIT, order.take_profit),
+                (LegPurpose.STOP_LOSS, order.stop_loss)) if bracket is not None]
+            await self.journal.note_venue_closes_async(order.client_order_id, purposes)
+        for purpose, cid in separate:
             await self.journal.record_resting_async(
                 client_order_id=cid,
                 alert_id=alert_id,
@@ -352,7 +373,7 @@ class PlanSequencer:
             )
 
 
-def _goes_ahead(plan: Plan) -> bool:
+def goes_ahead(plan: Plan) -> bool:
     """Whether the plan will act: it sends a leg, or refuses nothing (an exit while flat
     still cancels the router's resting orders). A refused plan cancels nothing either."""
     sends = any(leg.order is not None and leg.denied_reason is None for leg in plan.legs)

@@ -24,7 +24,8 @@ from router_kraken_spot.fake import FAKE_API_KEY, FAKE_API_SECRET, FakeKraken
 
 from router_core import make_plugin_manager
 from router_core.journal import ClaimOutcome
-from router_core.models import ExecutionReport, LegPurpose, OrderResult, OrderStatus
+from router_core.models import ExecutionReport, LegPurpose, OrderResult, OrderStatus, Plan
+from router_core.positions import venue_child_order_id
 from router_core.router import Router
 from router_core.testing import FakeClock
 
@@ -194,12 +195,9 @@ async def _buy_with_bracket_after(s: Spot, existing: str) -> tuple[str, str]:
     return entry, close
 
 
-# -- known gaps, left for follow-ups (outside sequencing): strict, so a fix shows up ----------
+# -- a close that executed at the venue, and coins held by the router's own close -----------
 
 
-@pytest.mark.xfail(strict=True, reason="the holdings count the router's own fills only: a "
-                   "conditional close that executed at the venue is not subtracted, so the "
-                   "next exit sells 0.1 of the user's coins")
 async def test_after_the_router_s_stop_executed_an_exit_sells_nothing(
     make_spot: MakeSpot,
 ) -> None:
@@ -211,9 +209,6 @@ async def test_after_the_router_s_stop_executed_an_exit_sells_nothing(
     assert s.btc == WALLET  # the user's coins untouched
 
 
-@pytest.mark.xfail(strict=True, reason="the cash position is capped at the free balance read "
-                   "before the cancels, and the resting close holds the router's coins: with "
-                   "no other coins in the wallet the exit cancels the stop and sells nothing")
 async def test_an_exit_sells_the_router_s_coins_held_by_its_own_close(
     make_spot: MakeSpot,
 ) -> None:
@@ -224,6 +219,195 @@ async def test_an_exit_sells_the_router_s_coins_held_by_its_own_close(
     report = await s.route(action="exit")
     assert s.open_orders() == {}  # the stop is cancelled (this part works)
     assert s.btc == 0, report.to_dict()
+
+
+PAIR = "XXBTZUSD"
+
+
+async def test_an_executed_stop_is_journaled_once_as_a_leg_of_its_entry_s_alert(
+    make_spot: MakeSpot,
+) -> None:
+    s = await make_spot()
+    bought = await s.route(action="buy", quantity="0.1", stopLoss={"stopPrice": "47000"})
+    entry = bought.legs[0].result.venue_order_id
+    (close,) = s.closes()
+    s.fake.fill(close, "47000")
+    journal = s.router.journal
+
+    exited = await s.route(action="exit")
+
+    assert exited.ok and exited.legs == () and s.sells() == []
+    (position,) = exited.positions
+    assert position.before == 0 and position.after == 0
+    assert position.source is not None
+    assert (f"its stop loss {close} (placed by the venue for its order {entry}) sold 0.1 at "
+            "the venue") in position.source
+    entry_leg, child = journal.legs_for_alert(bought.alert_id)
+    assert entry_leg.result is not None and entry_leg.result["venue_order_id"] == entry
+    assert entry_leg.order["venue_closes"] == ["stop_loss"]
+    assert child.client_order_id == venue_child_order_id("spot", close)
+    assert (child.purpose, child.status, child.order["side"], child.order["ticker"]) == (
+        "stop_loss", "filled", "sell", "XBTUSD")
+    assert child.order["parent_venue_order_id"] == entry
+    assert child.order["parent_client_order_id"] == entry_leg.client_order_id
+    result = OrderResult.from_dict(child.result or {})
+    assert (result.venue_order_id, result.parent_venue_order_id, result.filled_quantity,
+            result.average_price) == (close, entry, D("0.1"), D("47000"))
+    assert f"stop loss placed by the venue for the router's order {entry}" in (
+        result.reason or "")
+    assert journal.holdings("spot", PAIR) == 0
+    assert journal.unresolved_legs() == [] and journal.open_legs("spot", PAIR) == []
+
+    # seen again: counted once, and no longer asked about (its parent is settled)
+    closed_reads = _count(s, "ClosedOrders")
+    again = await s.route(action="exit")
+    assert again.legs == () and journal.holdings("spot", PAIR) == 0
+    assert _count(s, "ClosedOrders") == closed_reads
+    assert len(journal.legs_for_alert(bought.alert_id)) == 2
+
+    # what the router buys next is what the next exit sells: never the user's coins
+    await s.route(action="buy", quantity="0.2")
+    sold = await s.route(action="exit")
+    assert sold.ok and s.sells() == [{"type": "sell", "ordertype": "market", "volume": "0.2"}]
+    assert s.btc == WALLET
+
+
+async def test_a_take_profit_that_executed_is_counted_too(make_spot: MakeSpot) -> None:
+    s = await make_spot()
+    await s.route(action="buy", quantity="0.1", takeProfit={"limitPrice": "55000"})
+    (close,) = s.closes()
+    s.fake.fill(close)  # the limit sell executes
+    await s.route(action="buy", quantity="0.3")  # a plain buy: the position is not read
+    exited = await s.route(action="exit")
+    assert exited.ok and s.sells()[-1] == {"type": "sell", "ordertype": "market",
+                                           "volume": "0.3"}
+    (child,) = _all_children(s)
+    assert (child.purpose, child.status, child.order["side"]) == ("take_profit", "filled", "sell")
+    assert s.btc == WALLET
+
+
+def _all_children(s: Spot) -> list[Any]:
+    return [leg for alert in s.router.journal.recent_alerts()
+            for leg in s.router.journal.legs_for_alert(alert.alert_id)
+            if "parent_venue_order_id" in leg.order]
+
+
+def _count(s: Spot, method: str) -> int:
+    return sum(1 for call in s.fake.calls if call.method == method)
+
+
+async def test_an_exit_sells_the_router_s_coins_held_by_its_own_take_profit(
+    make_spot: MakeSpot,
+) -> None:
+    s = await make_spot()
+    s.fake.set_balance("XXBT", "0")
+    await s.route(action="buy", quantity="0.1", takeProfit={"limitPrice": "55000"})
+    assert s.btc == D("0.1") and s.btc_held == D("0.1")
+    report = await s.route(action="exit")
+    assert report.ok and s.btc == 0 and s.open_orders() == {}
+    cancel, sold = report.legs
+    assert cancel.purpose is LegPurpose.CANCEL and cancel.result.status is OrderStatus.CANCELED
+    assert sold.purpose is LegPurpose.CLOSE and sold.result.status is OrderStatus.FILLED
+    assert report.positions[0].before == D("0.1") and report.positions[0].after == 0
+
+
+async def test_an_exit_sells_the_router_s_coins_held_by_its_own_resting_limit_sell(
+    make_spot: MakeSpot,
+) -> None:
+    s = await make_spot()
+    s.fake.set_balance("XXBT", "0")
+    await s.route(action="buy", quantity="0.1")
+    resting = await s.route(action="sell", quantity="0.1", orderType="limit", limitPrice="60000")
+    assert resting.legs[0].result.status is OrderStatus.ACCEPTED
+    assert s.btc == D("0.1") and s.btc_held == D("0.1")  # the limit sell holds them all
+
+    report = await s.route(action="exit")
+
+    assert report.ok, report.to_dict()
+    assert s.btc == 0 and s.open_orders() == {}
+    cancel, sold = report.legs
+    assert (cancel.purpose, cancel.result.status) == (LegPurpose.CANCEL, OrderStatus.CANCELED)
+    assert (sold.purpose, sold.result.status) == (LegPurpose.CLOSE, OrderStatus.FILLED)
+    assert s.sells()[-1] == {"type": "sell", "ordertype": "market", "volume": "0.1"}
+    assert report.positions[0].before == D("0.1") and report.positions[0].after == 0
+    assert s.router.journal.holdings("spot", PAIR) == 0
+
+
+async def test_a_stop_that_executes_between_the_read_and_the_cancel_is_not_sold_again(
+    make_spot: MakeSpot, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = await make_spot()
+    await s.route(action="buy", quantity="0.1", stopLoss={"stopPrice": "47000"})
+    (close,) = s.closes()
+    broker = s.router.brokers["spot"]
+    listing = broker.open_orders
+
+    async def stop_fires_first(instrument: Any) -> Any:  # just before the cancels look
+        if s.fake.orders[close]["status"] == "open":
+            s.fake.fill(close, "47000")
+        return await listing(instrument)
+
+    monkeypatch.setattr(broker, "open_orders", stop_fires_first)
+    report = await s.route(action="exit")
+    assert report.ok, report.to_dict()
+    assert s.sells() == [] and s.btc == WALLET  # the user's coins untouched
+    assert s.router.journal.holdings("spot", PAIR) == 0
+
+
+async def test_when_the_venue_cannot_list_the_closes_nothing_is_sold(
+    make_spot: MakeSpot,
+) -> None:
+    s = await make_spot()
+    await s.route(action="buy", quantity="0.1", stopLoss={"stopPrice": "47000"})
+    (close,) = s.closes()
+    s.fake.fill(close, "47000")
+    s.fake.fail_next("ClosedOrders", "EGeneral:Permission denied")
+    report = await s.route(action="exit")
+    assert not report.ok and s.sells() == [] and s.btc == WALLET
+    (leg,) = report.legs
+    assert leg.result.status is OrderStatus.DENIED
+    assert "could not be listed" in (leg.result.reason or "")
+    retried = await s.route(action="exit")  # the venue answers again: nothing to sell
+    assert retried.ok and s.sells() == [] and s.btc == WALLET
+
+
+async def test_a_journaled_open_close_survives_a_restart_and_is_never_sent(
+    make_spot: MakeSpot, tmp_path: Path,
+) -> None:
+    s = await make_spot()
+    bought = await s.route(action="buy", quantity="0.1", stopLoss={"stopPrice": "47000"})
+    entry = bought.legs[0].result.venue_order_id
+    (close,) = s.closes()
+    body = json.dumps({"ticker": "XBTUSD", "action": "exit", "accounts": ["spot"]}).encode()
+    (plan,) = await s.router.preview(s.router.parse(body, "application/json"))
+    assert isinstance(plan, Plan)  # the dry run reads the position: the close is journaled
+    assert any("position is then read again" in note for note in plan.notes)
+    child = s.router.journal.get_leg(venue_child_order_id("spot", close))
+    assert child is not None and child.status == "accepted" and child.alert_id == bought.alert_id
+    assert s.router.journal.has_resting("spot", PAIR)
+    assert s.router.journal.open_legs("spot", PAIR) == []  # never cancelled by a client id
+
+    orders = s.fake.add_order_calls  # a second router on the same journal: a restart
+    again = Router.from_config_file(
+        next(tmp_path.glob("spot-0.toml")), clock=s.fake.clock, transport=s.fake.transport(),
+        plugins=make_plugin_manager(["kraken-spot"]))
+    try:
+        assert await again.start() == []
+        assert s.fake.add_order_calls == orders  # recovery sent nothing
+        assert again.journal.unresolved_legs() == []
+        acceptance = again.accept(json.dumps({
+            "id": str(uuid.uuid4()), "ticker": "XBTUSD", "action": "exit",
+            "accounts": ["spot"]}).encode(), "application/json")
+        report = await again.execute(acceptance.alert_id)
+    finally:
+        await again.close()
+    assert report.ok, report.to_dict()
+    cancel, sold = report.legs
+    assert (cancel.result.venue_order_id, cancel.result.parent_venue_order_id) == (close, entry)
+    assert sold.result.status is OrderStatus.FILLED
+    cancels = [c.fields for c in s.fake.calls if c.method == "CancelOrder"]
+    assert cancels and all(fields.get("txid") == close for fields in cancels)
+    assert s.btc == WALLET and s.fake.orders[close]["status"] == "canceled"
 
 
 async def test_a_resting_entry_s_close_appears_once_it_fills(make_spot: MakeSpot) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from router_core import (
     OrderStatus,
     OrderType,
     Position,
+    Side,
     TimeInForce,
     VenueUnavailable,
 )
@@ -39,6 +40,7 @@ log = logging.getLogger("router_kraken_spot")
 
 VALIDATE_ONLY_REASON = "validate only: nothing placed"
 _FINAL = {"closed", "canceled", "expired"}
+CHILD_PAGES = 4  # ClosedOrders pages (50 orders, 2 REST points each) read for closes at most
 
 
 class KrakenSpotBroker(Broker):
@@ -246,6 +248,68 @@ class KrakenSpotBroker(Broker):
                            venue_order_id=venue_order_id,
                            reason="cancel pending" if pending else "canceled")
 
+    async def child_orders(
+        self, parent_venue_order_ids: Collection[str], instrument: Instrument
+    ) -> Sequence[tuple[Side, OrderResult]]:
+        """The conditional closes Kraken placed for the given orders (``refid`` = the
+        parent's txid), open or finished, on the instrument's pair.
+
+        Neither listing filters by ``refid``: OpenOrders (1 REST point) is read whole, then
+        ClosedOrders (2 points a page of 50, the most recent first) page after page, until
+        each parent has a close found, or the listing has gone past the time the parent was
+        opened (a close is opened after its parent, and closes after it opened); at most
+        ``CHILD_PAGES`` pages. A parent whose close rests costs the OpenOrders read only.
+        """
+        parents = {str(txid) for txid in parent_venue_order_ids if txid}
+        if not parents:
+            return []
+        names = {instrument.symbol, str(instrument.venue.get("altname", instrument.symbol))}
+        found: dict[str, tuple[Side, OrderResult]] = {}
+        opened: dict[str, float] = {}  # parent txid -> opentm, once seen
+
+        def read(orders: Any) -> float | None:
+            """Collect the closes among ``orders``; returns the earliest close time seen."""
+            earliest = None
+            for txid, data in (orders or {}).items():
+                if not isinstance(data, Mapping):
+                    continue
+                closed_at = _time(data.get("closetm")) or _time(data.get("opentm"))
+                if closed_at is not None:
+                    earliest = closed_at if earliest is None else min(earliest, closed_at)
+                if str(txid) in parents and _time(data.get("opentm")) is not None:
+                    opened[str(txid)] = _time(data.get("opentm")) or 0.0
+                child = _child_order(str(txid), data, parents, names)
+                if child is not None:
+                    found[str(txid)] = child  # a later listing is the newer word
+            return earliest
+
+        def settled(reached: float | None) -> bool:
+            done = {r.parent_venue_order_id for _, r in found.values()}
+            return all(txid in done or (txid in opened and reached is not None
+                                        and reached < opened[txid]) for txid in parents)
+
+        result = await self.client.private("OpenOrders")
+        read(result.get("open") if isinstance(result, Mapping) else None)
+        reached: float | None = None
+        offset = 0
+        for _ in range(CHILD_PAGES):
+            if settled(reached):
+                break
+            result = await self.client.private("ClosedOrders", [("ofs", str(offset))])
+            closed = result.get("closed") if isinstance(result, Mapping) else None
+            earliest = read(closed)
+            if earliest is not None:
+                reached = earliest if reached is None else min(reached, earliest)
+            offset += len(closed or {})
+            total = result.get("count") if isinstance(result, Mapping) else None
+            if not closed or not isinstance(total, int) or offset >= total:
+                break  # the whole history was read
+        else:
+            if not settled(reached):
+                log.warning("kraken-spot: the conditional closes of %s were looked for in the "
+                            "last %d closed orders only", ", ".join(sorted(parents)), offset)
+        return list(found.values())
+
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
         """OpenOrders, then ClosedOrders, filtered by the client order id (3 REST points).
 
@@ -291,6 +355,27 @@ class KrakenSpotBroker(Broker):
             fh.flush()
             os.fsync(fh.fileno())
         self._userref_ids.add(client_order_id)
+
+
+def _child_order(txid: str, data: Mapping[str, Any], parents: set[str],
+                 names: set[str]) -> tuple[Side, OrderResult] | None:
+    """The order as a conditional close of one of ``parents`` on the pair, or ``None``."""
+    parent = data.get("refid")
+    descr = data.get("descr") or {}
+    side = descr.get("type")
+    if not parent or str(parent) not in parents or descr.get("pair") not in names or (
+            side not in ("buy", "sell")):
+        return None
+    outcome = _to_result(str(data.get("cl_ord_id") or ""), txid, data)
+    return Side(side), dataclasses.replace(outcome, parent_venue_order_id=str(parent))
+
+
+def _time(value: Any) -> float | None:
+    try:
+        moment = float(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment > 0 else None
 
 
 def _balance_entry(balances: Any, asset_id: str, code: str) -> Mapping[str, Any]:

@@ -30,6 +30,7 @@ _PRICE2 = {"stop-loss-limit", "take-profit-limit", "trailing-stop-limit"}
 _OFLAGS = {"post", "fcib", "fciq", "nompp", "viqc"}
 DEADLINE_MIN_SECONDS = 0.5
 DEADLINE_MAX_SECONDS = 60.0
+CLOSED_PAGE = 50  # ClosedOrders answers this many orders at a time
 
 
 class KrakenAnswer(Exception):
@@ -157,8 +158,18 @@ class FakeVenue:
         return {"open": self._lookup(args, {"pending", "open"})}
 
     def _ep_ClosedOrders(self, args: dict[str, str]) -> Any:
+        """As Kraken: 50 orders at a time from ``ofs``, the most recently closed first (the
+        conditional closes of filled entries among them, with their ``refid``); ``count`` is
+        how many match in all."""
         closed = self._lookup(args, {"closed", "canceled", "expired"})
-        return {"closed": closed, "count": len(closed)}
+        newest = sorted(reversed(closed.items()),  # ties: the later placed first
+                        key=lambda item: -float(item[1].get("closetm") or 0))
+        try:
+            offset = max(int(args.get("ofs") or 0), 0)
+        except ValueError:
+            raise KrakenAnswer("EGeneral:Invalid arguments:ofs") from None
+        page = dict(newest[offset:offset + CLOSED_PAGE])
+        return {"closed": page, "count": len(closed)}
 
     def _lookup(self, args: dict[str, str], statuses: set[str]) -> dict[str, Any]:
         now = self.clock.time()
