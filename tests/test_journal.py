@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from router_core.journal import MIGRATIONS, AlertState, ClaimOutcome, Journal
+from router_core.journal import AlertState, ClaimOutcome, Journal
+from router_core.journal_schema import MIGRATIONS
 
 
 def claim(journal: Journal, n: int, *, delivery="d", intent="i", fingerprint="f"):

@@ -20,11 +20,11 @@ from pydantic import SecretStr
 from router_core import make_plugin_manager
 from router_core.cli import main
 from router_core.journal import (
-    MIGRATIONS,
     REFUSED_PER_MINUTE,
     REFUSED_PER_PEER_PER_MINUTE,
     Journal,
 )
+from router_core.journal_schema import MIGRATIONS
 from router_core.router import Router
 from router_core.security import WebhookSettings, parse_allowlist, signature_header
 from router_core.server import create_app
