@@ -83,6 +83,10 @@ _EXPORTS = {
     "NoCookies": "router_core.http_transport",
     "NOT_SENT_ERRORS": "router_core.http_transport",
     "shared_tls_context": "router_core.http_transport",
+    "ErrorRule": "router_core.sdk",
+    "ErrorTable": "router_core.sdk",
+    "InstrumentCache": "router_core.sdk",
+    "venue_http_client": "router_core.sdk",
     # the core's engine, for a plugin's end-to-end tests (config file in, reports out)
     "Router": "router_core.router",
 }
@@ -177,3 +181,4 @@ if TYPE_CHECKING:
     from .plugins import PluginSet, hookimpl, make_plugin_manager  # noqa: F401
     from .ratelimit import DecayingCounter, RateLimiterRegistry  # noqa: F401
     from .router import Router  # noqa: F401
+    from .sdk import ErrorRule, ErrorTable, InstrumentCache, venue_http_client  # noqa: F401

@@ -29,20 +29,18 @@ from pydantic import SecretBytes, SecretStr
 
 from router_core import (
     NOT_SENT_ERRORS,
-    AiohttpTransport,
     AmbiguousOutcome,
     AuthError,
     BrokerError,
     Clock,
     InvalidOrder,
-    NoCookies,
     NonceSource,
     PermissionDenied,
     RateLimited,
     RateLimiterRegistry,
     RetryClass,
     VenueUnavailable,
-    shared_tls_context,
+    venue_http_client,
 )
 
 from .config import API_PATH
@@ -112,15 +110,14 @@ class KrakenFuturesClient:
         self._clock = clock
         self._timeout = timeout
         self.server_offset = 0.0  # Kraken server time minus local time, in seconds
-        self._http = httpx.AsyncClient(
+        # the core's AiohttpTransport (one TLS context for every account in the process) unless
+        # a test injects a transport; no cookies, no redirects
+        self._http = venue_http_client(
             base_url=host,
-            # one TLS context for every account in the process (see shared_tls_context)
-            transport=(transport if transport is not None
-                       else AiohttpTransport(ssl=shared_tls_context())),
+            transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            follow_redirects=False,
-            cookies=NoCookies(),
-            headers={"Accept": "application/json", "User-Agent": "alert-router-kraken-futures"},
+            user_agent="alert-router-kraken-futures",
+            headers={"Accept": "application/json"},
         )
 
     def __repr__(self) -> str:

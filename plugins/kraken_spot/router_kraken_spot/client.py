@@ -28,19 +28,17 @@ from pydantic import SecretStr
 
 from router_core import (
     NOT_SENT_ERRORS,
-    AiohttpTransport,
     AmbiguousOutcome,
     BrokerContext,
     BrokerError,
     ConfigError,
     DecayingCounter,
-    NoCookies,
     NonceSource,
     RateLimited,
     RetryClass,
     VenueUnavailable,
     key_fingerprint,
-    shared_tls_context,
+    venue_http_client,
 )
 
 from . import __version__
@@ -109,15 +107,13 @@ class KrakenSpotClient:
                 rest_max, rest_decay, clock=clock, name=f"kraken-spot REST counter {self.key_id}"
             ),
         )
-        self._http = httpx.AsyncClient(
+        # the core's AiohttpTransport (one TLS context for every account in the process) unless
+        # a test injects a transport; no cookies, no redirects
+        self._http = venue_http_client(
             base_url=config.base_url,
-            # one TLS context for every account in the process (see shared_tls_context)
-            transport=(context.transport if context.transport is not None
-                       else AiohttpTransport(ssl=shared_tls_context())),
-            timeout=httpx.Timeout(config.timeout_seconds),
-            headers={"User-Agent": f"alert-router-kraken-spot/{__version__}"},
-            follow_redirects=False,
-            cookies=NoCookies(),
+            transport=context.transport,
+            timeout=config.timeout_seconds,
+            user_agent=f"alert-router-kraken-spot/{__version__}",
         )
         self._urls: dict[str, httpx.URL] = {}
         self.clock_offset: float | None = None  # Kraken server time minus our clock.time()

@@ -7,7 +7,6 @@ two asset codes each (XBT/BTC, XDG/DOGE). Every spelling is indexed to the pair 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -23,6 +22,7 @@ from router_core import (
     VenueUnavailable,
     decimals_step,
 )
+from router_core import InstrumentCache as CoreInstrumentCache
 
 REFRESH_SECONDS = 60.0
 
@@ -139,40 +139,25 @@ class PairIndex:
 
 
 class InstrumentCache:
-    """Loads AssetPairs through ``fetch`` once; reloads on a miss at most once a minute."""
+    """Loads AssetPairs through ``fetch`` once; reloads on a miss at most once a minute (the
+    core's ``InstrumentCache``: one load at a time, a failed load changes nothing)."""
 
     def __init__(self, fetch: Callable[[], Awaitable[Mapping[str, Any]]], clock: Clock) -> None:
         self._fetch = fetch
-        self._clock = clock
-        self._index: PairIndex | None = None
-        self._loaded_at = float("-inf")
-        self._lock = asyncio.Lock()
+        self._cache = CoreInstrumentCache(self._load, clock=clock,
+                                          refresh_seconds=REFRESH_SECONDS)
 
     async def index(self) -> PairIndex:
-        if self._index is None:
-            await self._load()
-        assert self._index is not None
-        return self._index
+        return await self._cache.get()
 
-    async def _load(self) -> None:
-        async with self._lock:
-            if self._index is not None and self._recent():
-                return
-            pairs = await self._fetch()
-            if not isinstance(pairs, Mapping):
-                raise VenueUnavailable("Kraken AssetPairs answered without a pair map")
-            self._index = PairIndex(pairs)
-            self._loaded_at = self._clock.monotonic()
-
-    def _recent(self) -> bool:
-        return self._clock.monotonic() - self._loaded_at < REFRESH_SECONDS
+    async def _load(self) -> PairIndex:
+        pairs = await self._fetch()
+        if not isinstance(pairs, Mapping):
+            raise VenueUnavailable("Kraken AssetPairs answered without a pair map")
+        return PairIndex(pairs)
 
     async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
-        index = await self.index()
-        instrument = index.find(symbol)
-        if instrument is None and not self._recent():
-            await self._load()
-            instrument = (await self.index()).find(symbol)
+        instrument = await self._cache.find(lambda index: index.find(symbol))
         if instrument is None:
             raise UnknownSymbol(
                 f"Kraken spot has no pair for {symbol.raw!r} (tried key, altname, wsname and "
