@@ -75,7 +75,7 @@ class AccountPlanner:
             quantity, sizing_denial = await self._size(
                 alert, account, broker, instrument, position, price, multiplier
             )
-        caps = broker.capabilities
+        caps = broker.capabilities_for(instrument)
         decision = plan_legs(
             PlanRequest(
                 action=alert.action,

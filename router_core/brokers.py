@@ -215,6 +215,22 @@ class Broker(ABC):
     async def position(self, instrument: Instrument) -> Position:
         """The current net position on ``instrument`` (zero when flat)."""
 
+    def capabilities_for(self, instrument: Instrument) -> Capabilities:
+        """What this account can do on ``instrument``: ``self.capabilities`` unless the venue
+        differs per instrument (order types, brackets, leverage, post-only on some markets).
+
+        Called while planning and building each order. Return a ``Capabilities`` with the
+        same ``kind`` as the account's: how an account holds positions does not vary per
+        instrument. Example::
+
+            def capabilities_for(self, instrument):
+                if instrument.venue.get("market_only"):
+                    return dataclasses.replace(
+                        self.capabilities, order_types=frozenset({OrderType.MARKET}))
+                return self.capabilities
+        """
+        return self.capabilities
+
     async def reference_price(self, instrument: Instrument) -> Any:
         """A current price when the alert carries none; ``None`` when the venue cannot tell."""
         return None

@@ -244,7 +244,8 @@ class LegRunner:
         """An entry found by lookup never went through the code in ``submit_order`` that places
         its separate take profit and stop loss: place them now (their ids are deterministic)."""
         wants = order.take_profit is not None or order.stop_loss is not None
-        if not (wants and broker.capabilities.separate_brackets and found.status.is_success):
+        caps = broker.capabilities_for(order.instrument)
+        if not (wants and caps.separate_brackets and found.status.is_success):
             return found
         try:
             return await broker.place_brackets(order, found)

@@ -47,7 +47,7 @@ def build_order(
     this leg cannot do; the router turns those into denied legs.
     """
     assert spec.side is not None
-    caps = broker.capabilities
+    caps = broker.capabilities_for(instrument)
     order_type = OrderType(alert.order_type)
     if order_type not in caps.order_types:
         raise BrokerError(f"{broker.name} does not support {order_type.value} orders")
@@ -99,7 +99,7 @@ def build_order(
 def brackets_for(
     alert: Alert, side: Side, instrument: Instrument, entry: Decimal | None, broker: Broker
 ) -> tuple[Bracket | None, Bracket | None]:
-    caps = broker.capabilities
+    caps = broker.capabilities_for(instrument)
     if not (caps.attached_brackets or caps.separate_brackets):
         raise BrokerError(f"{broker.name} cannot attach a take profit or stop loss to an order")
     if entry is None:

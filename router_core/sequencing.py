@@ -275,7 +275,7 @@ class PlanSequencer:
                 LegReport(account, broker.name, LegPurpose.CANCEL, result,
                           Side(side) if side in ("buy", "sell") else None, instrument.symbol)
             )
-        if broker.capabilities.attached_brackets:
+        if broker.capabilities_for(instrument).attached_brackets:
             reports.extend(await self._cancel_conditional_closes(broker, account, instrument))
         return reports
 
@@ -351,8 +351,8 @@ class PlanSequencer:
             return
         separate = broker.bracket_order_ids(order) if result.status.is_success else ()
         placed = result.status.is_success or result.status is OrderStatus.UNKNOWN
-        if placed and broker.capabilities.attached_brackets and not (
-                broker.capabilities.separate_brackets):
+        caps = broker.capabilities_for(order.instrument)
+        if placed and caps.attached_brackets and not caps.separate_brackets:
             purposes = [purpose.value for purpose, bracket in (
                 (LegPurpose.TAKE_PROFIT, order.take_profit),
                 (LegPurpose.STOP_LOSS, order.stop_loss)) if bracket is not None]
