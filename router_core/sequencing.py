@@ -227,18 +227,13 @@ class PlanSequencer:
                 continue  # ours without a client order id (Kraken's userref orders), or a
                 # conditional close of ours, cancelled (or tried) just before
             venue_id = order.venue_order_id or ""
-            try:
-                result = await broker.cancel_venue_order(venue_id, instrument)
-            except OrderNotFound:
+            cancelled = await _cancel_by_venue_id(broker, order, instrument)
+            if cancelled is None:
                 continue  # filled or cancelled since
-            except BrokerError as exc:
-                result = OrderResult(
-                    OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
-                    order.client_order_id, venue_id, reason=f"cancel failed: {exc}",
-                )
             reason = "not placed by this router (cancel_foreign_orders = true)"
-            result = replace(result, venue_order_id=result.venue_order_id or venue_id,
-                             reason=f"{result.reason}; {reason}" if result.reason else reason)
+            result = replace(cancelled, venue_order_id=cancelled.venue_order_id or venue_id,
+                             reason=f"{cancelled.reason}; {reason}" if cancelled.reason
+                             else reason)
             reports.append(LegReport(account, broker.name, LegPurpose.CANCEL, result, None,
                                      instrument.symbol))
         return reports
@@ -307,15 +302,10 @@ class PlanSequencer:
             if not parent or parent not in ours or not order.venue_order_id:
                 continue
             venue_id = order.venue_order_id
-            try:
-                result = await broker.cancel_venue_order(venue_id, instrument)
-            except OrderNotFound:
+            cancelled = await _cancel_by_venue_id(broker, order, instrument)
+            if cancelled is None:
                 continue  # filled or cancelled since
-            except BrokerError as exc:
-                result = OrderResult(
-                    OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
-                    order.client_order_id, venue_id, reason=f"cancel failed: {exc}",
-                )
+            result = cancelled
             # Its outcome is not journaled here: a fill just before the cancel is counted by
             # the next look at the venue's closes (``positions``), which reads the final state.
             reason = f"conditional close of the router's order {parent}"
@@ -371,6 +361,23 @@ class PlanSequencer:
                 order={**order_summary(order, ticker), "purpose": purpose.value,
                        "side": order.side.opposite.value},
             )
+
+
+async def _cancel_by_venue_id(
+    broker: Broker, order: OrderResult, instrument: Instrument
+) -> OrderResult | None:
+    """Cancel a resting order the journal does not know by its venue id; ``None`` when it is
+    no longer there (filled or cancelled since)."""
+    venue_id = order.venue_order_id or ""
+    try:
+        return await broker.cancel_venue_order(venue_id, instrument)
+    except OrderNotFound:
+        return None
+    except BrokerError as exc:
+        return OrderResult(
+            OrderStatus.REJECTED if exc.from_venue else OrderStatus.DENIED,
+            order.client_order_id, venue_id, reason=f"cancel failed: {exc}",
+        )
 
 
 def goes_ahead(plan: Plan) -> bool:
