@@ -507,6 +507,27 @@ class Journal:
         )
         return Decimal(rows[0][0]) if rows else Decimal(0)
 
+    def all_holdings(self) -> list[tuple[str, str, Decimal]]:
+        """Every (account, symbol, quantity) the router counts as its own on cash accounts."""
+        rows = self._read("SELECT account, symbol, quantity FROM holdings ORDER BY account, symbol")
+        return [(account, symbol, Decimal(quantity)) for account, symbol, quantity in rows]
+
+    def set_holdings(self, account: str, symbol: str, quantity: Decimal) -> Decimal:
+        """Set what the router counts as its own (an operator adopting coins bought before
+        the router counted its fills); returns the previous figure."""
+
+        def work(db: sqlite3.Connection) -> Decimal:
+            row = db.execute("SELECT quantity FROM holdings WHERE account = ? AND symbol = ?",
+                             (account, symbol)).fetchone()
+            db.execute(
+                "INSERT INTO holdings VALUES (?, ?, ?) ON CONFLICT (account, symbol)"
+                " DO UPDATE SET quantity = excluded.quantity",
+                (account, symbol, format(quantity, "f")),
+            )
+            return Decimal(row[0]) if row else Decimal(0)
+
+        return Decimal(self._write(work))
+
     def legs_since(self, account: str, since: float, *, at_most: int) -> int:
         """How many legs were committed for an account since a time (orders per minute),
         counting no further than ``at_most``: a busy account must not make every check slower."""
