@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .brokers import Broker
 from .clock import Clock
 from .config import AccountConfig
+from .decimals import format_decimal
 from .errors import BrokerError
 from .hooks import PlanContext, hook_caller
 from .journal import Journal
@@ -42,6 +43,7 @@ log = logging.getLogger("router_core")
 
 EQUITY_TYPES = frozenset({QuantityType.PERCENT_OF_EQUITY, QuantityType.RISK_PERCENT})
 SIZED_ACTIONS = frozenset({Action.BUY, Action.SELL, Action.ADD})
+ZERO = Decimal(0)
 
 
 class AccountPlanner:
@@ -76,7 +78,7 @@ class AccountPlanner:
                 alert, account, broker, instrument, position, price, multiplier
             )
         caps = broker.capabilities_for(instrument)
-        decision = plan_legs(
+        request = (
             PlanRequest(
                 action=alert.action,
                 sentiment=alert.sentiment,
@@ -96,6 +98,15 @@ class AccountPlanner:
                 lot_size=instrument.lot_size,
             )
         )
+        decision = plan_legs(request)
+        source = view.source if view is not None else None
+        if view is not None and view.promised > 0 and not decision.cancel_resting:
+            # The router's resting sells stay and may still sell part of the holding: this
+            # plan may only sell the rest, or a stop would later sell the user's coins.
+            position = replace(position, quantity=max(position.quantity - view.promised, ZERO))
+            decision = plan_legs(replace(request, position=position.quantity))
+            source = (f"{view.source}, less {format_decimal(view.promised)} its resting sells "
+                      f"may still sell")
         legs = []
         for spec in decision.legs:
             denied = spec.denied
@@ -119,7 +130,7 @@ class AccountPlanner:
             decision.notes,
             target=decision.target if view is not None else None,
             cancel_resting=decision.cancel_resting,
-            position_source=view.source if view is not None else None,
+            position_source=source,
         )
         denial = await self._risk(plan, account, position, price)
         if denial is not None:

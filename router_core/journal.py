@@ -507,6 +507,22 @@ class Journal:
         )
         return Decimal(rows[0][0]) if rows else Decimal(0)
 
+    def resting_sells(self, account: str, symbol: str) -> Decimal:
+        """How much of what the router holds is already promised to sell orders that may still
+        execute: its own resting, pending or unknown sells, and the venue's resting closes of
+        its orders, each for what is left unfilled."""
+        rows = self._read(
+            "SELECT quantity, result FROM legs WHERE account = ? AND symbol = ? AND side = 'sell'"
+            " AND status IN ('accepted', 'partially_filled', 'pending', 'unknown')",
+            (account, symbol),
+        )
+        total = Decimal(0)
+        for quantity, result in rows:
+            filled = json.loads(result).get("filled_quantity") if result else None
+            left = Decimal(quantity or 0) - Decimal(filled or 0)
+            total += max(left, Decimal(0))
+        return total
+
     def all_holdings(self) -> list[tuple[str, str, Decimal]]:
         """Every (account, symbol, quantity) the router counts as its own on cash accounts."""
         rows = self._read("SELECT account, symbol, quantity FROM holdings ORDER BY account, symbol")

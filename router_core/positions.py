@@ -10,7 +10,10 @@ One place answers "what does this account hold in this instrument":
   same wallet, are never sold. ``position_source = "venue_balance"`` opts an account into the
   whole free balance instead.
 
-Before counting, the router's own resting orders on the symbol are looked up, so a limit buy
+What the router's own resting sells (and the venue's resting closes of its orders) may still
+sell is reported beside it (``promised``): a plan that leaves those orders resting may not
+sell it again (``account_plan``). Before counting, the router's own resting
+orders on the symbol are looked up, so a limit buy
 that filled since the last alert counts; and so are the orders the venue placed by itself
 from the router's orders (a conditional close Kraken places once the entry executes): each is
 journaled as a leg of its parent's alert, so a stop that executed at the venue comes off what
@@ -43,6 +46,9 @@ class PositionView:
 
     position: Position
     source: str
+    # cash: how much of the position the router's resting sells (and the venue's resting
+    # closes of its orders) may still sell; a plan that leaves them resting must not sell it
+    promised: Decimal = Decimal(0)
 
 
 async def read_position(
@@ -62,13 +68,19 @@ async def read_position(
     await refresh_resting(broker, journal, account.name, instrument)
     counted = await count_venue_closes(broker, journal, account.name, instrument)
     held = max(journal.holdings(account.name, instrument.symbol), Decimal(0))
+    # What resting sells of the router (and the venue's closes of its orders) may still sell
+    # is not there to sell again: a partial sell beside a resting stop for the whole holding
+    # would otherwise leave the stop to sell the user's coins. An exit cancels those orders
+    # first and reads the position again, so it sells everything.
+    promised = min(journal.resting_sells(account.name, instrument.symbol), held)
     quantity = min(held, wallet)
     source = f"what this router bought and holds ({_fmt(held)})"
     if held > wallet:
         source += f", capped at the free balance {_fmt(wallet)}"
     if counted:
         source += "; counted now: " + "; ".join(counted)
-    return PositionView(Position(instrument.symbol, quantity, venue.average_price), source)
+    return PositionView(Position(instrument.symbol, quantity, venue.average_price), source,
+                        promised)
 
 
 async def refresh_resting(
