@@ -533,14 +533,9 @@ class Journal:
         the router counted its fills); returns the previous figure."""
 
         def work(db: sqlite3.Connection) -> Decimal:
-            row = db.execute("SELECT quantity FROM holdings WHERE account = ? AND symbol = ?",
-                             (account, symbol)).fetchone()
-            db.execute(
-                "INSERT INTO holdings VALUES (?, ?, ?) ON CONFLICT (account, symbol)"
-                " DO UPDATE SET quantity = excluded.quantity",
-                (account, symbol, format(quantity, "f")),
-            )
-            return Decimal(row[0]) if row else Decimal(0)
+            before = _held(db, account, symbol)
+            _store_held(db, account, symbol, quantity)
+            return before
 
         return Decimal(self._write(work))
 
@@ -724,20 +719,27 @@ def _count_fill(db: sqlite3.Connection, client_order_id: str, filled: Decimal) -
     if delta == 0 or not delta.is_finite():
         return Decimal(0)
     signed = delta if side == "buy" else -delta
-    held = db.execute(
-        "SELECT quantity FROM holdings WHERE account = ? AND symbol = ?", (account, symbol)
-    ).fetchone()
-    total = Decimal(held[0] if held else 0) + signed
-    db.execute(
-        "INSERT INTO holdings VALUES (?, ?, ?) ON CONFLICT (account, symbol)"
-        " DO UPDATE SET quantity = excluded.quantity",
-        (account, symbol, format(total, "f")),
-    )
+    _store_held(db, account, symbol, _held(db, account, symbol) + signed)
     db.execute(
         "UPDATE legs SET counted = ? WHERE client_order_id = ?",
         (format(filled, "f"), client_order_id),
     )
     return delta
+
+
+def _held(db: sqlite3.Connection, account: str, symbol: str) -> Decimal:
+    row = db.execute(
+        "SELECT quantity FROM holdings WHERE account = ? AND symbol = ?", (account, symbol)
+    ).fetchone()
+    return Decimal(row[0]) if row else Decimal(0)
+
+
+def _store_held(db: sqlite3.Connection, account: str, symbol: str, quantity: Decimal) -> None:
+    db.execute(
+        "INSERT INTO holdings VALUES (?, ?, ?) ON CONFLICT (account, symbol)"
+        " DO UPDATE SET quantity = excluded.quantity",
+        (account, symbol, format(quantity, "f")),
+    )
 
 
 def _refused_insert(row: tuple[Any, ...]) -> Work:

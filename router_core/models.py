@@ -15,6 +15,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from .decimals import format_decimal
+
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -526,12 +528,7 @@ def _leg_dict(leg: Leg) -> dict[str, Any]:
 
 def _plain(value: Decimal | None) -> str | None:
     """A position as people write it: ``0`` and ``-0.3``, never ``0.0`` or ``-3E-1``."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return None if value is None else format_decimal(value)
 
 
 def _str(value: Decimal | None) -> str | None:

@@ -85,26 +85,20 @@ async def read_position(
 
 async def refresh_resting(
     broker: Broker, journal: Journal, account: str, instrument: Instrument
-) -> list[OrderResult]:
+) -> None:
     """Look up the router's resting orders on the symbol and journal what changed (a fill
-    counts into the holdings). Returns the orders still resting. A lookup that fails leaves
-    the journal as it was: the order's last known outcome still stands."""
-    resting = []
+    counts into the holdings). A lookup that fails leaves the journal as it was: the order's
+    last known outcome still stands."""
     for leg in journal.open_legs(account, instrument.symbol):
         try:
             found = await broker.find_order(leg.client_order_id, instrument)
         except NotSupported:
-            return []
+            return
         except BrokerError as exc:
             log.warning("lookup of resting order %s failed: %s", leg.client_order_id, exc)
             continue
-        if found is None:
-            continue
-        if found.to_dict() != leg.result:
+        if found is not None and found.to_dict() != leg.result:
             await journal.record_outcome_async(leg.client_order_id, found.to_dict())
-        if found.status.value in ("accepted", "partially_filled"):
-            resting.append(found)
-    return resting
 
 
 # Outcomes of an order the venue placed that say where it stands; any other (unknown, denied)
