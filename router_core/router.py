@@ -486,6 +486,13 @@ class Router:
             for account, multiplier in self._targets(alert)
         ]
 
+    async def dry_run(self, alert: Alert, raw: bytes) -> list[dict[str, Any]]:
+        """``preview`` as a dry run answers it (``send --dry-run``, ``?dry_run=true``): each
+        account's plan, or why there is none, with the client order ids the alert would use."""
+        plans = await self.preview(alert, self.intent_key(alert, raw))
+        return [plan.to_dict() if not isinstance(plan, str) else {"refused": plan}
+                for plan in plans]
+
     @staticmethod
     def intent_key(alert: Alert, raw: bytes, delivery_key: str | None = None) -> str:
         """The alert's own intent key, or one from the body's hash when it carries none."""

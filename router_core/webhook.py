@@ -300,10 +300,7 @@ async def dry_run(router: Router, raw: bytes, content_type: str | None) -> JSONR
     except AlertError as exc:
         return JSONResponse([{"field": e.field, "reason": e.reason} for e in alert_errors(exc)],
                             422)
-    plans = await router.preview(alert, router.intent_key(alert, raw))
-    return JSONResponse({"dry_run": True, "plans": [
-        plan.to_dict() if not isinstance(plan, str) else {"refused": plan} for plan in plans
-    ]})
+    return JSONResponse({"dry_run": True, "plans": await router.dry_run(alert, raw)})
 
 
 def check_passphrase(alert: Alert, settings: WebhookSettings, *, vouched: bool) -> None:

@@ -75,11 +75,7 @@ async def _dry_run(raw: bytes, config: str | None) -> list[dict[str, object]]:
     router = Router.from_config_file(config)
     try:
         await router.start_brokers()
-        alert = router.parse(raw, "application/json")
-        return [
-            plan.to_dict() if not isinstance(plan, str) else {"refused": plan}
-            for plan in await router.preview(alert, router.intent_key(alert, raw))
-        ]
+        return await router.dry_run(router.parse(raw, "application/json"), raw)
     finally:
         await router.close()
 
