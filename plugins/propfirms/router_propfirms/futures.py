@@ -32,8 +32,9 @@ from functools import lru_cache
 
 from pydantic import ConfigDict, Field
 
-from router_core import BrokerConfig, CanonicalSymbol, InstrumentKind, UnknownSymbol
+from router_core import BrokerConfig, CanonicalSymbol, Instrument, InstrumentKind, UnknownSymbol
 
+_ONE = Decimal(1)  # futures trade whole contracts
 MONTH_CODES = "FGHJKMNQUVXZ"  # January .. December (CME standard)
 QUARTERLY = "HMUZ"
 MONTHLY = MONTH_CODES
@@ -379,6 +380,43 @@ def front_contract(spec: ContractSpec, today: date, *, roll_days: int | None = N
     while contract.roll_date(roll_days) <= today:
         contract = contract.next_in_cycle()
     return contract
+
+
+def futures_instrument(
+    contract: Contract,
+    symbol: str,
+    *,
+    roll_days: int | None = None,
+    extras: Mapping[str, object] | None = None,
+) -> Instrument:
+    """The core's Instrument for ``contract`` under the venue's name ``symbol``.
+
+    Whole contracts (``lot_size`` 1), the tick size, the point value as ``contract_size`` and
+    the last trading day as ``expiry``; ``venue`` carries the root, exchange, month code, year,
+    TradingView name and roll date, then the venue's own ``extras``.
+    """
+    spec = contract.spec
+    venue: dict[str, object] = {
+        "root": spec.root,
+        "exchange": spec.exchange,
+        "month_code": contract.month_code,
+        "year": contract.year,
+        "tradingview": contract.tradingview,
+        "roll_date": contract.roll_date(roll_days).isoformat(),
+    }
+    venue.update(extras or {})
+    return Instrument(
+        symbol=symbol,
+        base=spec.root,
+        quote="USD",
+        kind=InstrumentKind.FUTURE,
+        tick_size=spec.tick_size,
+        lot_size=_ONE,
+        min_quantity=_ONE,
+        contract_size=spec.point_value,
+        expiry=contract.last_trading_day,
+        venue=venue,
+    )
 
 
 def today_from(clock_time: Callable[[], float]) -> date:

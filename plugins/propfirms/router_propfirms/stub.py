@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from datetime import date
-from decimal import Decimal
 from typing import ClassVar, NoReturn
 
 from router_core import (
@@ -26,10 +25,8 @@ from router_core import (
     UnknownSymbol,
 )
 
-from .futures import Contract, FuturesConfig, contract_for, today_from
+from .futures import Contract, FuturesConfig, contract_for, futures_instrument, today_from
 from .settings import CfdConfig
-
-_ONE = Decimal(1)  # futures trade whole contracts
 
 
 def not_implemented(venue: str, what: str) -> NoReturn:
@@ -87,28 +84,11 @@ class FuturesStub(PropFirmStub):
 
     async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
         contract = self.contract(symbol)
-        spec = contract.spec
-        extras: dict[str, object] = {
-            "root": spec.root,
-            "exchange": spec.exchange,
-            "month_code": contract.month_code,
-            "year": contract.year,
-            "tradingview": contract.tradingview,
-            "roll_date": contract.roll_date(self.config.roll_days_before_expiry).isoformat(),
-            "stub": True,
-        }
+        extras: dict[str, object] = {"stub": True}
         extras.update(self.venue_extras(contract, symbol))
-        return Instrument(
-            symbol=self.venue_symbol(contract, symbol),
-            base=spec.root,
-            quote="USD",
-            kind=InstrumentKind.FUTURE,
-            tick_size=spec.tick_size,
-            lot_size=_ONE,
-            min_quantity=_ONE,
-            contract_size=spec.point_value,
-            expiry=contract.last_trading_day,
-            venue=extras,
+        return futures_instrument(
+            contract, self.venue_symbol(contract, symbol),
+            roll_days=self.config.roll_days_before_expiry, extras=extras,
         )
 
 
