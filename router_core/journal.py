@@ -1,4 +1,5 @@
-"""The durable journal: SQLite in WAL mode with ``synchronous=FULL``.
+"""The durable journal: SQLite in WAL mode with ``synchronous=FULL`` (the embedded default), or
+PostgreSQL (``[journal] url``) for several instances sharing one.
 
 What it guarantees, and what the rest of the router relies on:
 
@@ -9,6 +10,8 @@ What it guarantees, and what the rest of the router relies on:
 * the report of every alert is kept for ``GET /alerts`` and ``alert-router journal``.
 
 Schema changes are migrations (``journal_schema.MIGRATIONS``), applied in order, never dropped.
+The queries below are the same text on both backends (``journal_store`` says how they run;
+``journal_pg`` what PostgreSQL needs to run them): a query that works on one only is a bug.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -26,8 +28,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .journal_schema import connect, migrate
-from .journal_writer import GroupCommitWriter, Work
+from .journal_location import PgTarget, is_pg_url
+from .journal_store import Db, JournalStore, SqliteStore, Work
 
 log = logging.getLogger("router_core.journal")
 
@@ -128,23 +130,30 @@ class _RefusedWindow:
 
 
 class Journal:
-    """One SQLite database. Writes share commits in groups (see ``journal_writer``); reads use
-    their own connection, which WAL lets run beside the writes. Every method is safe to call
-    from any thread; the ``*_async`` ones never wait for the disk on the event loop."""
+    """One journal database: a SQLite file (``path``) or a PostgreSQL database (a ``PgTarget``,
+    or its ``postgresql://`` URL without a password). Writes share commits in groups; every
+    method is safe to call from any thread; the ``*_async`` ones never wait for the disk or the
+    network on the event loop."""
 
-    def __init__(self, path: Path | str, *, clock: Any = None) -> None:
-        self.path = Path(path)
+    def __init__(self, target: Path | str | PgTarget, *, clock: Any = None) -> None:
         self._time = clock.time if clock is not None else time.time
-        memory = str(path) == ":memory:"
-        if not memory:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer = connect(str(path))
-        migrate(writer)
-        # An in-memory database exists once per connection: reads share the writer's.
-        self._reader = writer if memory else connect(str(path))
-        self._read_lock = threading.Lock()
-        self._writer = GroupCommitWriter(writer)
-        self._writer_db = writer
+        store: JournalStore
+        if isinstance(target, str) and is_pg_url(target):
+            target = PgTarget.from_url(target)
+        if isinstance(target, PgTarget):
+            from .journal_pg import PgStore  # psycopg only where PostgreSQL is configured
+
+            store = PgStore(target)
+            self.path: Path | None = None
+            self.pg_target: PgTarget | None = target
+        else:
+            store = SqliteStore(target)
+            self.path = Path(target)
+            self.pg_target = None
+        self._store = store
+        self.backend = store.backend
+        self.location = store.location  # a path, or host:port/database: for messages
+        self._writer = store.writer
         self._refused_lock = threading.Lock()
         self._refused_window: _RefusedWindow | None = None
 
@@ -157,12 +166,12 @@ class Journal:
         return await self._writer.submit_async(work, durable=durable)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._read_lock:
-            return self._reader.execute(sql, args).fetchall()
+        """Rows of one query, ``?`` placeholders, on either backend (see ``journal_store``)."""
+        return self._store.read(sql, args)
 
     @property
     def schema_version(self) -> int:
-        return int(self._read("PRAGMA user_version")[0][0])
+        return self._store.schema_version()
 
     # -- alerts -------------------------------------------------------------------------------
 
@@ -192,7 +201,7 @@ class Journal:
                peer, source, state.value, reason,
                json.dumps(routing) if routing is not None else None)
 
-        def work(db: sqlite3.Connection) -> Claim:
+        def work(db: Db) -> Claim:
             cursor = db.execute(
                 "INSERT INTO alerts (alert_id, delivery_key, intent_key, fingerprint, alert,"
                 " received_at, peer, source, state, reason, routing)"
@@ -242,7 +251,7 @@ class Journal:
         args = (state.value, reason, json.dumps(report) if report is not None else None,
                 finished, alert_id)
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: Db) -> None:
             db.execute(
                 "UPDATE alerts SET state = ?, reason = coalesce(?, reason),"
                 " report = coalesce(?, report), finished_at = coalesce(?, finished_at)"
@@ -276,7 +285,7 @@ class Journal:
         retention. Returns how many alerts were forgotten."""
         cutoff = self._time() - older_than_seconds
 
-        def work(db: sqlite3.Connection) -> int:
+        def work(db: Db) -> int:
             db.execute(
                 "DELETE FROM legs WHERE status NOT IN (?, ?, ?) AND alert_id IN (SELECT alert_id"
                 " FROM alerts WHERE received_at < ? AND state IN ('done', 'refused'))",
@@ -316,7 +325,7 @@ class Journal:
         ``venue_close_parents`` until what the venue placed for it is known and finished."""
         args = (json.dumps(purposes), client_order_id)
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: Db) -> None:
             db.execute(
                 "UPDATE legs SET order_json = json_set(order_json, '$.venue_closes', json(?))"
                 " WHERE client_order_id = ? AND json_valid(order_json)",
@@ -341,7 +350,7 @@ class Journal:
         outcome = self._outcome_work(client_order_id, result)
         text = json.dumps(result)
 
-        def work(db: sqlite3.Connection) -> Decimal:
+        def work(db: Db) -> Decimal:
             db.execute(
                 "INSERT INTO legs (client_order_id, alert_id, account, broker, symbol, purpose,"
                 " side, quantity, notional, order_json, status, result, created_at, updated_at)"
@@ -366,7 +375,7 @@ class Journal:
         row = (client_order_id, alert_id, account, broker, symbol, purpose, side, quantity,
                notional, json.dumps(order), status, None, now, now)
 
-        def work(db: sqlite3.Connection) -> bool:
+        def work(db: Db) -> bool:
             cursor = db.execute(
                 "INSERT INTO legs (client_order_id, alert_id, account, broker, symbol, purpose,"
                 " side, quantity, notional, order_json, status, result, created_at, updated_at)"
@@ -403,7 +412,7 @@ class Journal:
         args = (result["status"], json.dumps(result), self._time(), client_order_id)
         filled = result.get("filled_quantity")
 
-        def work(db: sqlite3.Connection) -> Decimal | None:
+        def work(db: Db) -> Decimal | None:
             db.execute(
                 "UPDATE legs SET status = ?, result = ?, updated_at = ? WHERE client_order_id = ?",
                 args,
@@ -532,7 +541,7 @@ class Journal:
         """Set what the router counts as its own (an operator adopting coins bought before
         the router counted its fills); returns the previous figure."""
 
-        def work(db: sqlite3.Connection) -> Decimal:
+        def work(db: Db) -> Decimal:
             before = _held(db, account, symbol)
             _store_held(db, account, symbol, quantity)
             return before
@@ -544,7 +553,7 @@ class Journal:
         counting no further than ``at_most``: a busy account must not make every check slower."""
         rows = self._read(
             "SELECT count(*) FROM (SELECT 1 FROM legs WHERE account = ? AND created_at >= ?"
-            f" AND purpose != 'cancel' AND {_NOT_A_CHILD} LIMIT ?)",
+            f" AND purpose != 'cancel' AND {_NOT_A_CHILD} LIMIT ?) AS recent",
             (account, since, at_most),
         )
         return int(rows[0][0])
@@ -599,7 +608,7 @@ class Journal:
         """Insert or bring up to date the minute's summary row. One such write is queued at a
         time, and it reads the counts when it runs: a flood costs one write per commit."""
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: Db) -> None:
             with self._refused_lock:
                 window.summary_queued = False
                 dropped, summary_id = window.dropped, window.summary_id
@@ -617,11 +626,10 @@ class Journal:
                 (reason, dropped, summary_id),
             ).rowcount == 1:
                 return
-            cursor = db.execute(
-                "INSERT INTO refused (received_at, reason, dropped) VALUES (?, ?, ?)",
+            window.summary_id = db.execute(
+                "INSERT INTO refused (received_at, reason, dropped) VALUES (?, ?, ?) RETURNING id",
                 (window.first_dropped_at, reason, dropped),
-            )
-            window.summary_id = cursor.lastrowid
+            ).fetchone()[0]
 
         return work
 
@@ -654,7 +662,7 @@ class Journal:
     def set_flag(self, name: str, value: str | None) -> None:
         now = self._time()
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: Db) -> None:
             if value is None:
                 db.execute("DELETE FROM flags WHERE name = ?", (name,))
             else:
@@ -671,7 +679,7 @@ class Journal:
         return rows[0][0] if rows else None
 
     def add_realised_pnl(self, account: str, day: str, amount: str) -> None:
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: Db) -> None:
             row = db.execute(
                 "SELECT realised FROM pnl WHERE account = ? AND day = ?", (account, day)
             ).fetchone()
@@ -692,21 +700,18 @@ class Journal:
 
     def writable(self) -> bool:
         """Whether a write transaction can start and commit now (health checks)."""
+        failures: tuple[type[Exception], ...] = (*self._store.errors, RuntimeError)
         try:
             self._write(lambda db: None, durable=False)
-        except (sqlite3.Error, RuntimeError):
+        except failures:
             return False
         return True
 
     def close(self) -> None:
-        self._writer.close()
-        with self._read_lock:
-            if self._reader is not self._writer_db:
-                self._reader.close()
-        self._writer_db.close()
+        self._store.close()
 
 
-def _count_fill(db: sqlite3.Connection, client_order_id: str, filled: Decimal) -> Decimal:
+def _count_fill(db: Db, client_order_id: str, filled: Decimal) -> Decimal:
     """Add the part of a leg's fill not counted yet to the router's holdings; returns it."""
     row = db.execute(
         "SELECT account, symbol, side, counted FROM legs WHERE client_order_id = ?",
@@ -727,14 +732,14 @@ def _count_fill(db: sqlite3.Connection, client_order_id: str, filled: Decimal) -
     return delta
 
 
-def _held(db: sqlite3.Connection, account: str, symbol: str) -> Decimal:
+def _held(db: Db, account: str, symbol: str) -> Decimal:
     row = db.execute(
         "SELECT quantity FROM holdings WHERE account = ? AND symbol = ?", (account, symbol)
     ).fetchone()
     return Decimal(row[0]) if row else Decimal(0)
 
 
-def _store_held(db: sqlite3.Connection, account: str, symbol: str, quantity: Decimal) -> None:
+def _store_held(db: Db, account: str, symbol: str, quantity: Decimal) -> None:
     db.execute(
         "INSERT INTO holdings VALUES (?, ?, ?) ON CONFLICT (account, symbol)"
         " DO UPDATE SET quantity = excluded.quantity",
@@ -743,7 +748,7 @@ def _store_held(db: sqlite3.Connection, account: str, symbol: str, quantity: Dec
 
 
 def _refused_insert(row: tuple[Any, ...]) -> Work:
-    def work(db: sqlite3.Connection) -> None:
+    def work(db: Db) -> None:
         db.execute(
             "INSERT INTO refused (received_at, peer, route, body_bytes, content_type,"
             " body_sha256, status, reason) VALUES (?,?,?,?,?,?,?,?)",

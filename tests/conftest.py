@@ -41,3 +41,23 @@ def fake_distribution(tmp_path: Path) -> Iterator[Callable[..., Path]]:
         sys.path.remove(path)
     for name in [m for m in sys.modules if m.startswith("fakeplug_")]:
         del sys.modules[name]
+
+
+def _load_pg_fixtures() -> object:
+    # The PostgreSQL fixtures live in tests/pg.py (a throw-away cluster, a database per test);
+    # loaded by path because the tests folder is not a package (--import-mode=importlib).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("alert_router_tests_pg",
+                                                  Path(__file__).with_name("pg.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_pg = _load_pg_fixtures()
+pg_cluster = _pg.pg_cluster  # type: ignore[attr-defined]
+pg_url = _pg.pg_url  # type: ignore[attr-defined]
+journal_location = _pg.journal_location  # type: ignore[attr-defined]

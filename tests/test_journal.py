@@ -1,4 +1,6 @@
-"""The journal: atomic claims, durable settings, migrations, retention."""
+"""The journal: atomic claims, durable settings, migrations, retention; each test that is not
+about SQLite itself runs on both backends (``journal_location``: a SQLite file, then a
+PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ def test_wal_and_full_sync(tmp_path):
     assert journal._read("PRAGMA synchronous")[0][0] == 2  # FULL on the reading side too
 
 
-def test_twenty_concurrent_claims_make_one_alert(tmp_path):
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_twenty_concurrent_claims_make_one_alert(journal_location):
+    journal = Journal(journal_location)
     outcomes = []
 
     def go(n: int) -> None:
@@ -46,8 +48,8 @@ def test_twenty_concurrent_claims_make_one_alert(tmp_path):
     assert {c.alert_id for c in outcomes} == {new[0].alert_id}
 
 
-def test_same_intent_other_content_is_a_conflict(tmp_path):
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_same_intent_other_content_is_a_conflict(journal_location):
+    journal = Journal(journal_location)
     claim(journal, 1)
     assert claim(journal, 2, delivery="d2").outcome is ClaimOutcome.DUPLICATE
     assert claim(journal, 3, delivery="d3", fingerprint="g").outcome is ClaimOutcome.CONFLICT
@@ -67,14 +69,16 @@ def test_migrations_upgrade_an_old_database_without_losing_rows(tmp_path):
     assert journal.realised_pnl("acct", "2026-11-26") == "-12.5"
 
 
-def test_halt_flag_survives_reopening(tmp_path):
-    Journal(tmp_path / "j.sqlite3").set_flag("halt", "operator")
-    assert Journal(tmp_path / "j.sqlite3").get_flag("halt") == "operator"
+def test_halt_flag_survives_reopening(journal_location):
+    first = Journal(journal_location)
+    first.set_flag("halt", "operator")
+    first.close()
+    assert Journal(journal_location).get_flag("halt") == "operator"
 
 
-def test_purge_keeps_unresolved_legs_and_recent_alerts(tmp_path):
+def test_purge_keeps_unresolved_legs_and_recent_alerts(journal_location):
     now = [1_000_000.0]
-    journal = Journal(tmp_path / "j.sqlite3", clock=type("C", (), {"time": lambda self: now[0]})())
+    journal = Journal(journal_location, clock=type("C", (), {"time": lambda self: now[0]})())
     claim(journal, 1, delivery="old", intent="old")
     journal.set_state("a1", AlertState.DONE)
     claim(journal, 2, delivery="stuck", intent="stuck")
@@ -99,10 +103,10 @@ def test_purge_keeps_unresolved_legs_and_recent_alerts(tmp_path):
     assert journal.get_alert("a3") is not None
 
 
-async def test_async_writes_do_not_block_the_loop_and_are_read_back(tmp_path):
+async def test_async_writes_do_not_block_the_loop_and_are_read_back(journal_location):
     import asyncio
 
-    journal = Journal(tmp_path / "j.sqlite3")
+    journal = Journal(journal_location)
     claims = await asyncio.gather(*(
         journal.claim_async(alert_id=f"a{n}", delivery_key=f"d{n}", intent_key=f"i{n}",
                             fingerprint="f", alert={}, peer=None, source="t")
@@ -115,11 +119,10 @@ async def test_async_writes_do_not_block_the_loop_and_are_read_back(tmp_path):
         journal.set_flag("halt", "x")
 
 
-async def test_a_failing_write_fails_alone_and_its_group_still_commits(tmp_path):
+async def test_a_failing_write_fails_alone_and_its_group_still_commits(journal_location):
     import asyncio
-    import sqlite3 as sqlite
 
-    journal = Journal(tmp_path / "j.sqlite3")
+    journal = Journal(journal_location)
     writer = journal._writer
     # Queued in one step of the loop, these four commit as one group.
     good = writer.submit_async(
@@ -132,16 +135,24 @@ async def test_a_failing_write_fails_alone_and_its_group_still_commits(tmp_path)
         lambda db: db.execute("INSERT INTO flags VALUES ('a', '3', 0)"), durable=True)
     results = await asyncio.gather(good, bad, also_good, duplicate, return_exceptions=True)
     assert results[0] == 1 and results[2] == 1
-    assert isinstance(results[1], sqlite.OperationalError)
-    assert isinstance(results[3], sqlite.IntegrityError)
+    if journal.backend == "sqlite":
+        assert isinstance(results[1], sqlite3.OperationalError)
+        assert isinstance(results[3], sqlite3.IntegrityError)
+    else:
+        import psycopg
+
+        assert isinstance(results[1], psycopg.errors.UndefinedTable)
+        assert isinstance(results[3], psycopg.errors.UniqueViolation)
     assert (journal.get_flag("a"), journal.get_flag("b")) == ("1", "2")
     journal.close()
 
 
-async def test_a_thread_writing_meanwhile_neither_blocks_nor_loses_the_loops_writes(tmp_path):
+async def test_a_thread_writing_meanwhile_neither_blocks_nor_loses_the_loops_writes(
+    journal_location,
+):
     import asyncio
 
-    journal = Journal(tmp_path / "j.sqlite3")
+    journal = Journal(journal_location)
     in_thread = asyncio.to_thread(
         lambda: [journal.set_flag(f"t{n}", str(n)) for n in range(200)])
     on_loop = asyncio.gather(*(journal.claim_async(
@@ -171,21 +182,21 @@ def _leg_status_after_reopening(path):
         reopened.close()
 
 
-async def test_writes_queued_without_waiting_are_committed_by_close(tmp_path):
-    journal = _journal_with_a_pending_leg(tmp_path / "j.sqlite3")
+async def test_writes_queued_without_waiting_are_committed_by_close(journal_location):
+    journal = _journal_with_a_pending_leg(journal_location)
     journal.record_outcome_soon("c", {"status": "filled"})
     journal.close()
-    assert _leg_status_after_reopening(tmp_path / "j.sqlite3") == "filled"
+    assert _leg_status_after_reopening(journal_location) == "filled"
 
 
-def test_writes_left_queued_by_a_finished_loop_are_committed_by_close(tmp_path):
+def test_writes_left_queued_by_a_finished_loop_are_committed_by_close(journal_location):
     import asyncio
 
-    journal = _journal_with_a_pending_leg(tmp_path / "j.sqlite3")
+    journal = _journal_with_a_pending_leg(journal_location)
 
     async def queue_and_leave() -> None:
         journal.record_outcome_soon("c", {"status": "filled"})  # nobody waits for it
 
     asyncio.run(queue_and_leave())
     journal.close()
-    assert _leg_status_after_reopening(tmp_path / "j.sqlite3") == "filled"
+    assert _leg_status_after_reopening(journal_location) == "filled"

@@ -18,8 +18,8 @@ SYMBOL = "XXBTZUSD"
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    journal = Journal(tmp_path / "j.sqlite3")
+def journal(journal_location: Path | str) -> Journal:  # a SQLite file, then PostgreSQL
+    journal = Journal(journal_location)
     journal.claim(alert_id="a1", delivery_key="d", intent_key="i", fingerprint="f",
                   alert={"ticker": "XBTUSD"}, peer=None, source="t")
     return journal

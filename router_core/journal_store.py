@@ -1,0 +1,111 @@
+"""What the journal needs from a database (``JournalStore``), and the SQLite implementation.
+
+The journal's queries are written once, in SQL both backends run (``?`` placeholders; the
+PostgreSQL store translates them), inside small *work* functions that take a ``Db``: a
+connection whose ``execute(sql, args)`` returns a cursor with ``rowcount``, ``fetchone`` and
+``fetchall``. A store owns the connections and runs those functions:
+
+* ``writer.write(work, durable=...)`` runs one write in its own transaction, from any thread;
+* ``writer.submit_async(work, durable=...)`` queues one for the event loop's next group commit;
+* ``read(sql, args)`` answers a query at once, from any thread.
+
+``SqliteStore`` (the embedded default) is the WAL database of ``journal_schema`` with the group
+commit writer of ``journal_writer``; ``journal_pg.PgStore`` is its PostgreSQL counterpart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from .journal_schema import connect, migrate
+from .journal_writer import GroupCommitWriter
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Db(Protocol):
+    """A connection inside a write transaction, as a work function sees it."""
+
+    def execute(self, sql: str, parameters: tuple[Any, ...] = ..., /) -> Cursor: ...
+
+
+Work = Callable[[Db], Any]
+
+
+class Writer(Protocol):
+    def write(self, work: Work, *, durable: bool) -> Any: ...
+
+    def submit_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class JournalStore(Protocol):
+    """One journal database. ``location`` names it for people (a path, or host:port/db, never a
+    password); ``errors`` are what its driver raises when the database fails."""
+
+    @property
+    def backend(self) -> str: ...  # "sqlite" or "postgresql"
+
+    @property
+    def location(self) -> str: ...
+
+    @property
+    def writer(self) -> Writer: ...
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]: ...
+
+    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteStore:
+    """The journal in one SQLite file (WAL, ``synchronous=FULL``). Writes share commits in
+    groups (``journal_writer``); reads use their own connection, which WAL lets run beside the
+    writes."""
+
+    backend = "sqlite"
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def __init__(self, path: Path | str) -> None:
+        memory = str(path) == ":memory:"
+        if not memory:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.location = str(path)
+        db = connect(str(path))
+        migrate(db)
+        # An in-memory database exists once per connection: reads share the writer's.
+        self._reader = db if memory else connect(str(path))
+        self._read_lock = threading.Lock()
+        self._db = db
+        self.writer = GroupCommitWriter(db)
+
+    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._read_lock:
+            return self._reader.execute(sql, args).fetchall()
+
+    def schema_version(self) -> int:
+        return int(self.read("PRAGMA user_version")[0][0])
+
+    def close(self) -> None:
+        self.writer.close()
+        with self._read_lock:
+            if self._reader is not self._db:
+                self._reader.close()
+        self._db.close()
