@@ -34,6 +34,8 @@ from pydantic import ConfigDict, Field
 
 from router_core import BrokerConfig, CanonicalSymbol, Instrument, InstrumentKind, UnknownSymbol
 
+from .rules_config import PropRules
+
 _ONE = Decimal(1)  # futures trade whole contracts
 MONTH_CODES = "FGHJKMNQUVXZ"  # January .. December (CME standard)
 QUARTERLY = "HMUZ"
@@ -136,6 +138,13 @@ class FuturesConfig(BrokerConfig):
             "Calendar days before the last trading day (first notice day for treasuries and "
             "metals) on which a continuous ticker such as NQ1! moves to the next contract. "
             "Unset: 8 for equity index and currency futures, 2 for the others."
+        ),
+    )
+    rules: PropRules | None = Field(
+        default=None,
+        description=(
+            "The prop firm's rules the router enforces before the firm does (daily loss, "
+            "trailing drawdown, contract limits, flatten time, blackouts); see the README"
         ),
     )
 

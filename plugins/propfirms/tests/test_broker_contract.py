@@ -1,4 +1,4 @@
-"""The five stubs through router_core.testing's BrokerContract (gated by capabilities and stub).
+"""The stubs through router_core.testing's BrokerContract (gated by capabilities and stub).
 
 Order tests skip for a stub; the stub test requires submit_order to be denied with "(stub)".
 The forex/CFD stubs refuse to resolve (they would have to guess lot and tick sizes), so the
@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 import pytest
 import pytest_asyncio
 from router_propfirms.matchtrader import MatchTraderBroker
-from router_propfirms.projectx import ProjectXBroker
 from router_propfirms.rithmic import RithmicBroker
 from router_propfirms.tradelocker import TradeLockerBroker
 from router_propfirms.tradovate import TradovateBroker
@@ -61,13 +60,6 @@ class TestRithmicContract(StubContract):
     settings: ClassVar[dict[str, Any]] = {
         "gateway_url": "wss://rithmic.example/gateway", "system_name": "Rithmic Test",
         "app_name": "alert-router", "username_env": "TEST_USER", "password_env": "TEST_PASSWORD",
-    }
-
-
-class TestProjectXContract(StubContract):
-    cls = ProjectXBroker
-    settings: ClassVar[dict[str, Any]] = {
-        "username_env": "TEST_USER", "api_key_env": "TEST_KEY",
     }
 
 

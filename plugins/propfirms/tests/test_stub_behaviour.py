@@ -27,6 +27,7 @@ from router_core import (
 
 MakeBroker = Callable[..., Any]  # the make_broker fixture (conftest.py)
 NAMES = ["tradovate", "rithmic", "tradelocker", "matchtrader", "projectx"]
+STUBS = [cls for cls in BROKERS if cls.stub]  # real clients have their own tests
 
 INSTRUMENT = Instrument(
     symbol="NQH6", base="NQ", quote="USD", kind=InstrumentKind.FUTURE,
@@ -46,10 +47,11 @@ def test_plugin_loads_through_the_entry_point_and_registers_five_brokers() -> No
     assert plugins.brokers.by_plugin()["propfirms"] == sorted(NAMES)
     assert plugins.installed["propfirms"].distribution == "alert-router-propfirms"
     for name in NAMES:
-        assert plugins.brokers.get(name).stub is True
+        assert plugins.brokers.get(name).stub is (name in {cls.name for cls in STUBS})
+    assert "projectx" not in {cls.name for cls in STUBS}
 
 
-@pytest.mark.parametrize("cls", BROKERS)
+@pytest.mark.parametrize("cls", STUBS)
 def test_is_a_stub_and_says_so(cls: Any) -> None:
     assert cls.stub is True
     assert "stub" in (cls.__doc__ or "").lower()
@@ -68,7 +70,7 @@ def test_is_a_stub_and_says_so(cls: Any) -> None:
         ("instruments", (), "listing the venue's instruments"),
     ],
 )
-@pytest.mark.parametrize("cls", BROKERS)
+@pytest.mark.parametrize("cls", STUBS)
 async def test_venue_calls_are_denied_with_the_stub_message(
     make_broker: MakeBroker, cls: Any, method: str, args: tuple[Any, ...], what: str
 ) -> None:
@@ -91,7 +93,7 @@ async def test_exact_messages_for_tradovate(make_broker: MakeBroker) -> None:
     )
 
 
-@pytest.mark.parametrize("cls", BROKERS)
+@pytest.mark.parametrize("cls", STUBS)
 async def test_start_and_close_do_nothing_and_repr_hides_config(
     make_broker: MakeBroker, cls: Any
 ) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from router_propfirms.matchtrader import MatchTraderBroker
-from router_propfirms.projectx import ROOTS, ProjectXBroker
 from router_propfirms.rithmic import RithmicBroker
 from router_propfirms.tradelocker import TradeLockerBroker
 from router_propfirms.tradovate import TradovateBroker
@@ -62,43 +61,7 @@ async def test_rithmic_symbols(
     assert (instrument.symbol, instrument.venue["exchange"]) == (rithmic, exchange)
 
 
-@pytest.mark.parametrize(
-    ("today", "ticker", "contract_id", "name"),
-    [
-        (MAY, "NQM2025", "CON.F.US.ENQ.M25", "ENQM25"),
-        (MAY, "NQ1!", "CON.F.US.ENQ.M25", "ENQM25"),
-        (MAY, "MNQH2026", "CON.F.US.MNQ.H26", "MNQH26"),
-        (LATE_DECEMBER, "MNQH2026", "CON.F.US.MNQ.H26", "MNQH26"),
-        (LATE_DECEMBER, "NQ1!", "CON.F.US.ENQ.H26", "ENQH26"),
-        (LATE_DECEMBER, "CME_MINI:MNQ1!", "CON.F.US.MNQ.H26", "MNQH26"),
-    ],
-)
-async def test_projectx_contract_ids(
-    make_broker: MakeBroker, today: date, ticker: str, contract_id: str, name: str
-) -> None:
-    instrument = await make_broker(ProjectXBroker, today).resolve(normalize(ticker))
-    assert instrument.symbol == contract_id
-    assert instrument.venue["contract_name"] == name
-
-
-def test_projectx_root_table_has_the_documented_entries_only() -> None:
-    assert dict(ROOTS) == {"NQ": "ENQ", "MNQ": "MNQ"}
-
-
-async def test_projectx_refuses_a_root_it_does_not_know(make_broker: MakeBroker) -> None:
-    broker = make_broker(ProjectXBroker, MAY)
-    with pytest.raises(UnknownSymbol) as caught:
-        await broker.resolve(normalize("ESM2026"))
-    message = str(caught.value)
-    assert message.startswith("projectx: 'ESM2026'")
-    assert "/api/Contract/search" in message and "root_overrides" in message
-    assert caught.value.from_venue is False
-
-
-async def test_projectx_root_override(make_broker: MakeBroker) -> None:
-    broker = make_broker(ProjectXBroker, MAY, root_overrides={"ES": "EP"})
-    instrument = await broker.resolve(normalize("ESM2026"))
-    assert instrument.symbol == "CON.F.US.EP.M26"
+# ProjectX contracts come from Contract/search: test_projectx_symbols.py, against its fake.
 
 
 async def test_instrument_carries_spec_and_expiry(make_broker: MakeBroker) -> None:
@@ -125,7 +88,7 @@ async def test_configured_roll_days_change_the_front_month(make_broker: MakeBrok
     assert (await late_roller.resolve(normalize("NQ1!"))).symbol == "NQZ5"
 
 
-@pytest.mark.parametrize("cls", [TradovateBroker, RithmicBroker, ProjectXBroker])
+@pytest.mark.parametrize("cls", [TradovateBroker, RithmicBroker])
 @pytest.mark.parametrize("ticker", ["ZZ1!", "CME:QQQH2026", "AAPL", "BTCUSD.P"])
 async def test_unknown_symbol_names_symbol_and_venue(
     make_broker: MakeBroker, cls: type, ticker: str
@@ -143,7 +106,7 @@ async def test_unknown_root_lists_known_roots(make_broker: MakeBroker) -> None:
         await make_broker(TradovateBroker, MAY).resolve(normalize("ZZ1!"))
 
 
-@pytest.mark.parametrize("cls", [TradovateBroker, RithmicBroker, ProjectXBroker])
+@pytest.mark.parametrize("cls", [TradovateBroker, RithmicBroker])
 async def test_expired_contract_is_refused(make_broker: MakeBroker, cls: type) -> None:
     with pytest.raises(UnknownSymbol, match=r"'NQZ2025' expired on 2025-12-19"):
         await make_broker(cls, LATE_DECEMBER).resolve(normalize("NQZ2025"))
@@ -202,5 +165,3 @@ async def test_short_years_are_read_by_the_brokers_clock(make_broker: MakeBroker
     # The core expands "NQM5" by the system clock; the broker re-reads it by its own.
     later = make_broker(TradovateBroker, date(2034, 1, 2))
     assert (await later.resolve(normalize("NQM5"))).expiry == date(2035, 6, 15)
-    now = make_broker(ProjectXBroker, MAY)
-    assert (await now.resolve(normalize("NQM25"))).symbol == "CON.F.US.ENQ.M25"

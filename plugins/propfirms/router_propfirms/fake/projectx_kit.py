@@ -1,0 +1,68 @@
+"""Test helpers for the ProjectX broker against ``FakeProjectX``: a context, a broker, orders.
+
+Kept in the package (not a conftest) so the tests of this distribution and the fan-out tests
+of others can share them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from router_core import (
+    BrokerContext,
+    Instrument,
+    NonceRegistry,
+    Order,
+    OrderType,
+    RateLimiterRegistry,
+    Side,
+)
+from router_core.testing import FakeClock
+
+from ..projectx import ProjectXBroker, ProjectXConfig
+from .projectx import FAKE_API_KEY, FAKE_USERNAME, FakeProjectX
+
+ENV = {"PROJECTX_USERNAME": FAKE_USERNAME, "PROJECTX_API_KEY": FAKE_API_KEY}
+BASE_URL = "https://gateway.invalid"  # never dialled: the ASGI transport answers in-process
+
+
+def clock_at(moment: datetime) -> FakeClock:
+    """A fake clock at ``moment`` (naive: UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return FakeClock(aware.timestamp())
+
+
+def projectx_context(tmp_path: Path, fake: FakeProjectX, clock: FakeClock, *,
+                     account: str = "px", environ: dict[str, str] | None = None,
+                     transport: httpx.AsyncBaseTransport | None = None) -> BrokerContext:
+    state = tmp_path / account
+    state.mkdir(parents=True, exist_ok=True)
+    return BrokerContext(
+        account=account, state_dir=state, nonces=NonceRegistry(state),
+        limiters=RateLimiterRegistry(clock), clock=clock,
+        transport=transport or httpx.ASGITransport(app=fake),
+        environ=dict(ENV if environ is None else environ),
+    )
+
+
+def projectx_broker(tmp_path: Path, fake: FakeProjectX, clock: FakeClock, *,
+                    account: str = "px", **settings: Any) -> ProjectXBroker:
+    """An unstarted broker on the fake (``gateway = custom`` at ``BASE_URL``)."""
+    settings.setdefault("gateway", "custom")
+    settings.setdefault("base_url", BASE_URL)
+    config = ProjectXConfig.model_validate(settings)
+    return ProjectXBroker(config, projectx_context(tmp_path, fake, clock, account=account))
+
+
+def order(instrument: Instrument, quantity: str | Decimal = "1", side: Side = Side.BUY,
+          order_type: OrderType = OrderType.MARKET, *, client_order_id: str | None = None,
+          account: str = "px", **fields: Any) -> Order:
+    return Order(client_order_id=client_order_id or str(uuid.uuid4()), account=account,
+                 instrument=instrument, side=side, quantity=Decimal(quantity),
+                 order_type=order_type, **fields)
