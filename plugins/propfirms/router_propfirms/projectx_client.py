@@ -145,8 +145,15 @@ class ProjectXClient:
                 return
             body = {"userName": self._username.get_secret_value(),
                     "apiKey": self._api_key.get_secret_value()}
-            answer = await self._post("/api/Auth/loginKey", body, token=None,
-                                      places_order=False)
+            try:
+                answer = await self._post("/api/Auth/loginKey", body, token=None,
+                                          places_order=False)
+            except (InvalidOrder, InsufficientFunds, PermissionDenied, UnknownSymbol,
+                    MarketClosed) as exc:
+                # loginKey's own codes are not the order table's: any refusal is a login one
+                raise AuthError(f"ProjectX refused the login (errorCode {exc.venue_code}): "
+                                "check the user name and the API key",
+                                venue_code=exc.venue_code, from_venue=True) from None
             if answer is None:
                 raise AuthError("ProjectX refused the login (HTTP 401): check the user name "
                                 "and the API key", venue_code="401", from_venue=True)
