@@ -102,7 +102,7 @@ async def test_account_by_name_among_several(tmp_path: Path, clock: FakeClock) -
     await broker.start()
     assert await broker.account_id() == fake.account("EVAL-02").id
     unnamed = projectx_broker(tmp_path, fake, clock, account="other")
-    with pytest.raises(ConfigError, match="3 active accounts .*EVAL-01.*set account_id"):
+    with pytest.raises(ConfigError, match=r"3 active accounts .*EVAL-01.*set account_id"):
         await unnamed.start()
 
 
