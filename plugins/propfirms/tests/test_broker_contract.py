@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import pytest
 import pytest_asyncio
 from router_propfirms.matchtrader import MatchTraderBroker
 from router_propfirms.rithmic import RithmicBroker
 from router_propfirms.tradelocker import TradeLockerBroker
-from router_propfirms.tradovate import TradovateBroker
 
-from router_core import Broker, BrokerContext, NotSupported
+from router_core import Broker, BrokerContext
 from router_core.testing import BrokerContract
 
 pytest_plugins = ["router_core.testing"]
@@ -37,22 +35,6 @@ class StubContract(BrokerContract):
         broker = self.cls(self.cls.Config.model_validate(self.settings), broker_context)
         await broker.start()
         return broker
-
-
-class TestTradovateContract(StubContract):
-    cls = TradovateBroker
-    settings: ClassVar[dict[str, Any]] = {
-        "app_id": "alert-router", "username_env": "TEST_USER", "password_env": "TEST_PASSWORD",
-        "sec_env": "TEST_KEY",
-    }
-
-    async def test_submit_is_denied_with_the_exact_stub_message(self, broker: Broker) -> None:
-        instrument = await broker.resolve(self._symbol("NQ1!"))
-        order = self.make_order(broker, instrument, quantity=instrument.lot_size)
-        with pytest.raises(NotSupported) as caught:
-            await broker.submit_order(order)
-        assert str(caught.value) == "tradovate: order placement is not implemented yet (stub)"
-        assert caught.value.from_venue is False
 
 
 class TestRithmicContract(StubContract):

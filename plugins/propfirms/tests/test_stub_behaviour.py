@@ -81,15 +81,15 @@ async def test_venue_calls_are_denied_with_the_stub_message(
     assert caught.value.from_venue is False
 
 
-async def test_exact_messages_for_tradovate(make_broker: MakeBroker) -> None:
-    broker = make_broker(TradovateBroker)
+async def test_exact_messages_for_rithmic(make_broker: MakeBroker) -> None:
+    broker = make_broker(RithmicBroker)
     with pytest.raises(NotSupported) as placed:
         await broker.submit_order(_order())
-    assert placed.value.message == "tradovate: order placement is not implemented yet (stub)"
+    assert placed.value.message == "rithmic: order placement is not implemented yet (stub)"
     with pytest.raises(NotSupported) as cancelled:
         await broker.cancel_order("ar-1f2e3d-open", INSTRUMENT)
     assert cancelled.value.message == (
-        "tradovate: order cancellation is not implemented yet (stub)"
+        "rithmic: order cancellation is not implemented yet (stub)"
     )
 
 
@@ -107,16 +107,19 @@ def test_capabilities_declared() -> None:
     futures = (TradovateBroker, RithmicBroker, ProjectXBroker)
     for cls in futures:
         caps = cls.capabilities
-        assert caps.can_short and caps.net_position and caps.single_order_flip
+        assert caps.can_short and caps.net_position
         assert not caps.fractional  # whole contracts
         assert caps.attached_brackets
         assert {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP} <= caps.order_types
     assert OrderType.TRAILING_STOP in ProjectXBroker.capabilities.order_types
     assert OrderType.TRAILING_STOP not in TradovateBroker.capabilities.order_types
-    # find_order needs a client tag the venue documents: Rithmic user_tag, ProjectX customTag,
-    # TradeLocker strategy tag; Tradovate and Match-Trader have none confirmed
+    # Tradovate's OSO brackets cover the whole order: a reversal is a close, then an open
+    assert RithmicBroker.capabilities.single_order_flip
+    assert not TradovateBroker.capabilities.single_order_flip
+    # find_order needs a client tag the venue documents: Tradovate clOrdId, Rithmic user_tag,
+    # ProjectX customTag, TradeLocker strategy tag; Match-Trader has none confirmed
     assert [cls.name for cls in BROKERS if cls.capabilities.find_order] == [
-        "rithmic", "tradelocker", "projectx",
+        "tradovate", "rithmic", "tradelocker", "projectx",
     ]
     for cls in (TradeLockerBroker, MatchTraderBroker):
         caps = cls.capabilities
