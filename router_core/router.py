@@ -88,6 +88,9 @@ class Router:
     _claimed: dict[str, tuple[Alert, str, dict[str, dict[str, str]] | None]] = field(
         default_factory=dict
     )
+    # Several instances on one PostgreSQL journal (router_core.cluster.Cluster); None: this
+    # process drives every account itself, as a single instance always has.
+    cluster: Any = None
 
     # -- building -----------------------------------------------------------------------------
 
@@ -187,7 +190,10 @@ class Router:
         """Start every broker, then settle what an earlier run left unfinished, before any new
         alert executes. Returns one line per problem found (a broker that did not start)."""
         problems = await self.start_brokers()
-        await self.recover()
+        if self.cluster is not None:  # each key's takeover settles its accounts' legs
+            await self.cluster.start()
+        else:
+            await self.recover()
         return problems
 
     async def start_brokers(self) -> list[str]:
@@ -217,6 +223,8 @@ class Router:
                 for task in running:
                     task.cancel()
                 await asyncio.gather(*running, return_exceptions=True)
+        if self.cluster is not None:  # release the leases: the others take over at once
+            await self.cluster.close()
         for broker in self.brokers.values():
             try:
                 await broker.close()
@@ -386,7 +394,7 @@ class Router:
         # Brokers are taken with the accounts, in one step: a reload swapping both between
         # two accounts of this alert cannot pair an account with another config's broker.
         runs = [
-            self.accounts.execute(
+            (self.cluster.run_account if self.cluster is not None else self.accounts.execute)(
                 alert, alert_id, intent_key, account, multiplier, self.brokers[account.name]
             )
             for account, multiplier in targets
@@ -510,10 +518,15 @@ class Router:
 
     # -- restart recovery ---------------------------------------------------------------------
 
-    async def recover(self) -> int:
+    async def recover(self, accounts: set[str] | None = None) -> int:
         """Settle every leg without a final outcome, then finish every alert that was
-        answered 2xx but not executed. Runs before any new alert. Returns alerts resumed."""
+        answered 2xx but not executed. Runs before any new alert. Returns alerts resumed.
+
+        ``accounts``: only those accounts' legs, and no alert resumed (a cluster instance taking
+        over an API key; the key's unfinished work is re-run through the work table)."""
         for leg in self.journal.unresolved_legs():
+            if accounts is not None and leg.account not in accounts:
+                continue
             record = self.journal.get_alert(leg.alert_id)
             if record is not None and record.state in (AlertState.RECEIVED, AlertState.EXECUTING):
                 continue  # re-executing the alert below resumes this leg with its order
@@ -531,6 +544,8 @@ class Router:
             except RouterError as exc:
                 log.error("could not reconcile leg %s: %s", leg.client_order_id, exc)
         await self.journal.flush()  # reconciled outcomes are on disk before anything new
+        if accounts is not None:
+            return 0
         unfinished = self.journal.unfinished_alerts()
         for record in unfinished:
             changed = self._routing_changes(record.routing)
