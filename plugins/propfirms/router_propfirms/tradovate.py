@@ -370,19 +370,20 @@ class TradovateBroker(Broker):
             if bracket.quantity is not None and bracket.quantity != order.quantity:
                 raise NotSupported("tradovate: OSO brackets cover the whole entry order, not "
                                    f"{bracket.quantity} of {order.quantity}")
+            take_profit = name == "tp" and bracket.order_type in (
+                OrderType.TAKE_PROFIT, OrderType.LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+            if not take_profit and not (name == "sl" and bracket.order_type is OrderType.STOP):
+                raise NotSupported(f"tradovate: a {bracket.order_type.value} {name} bracket "
+                                   "is not supported (a limit take profit, a stop loss are)")
             price = bracket.trigger_price or bracket.limit_price
             if price is None:
                 raise InvalidOrder(f"tradovate: the {name} bracket has no price")
             leg: dict[str, Any] = {"action": exit_action,
                                    "clOrdId": f"{order.client_order_id}-{name}"}
-            if name == "tp" and bracket.order_type in (OrderType.TAKE_PROFIT, OrderType.LIMIT,
-                                                       OrderType.TAKE_PROFIT_LIMIT):
+            if take_profit:
                 leg.update(orderType="Limit", price=price)
-            elif name == "sl" and bracket.order_type is OrderType.STOP:
-                leg.update(orderType="Stop", stopPrice=price)
             else:
-                raise NotSupported(f"tradovate: a {bracket.order_type.value} {name} bracket "
-                                   "is not supported (a limit take profit, a stop loss are)")
+                leg.update(orderType="Stop", stopPrice=price)
             brackets[field] = leg
         if "bracket1" not in brackets:  # placeOSO requires bracket1: the stop loss goes first
             brackets["bracket1"] = brackets.pop("bracket2")
