@@ -66,3 +66,42 @@ def order(instrument: Instrument, quantity: str | Decimal = "1", side: Side = Si
     return Order(client_order_id=client_order_id or str(uuid.uuid4()), account=account,
                  instrument=instrument, side=side, quantity=Decimal(quantity),
                  order_type=order_type, **fields)
+
+
+class HostTransport(httpx.AsyncBaseTransport):
+    """Requests to each host go to its own in-process fake (one router, several venues)."""
+
+    def __init__(self, apps: dict[str, Any]) -> None:
+        self._transports = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self._transports.get(request.url.host)
+        if transport is None:
+            raise httpx.ConnectError(f"no fake for {request.url.host}", request=request)
+        return await transport.handle_async_request(request)
+
+
+async def started_router(tmp_path: Path, config: str, *, clock: FakeClock,
+                         transport: httpx.AsyncBaseTransport,
+                         plugins: tuple[str, ...] = ("propfirms",)) -> Any:
+    """A started Router on ``config`` (TOML; ``{state}`` is replaced by a state folder)."""
+    from router_core import Router, make_plugin_manager
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "router.toml"
+    path.write_text(config.replace("{state}", str(tmp_path / "state")))
+    router = Router.from_config_file(path, clock=clock, transport=transport,
+                                     plugins=make_plugin_manager(list(plugins)))
+    problems = await router.start()
+    assert problems == [], problems
+    return router
+
+
+async def route(router: Any, alert: dict[str, Any]) -> Any:
+    """Accept and execute one alert (a fresh ``id`` unless it has one: two identical alerts
+    are two intents here); its ExecutionReport."""
+    import json
+
+    body = {"id": str(uuid.uuid4()), **alert}
+    acceptance = router.accept(json.dumps(body).encode(), "application/json")
+    return await router.execute(acceptance.alert_id)
