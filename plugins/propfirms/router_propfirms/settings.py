@@ -1,8 +1,10 @@
-"""Config field types the five stubs share."""
+"""Config field types and checks the prop-firm brokers share."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field
 
@@ -37,3 +39,36 @@ class CfdConfig(BrokerConfig):
             "names that differ, e.g. a broker suffix"
         ),
     )
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_rest_base_url(value: str, *, example: str,
+                        not_rest: Mapping[str, str] | None = None) -> str:
+    """``base_url`` checked to be a REST root: https only (http for a local fake on 127.0.0.1),
+    never a WebSocket URL or one of the ``not_rest`` hosts (host -> what it serves). Returns
+    it without a trailing slash; raises ValueError, which pydantic reports under ``base_url``.
+    """
+    parts = urlsplit(value)
+    if parts.scheme in ("ws", "wss"):
+        raise ValueError(f"base_url is the REST API root ({example}), not the WebSocket URL")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"base_url must be an https:// URL such as {example}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ValueError("base_url must use https:// (http:// only for a fake on 127.0.0.1)")
+    if not_rest and parts.hostname in not_rest:
+        raise ValueError(f"base_url names {not_rest[parts.hostname]}, not the REST API root "
+                         f"({example})")
+    return value.rstrip("/")
+
+
+def check_environment_host(base_url: str | None, environment: str,
+                           environments: Mapping[str, str]) -> None:
+    """A ``base_url`` on one of the venue's own hosts (``environments``: name -> URL) must be
+    the configured ``environment``'s: a demo account never talks to the live host."""
+    host = urlsplit(base_url).hostname if base_url else None
+    for name, url in environments.items():
+        if host == urlsplit(url).hostname and name != environment:
+            raise ValueError(f"base_url is the venue's {name} host but environment is "
+                             f"{environment!r}: set environment = {name!r} or drop base_url")

@@ -36,7 +36,6 @@ import asyncio
 import logging
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -64,7 +63,7 @@ from router_core import (
 )
 
 from .futures import FuturesConfig, contract_for, futures_instrument, today_from
-from .settings import EnvName
+from .settings import EnvName, check_environment_host, check_rest_base_url
 from .tradovate_client import Credentials, TradovateClient
 
 logger = logging.getLogger("router_propfirms.tradovate")
@@ -118,28 +117,11 @@ class TradovateConfig(FuturesConfig):
     def _rest_base_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme in ("ws", "wss"):
-            raise ValueError(
-                "base_url is the REST API root (https://demo.tradovateapi.com/v1), not the "
-                "WebSocket URL")
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("base_url must be an https:// URL (http:// only for a local fake)")
-        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("base_url must use https:// (http:// only for 127.0.0.1)")
-        if parts.hostname in _NOT_REST:
-            raise ValueError(f"base_url names {_NOT_REST[parts.hostname]}, not the REST API "
-                             "root (https://demo.tradovateapi.com/v1)")
-        return value.rstrip("/")
+        return check_rest_base_url(value, example=REST_URLS["demo"], not_rest=_NOT_REST)
 
     @model_validator(mode="after")
     def _environment_matches_host(self) -> TradovateConfig:
-        host = urlsplit(self.base_url).hostname if self.base_url else None
-        for environment, url in REST_URLS.items():
-            if host == urlsplit(url).hostname and environment != self.environment:
-                raise ValueError(
-                    f"base_url is Tradovate's {environment} host but environment is "
-                    f"{self.environment!r}: set environment = {environment!r} or drop base_url")
+        check_environment_host(self.base_url, self.environment, REST_URLS)
         return self
 
     @property
