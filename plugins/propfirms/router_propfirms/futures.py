@@ -50,6 +50,7 @@ class Family(StrEnum):
     TREASURY = "treasury"  # delivery from the last business day of the prior month
     ENERGY = "energy"  # trading ends before the 25th of the prior month
     METAL = "metal"  # delivery from the last business day of the prior month
+    CRYPTO = "crypto"  # cash settled, last trading day = last Friday of the month
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ SPECS: Mapping[str, ContractSpec] = {
               ltd_business_days_before_25th=3),
         _spec("MCL", "Micro WTI Crude Oil", "NYMEX", Family.ENERGY, "0.01", "100", MONTHLY,
               ltd_business_days_before_25th=4),
+        _spec("MBT", "Micro Bitcoin", "CME", Family.CRYPTO, "5", "0.1", MONTHLY),
         _spec("GC", "Gold", "COMEX", Family.METAL, "0.1", "100", "GJMQVZ", MONTHLY),
         _spec("MGC", "Micro Gold", "COMEX", Family.METAL, "0.1", "10", "GJMQVZ", MONTHLY),
         _spec("SI", "Silver", "COMEX", Family.METAL, "0.005", "5000", "HKNUZ", MONTHLY),
@@ -121,6 +123,7 @@ DEFAULT_ROLL_DAYS: Mapping[Family, int] = {
     Family.TREASURY: 2,
     Family.ENERGY: 2,
     Family.METAL: 2,
+    Family.CRYPTO: 2,
 }
 
 
@@ -293,6 +296,8 @@ def last_trading_day(spec: ContractSpec, year: int, month: int) -> date:
         # day, counting starts from the business day before it.
         anchor = _business_day_on_or_before(date(*_previous_month(year, month), 25))
         return _business_days_before(anchor, spec.ltd_business_days_before_25th)
+    if family is Family.CRYPTO:
+        return _business_day_on_or_before(_last_weekday(year, month, _FRIDAY))
     # metals: third-last business day of the contract month
     return _business_days_before(_last_business_day(year, month), 2)
 

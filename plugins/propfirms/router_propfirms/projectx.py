@@ -47,13 +47,14 @@ from router_core import (
     Position,
     Side,
     UnknownSymbol,
+    normalize_ticker,
 )
 
 from .futures import SPECS, Contract, FuturesConfig, contract_for, futures_instrument, today_from
 from .projectx_client import ProjectXClient
 from .projectx_orders import deny, place_body, result_from_row
 from .rules_config import RootName
-from .settings import EnvName, HttpsUrl
+from .settings import EnvName, HttpsUrl, SymbolText
 
 logger = logging.getLogger("router_propfirms.projectx")
 
@@ -86,6 +87,11 @@ class ProjectXConfig(FuturesConfig):
         default_factory=dict,
         description="TradingView root -> ProjectX contract root, where the search answer "
         "offers two roots with the same tick size and value",
+    )
+    symbol_overrides: dict[SymbolText, SymbolText] = Field(
+        default_factory=dict,
+        description="an alert's ticker -> the futures ticker this account trades for it, e.g. "
+        "{ \"XBTUSD.P\" = \"MBT1!\" } to mirror a perpetual strategy on micro bitcoin futures",
     )
     live_contracts: bool = Field(
         default=False, description="the 'live' flag of Contract/search (the live data "
@@ -230,6 +236,10 @@ class ProjectXBroker(Broker):
     # -- contracts -----------------------------------------------------------------------------
 
     def contract(self, symbol: CanonicalSymbol) -> Contract:
+        overrides = self.config.symbol_overrides
+        mapped = overrides.get(symbol.raw) or overrides.get(symbol.ticker)
+        if mapped is not None:
+            symbol = normalize_ticker(mapped)
         today = today_from(self.context.clock.time)
         return contract_for(symbol, self.name, today=today,
                             roll_days=self.config.roll_days_before_expiry)

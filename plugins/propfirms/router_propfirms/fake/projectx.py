@@ -44,7 +44,7 @@ VENUE_ROOTS = {"NQ": "ENQ", "ES": "EP", "CL": "CLE", "GC": "GCE", "SI": "SIE", "
 DEFAULT_PRICES = {"ES": "6000", "MES": "6000", "NQ": "21000", "MNQ": "21000", "RTY": "2300",
                   "M2K": "2300", "YM": "44000", "MYM": "44000", "6E": "1.08", "ZB": "118",
                   "ZN": "110", "CL": "70", "MCL": "70", "GC": "2650", "MGC": "2650",
-                  "SI": "31"}
+                  "SI": "31", "MBT": "95000"}
 
 # Order types, sides, statuses as the Gateway numbers them (Order/place, Order/search).
 LIMIT, MARKET, STOP, TRAILING_STOP = 1, 2, 4, 5
