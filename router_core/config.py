@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -24,10 +24,12 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from .brokers import BrokerConfig, BrokerRegistry, check_env_names, env_name_reason
 from .errors import ConfigError
+from .journal_location import PgTarget, url_problem
 from .models import QuantityType
 
 DEFAULT_STATE_DIR = "alert-router-state"
@@ -72,6 +74,57 @@ class ServerConfig(_Strict):
     @classmethod
     def _env_settings_name_variables(cls, value: Any, info: ValidationInfo) -> Any:
         return check_env_names(value, info)  # the same rule as every broker's *_env settings
+
+
+class JournalConfig(_Strict):
+    """``[journal]``: a PostgreSQL journal, which several instances can share, in place of the
+    SQLite file of ``[router] journal`` (docs/operations.md, "PostgreSQL journal"). The URL
+    carries no password: ``password_env`` names the variable holding it, or libpq finds it (a
+    service file, ``~/.pgpass``)."""
+
+    url: str | None = None  # postgresql://user@host:port/database; unset: SQLite
+    password_env: str | None = None
+    connect_timeout_seconds: int = Field(5, ge=2, le=60)
+
+    @field_validator("*")
+    @classmethod
+    def _env_settings_name_variables(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_env_names(value, info)
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql_without_password(cls, value: str | None) -> str | None:
+        problem = url_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _password_needs_url(self) -> JournalConfig:
+        if self.password_env and not self.url:
+            raise ValueError("password_env is set but url is not: name the PostgreSQL "
+                             "database in url, or remove password_env")
+        return self
+
+
+class ClusterConfig(_Strict):
+    """``[cluster]``: several ``serve`` instances sharing one PostgreSQL journal (docs/
+    operations.md, "Several instances"). Each API key is driven by one instance at a time
+    under a lease the instance renews every ``heartbeat_seconds``; when it stops, another
+    takes its keys over once ``lease_seconds`` have passed."""
+
+    enabled: bool | None = None  # None: on when [journal] url is PostgreSQL
+    instance_id: str | None = Field(None, min_length=1, max_length=100)  # None: hostname-pid
+    lease_seconds: float = Field(5, ge=1, le=300)
+    heartbeat_seconds: float = Field(1, gt=0, le=60)
+    poll_seconds: float = Field(1, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> ClusterConfig:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError("heartbeat_seconds must be at most half of lease_seconds: a "
+                             "lease must survive one late heartbeat")
+        return self
 
 
 class RouterSettings(_Strict):
@@ -147,6 +200,16 @@ class RouterConfig:
     server: ServerConfig
     defaults: Defaults
     accounts: Mapping[str, AccountConfig]
+    journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: PostgreSQL
+
+    def journal_target(self, environ: Mapping[str, str] | None = None) -> Path | PgTarget:
+        """Where the journal is: the SQLite file, or the PostgreSQL database with its password
+        read from the environment now (``ConfigError`` naming the key when it is missing)."""
+        return journal_target(self.router, self.journal, environ,
+                              file=str(self.path) if self.path else None)
+
+
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)  # [cluster]
 
     def targets(self, requested: list[str] | None) -> list[str]:
         """Account names an alert goes to; unknown names raise ConfigError."""
@@ -200,6 +263,40 @@ def load_router_settings(path: Path | str | None) -> RouterSettings:
     return _relative_to(path, _validate(RouterSettings, data, str(path), "router"))
 
 
+def load_journal_target(
+    path: Path | str | None, environ: Mapping[str, str] | None = None
+) -> Path | PgTarget:
+    """Where the journal is for this config, from ``[router]`` and ``[journal]`` only (no
+    plugins, no accounts): for ``journal``, ``halt``, ``resume`` and ``holdings``."""
+    if path is None:
+        return RouterSettings().journal_path
+    data = read_toml(Path(path))
+    journal = _validate(JournalConfig, data.get("journal", {}), str(path), "journal")
+    return journal_target(load_router_settings(path), journal, environ, file=str(path))
+
+
+def journal_target(
+    router: RouterSettings, journal: JournalConfig, environ: Mapping[str, str] | None = None,
+    *, file: str | None = None,
+) -> Path | PgTarget:
+    """The SQLite path of ``[router]``, or the ``[journal]`` PostgreSQL database."""
+    import os
+
+    from pydantic import SecretStr
+
+    if journal.url is None:
+        return router.journal_path
+    environ = os.environ if environ is None else environ
+    password = None
+    if journal.password_env:
+        value = environ.get(journal.password_env, "")
+        if not value:
+            raise ConfigError(f"environment variable {journal.password_env} is not set",
+                              file=file, key="journal.password_env")
+        password = SecretStr(value)
+    return PgTarget(journal.url, password, journal.connect_timeout_seconds)
+
+
 def _relative_to(path: Path, router: RouterSettings) -> RouterSettings:
     """Relative paths in ``[router]`` are relative to the config file, not the working dir."""
     update = {}
@@ -214,7 +311,7 @@ def build_config(
     data: Mapping[str, Any], brokers: BrokerRegistry, *, path: Path | None
 ) -> RouterConfig:
     file = str(path) if path else None
-    known = {"router", "server", "defaults", "accounts"}
+    known = {"router", "server", "defaults", "accounts", "journal"}
     for key in data:
         if key not in known:
             raise ConfigError(
@@ -242,7 +339,8 @@ def build_config(
                 file=file,
                 key="defaults.accounts",
             )
-    return RouterConfig(path, router, server, defaults, accounts)
+    journal = _validate(JournalConfig, data.get("journal", {}), file, "journal")
+    return RouterConfig(path, router, server, defaults, accounts, journal=journal)
 
 
 def _account(

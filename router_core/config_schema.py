@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from .config import (
     ACCOUNT_KEYS,
     Defaults,
+    JournalConfig,
     RouterSettings,
     ServerConfig,
     _AccountCore,
@@ -70,6 +71,19 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
                                 "and `alert-router journal`.",
         "max_lag_seconds": "Refuse alerts whose time/timenow is older than this many seconds; "
                            "unset: no check.",
+    },
+    "JournalConfig": {
+        "": "[journal]: a PostgreSQL journal several instances can share, in place of the "
+            "SQLite file of [router] journal (docs/operations.md). Read at start: a change "
+            "needs a restart.",
+        "url": "postgresql://USER@HOST:PORT/DATABASE of the journal; unset: the SQLite "
+               "journal. Never put the password in it (refused): use password_env, a libpq "
+               "service file or ~/.pgpass.",
+        "password_env": "Environment variable holding the database user's password; unset: "
+                        "libpq finds it (PGPASSWORD, PGSERVICEFILE, ~/.pgpass) or none is "
+                        "needed.",
+        "connect_timeout_seconds": "How long one connection attempt to the database may "
+                                   "take before the journal counts it as unreachable.",
     },
     "Defaults": {
         "": "[defaults]: what an alert gets when it does not say.",
@@ -125,6 +139,7 @@ _SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("router", RouterSettings),
     ("server", ServerConfig),
     ("defaults", Defaults),
+    ("journal", JournalConfig),
 )
 
 

@@ -303,25 +303,36 @@ class PgWriter:
                 item.settle(result, error)
 
     def _run(self, group: list[_Job]) -> list[Outcome]:
-        try:
-            conn = self._connection()
-        except Exception as exc:
-            return [(None, exc)] * len(group)
-        try:
+        for attempt in (1, 2):
             try:
-                return self._transaction(conn, group, isolated=False)
-            except Exception:
-                if conn.broken or conn.closed:
-                    raise
-                return self._transaction(conn, group, isolated=True)  # some write failed
-        except Exception as exc:
-            if not (conn.broken or conn.closed):
-                return [(None, exc)] * len(group)  # the transaction itself failed
-            log.error("journal: lost the connection to %s: %s", self._target.display,
-                      type(exc).__name__)
-            conn.close()
-            self._conn = None
-            return [(None, self._target.unavailable(exc))] * len(group)
+                conn = self._connection()
+            except Exception as exc:
+                return [(None, exc)] * len(group)
+            try:
+                try:
+                    return self._transaction(conn, group, isolated=False)
+                except Exception:
+                    if conn.broken or conn.closed:
+                        raise
+                    return self._transaction(conn, group, isolated=True)  # some write failed
+            except _Stale:
+                # Found dead before anything ran (the server restarted while we were idle):
+                # nothing of this group reached the database; connect again and run it.
+                self._drop(conn, "found the connection closed")
+                if attempt == 2:
+                    return [(None, self._target.unavailable(ConnectionError("closed")))] * len(
+                        group)
+            except Exception as exc:
+                if not (conn.broken or conn.closed):
+                    return [(None, exc)] * len(group)  # the transaction itself failed
+                self._drop(conn, type(exc).__name__)
+                return [(None, self._target.unavailable(exc))] * len(group)
+        raise AssertionError("unreachable")
+
+    def _drop(self, conn: psycopg.Connection[Any], why: str) -> None:
+        log.warning("journal: lost the connection to %s (%s)", self._target.display, why)
+        conn.close()
+        self._conn = None
 
     def _transaction(self, conn: psycopg.Connection[Any], group: list[_Job], *,
                      isolated: bool) -> list[Outcome]:
@@ -330,7 +341,12 @@ class PgWriter:
         started = time.perf_counter()
         durable = any(job.durable for job in group)
         try:
-            conn.execute("BEGIN")
+            try:
+                conn.execute("BEGIN")
+            except psycopg.OperationalError:
+                if conn.broken or conn.closed:
+                    raise _Stale from None
+                raise
             if not durable:
                 # Outcomes alone skip the wait for the disk, as SQLite's synchronous=NORMAL.
                 conn.execute("SET LOCAL synchronous_commit TO off")
@@ -370,6 +386,10 @@ class PgWriter:
         self._last_failure = None
         log.info("journal: connected to %s again", self._target.display)
         return self._conn
+
+
+class _Stale(Exception):
+    """The writer's connection was found dead at ``BEGIN``: nothing of the group ran."""
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

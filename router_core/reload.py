@@ -71,6 +71,8 @@ def _same_state(old: RouterConfig, new: RouterConfig) -> None:
                                                             new.router.journal_path):
         raise ConfigError("[router] state_dir or journal changed: that needs a restart",
                           key="router")
+    if old.journal != new.journal:
+        raise ConfigError("[journal] changed: that needs a restart", key="journal")
 
 
 async def _swap(router: Router, new: RouterConfig) -> ReloadOutcome:

@@ -111,7 +111,7 @@ class Router:
         state_dir = config.router.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         clock = clock or SystemClock()
-        journal = Journal(config.router.journal_path, clock=clock)
+        journal = Journal(config.journal_target(), clock=clock)  # SQLite, or [journal] url
         router = cls(
             config=config, plugins=plugins, journal=journal, clock=clock, transport=transport
         )

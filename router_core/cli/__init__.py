@@ -25,6 +25,7 @@ COMMANDS = {
     "validate": "router_core.cli.validate",
     "check-config": "router_core.cli.check_config",
     "journal": "router_core.cli.journal",
+    "journal-copy": "router_core.cli.journal_copy",
     "holdings": "router_core.cli.holdings",
     "halt": "router_core.cli.halt",
     "resume": "router_core.cli.resume",

@@ -39,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"trading is already halted ({previous}); nothing changed")
     else:
         print(f"trading halted: {reason}")
-    print(f"journal: {journal.path}")
+    print(f"journal: {journal.location}")
     print("new alerts are refused (cancels still pass) until `alert-router resume`")
     return 0

@@ -1,7 +1,8 @@
 """``alert-router journal``: what happened to recent alerts, read from the journal only.
 
-It opens the SQLite journal named by the config's ``[router]`` section and nothing else: no
-plugin is loaded and no credential is read, so it also works on a machine without the keys.
+It opens the journal named by the config (the SQLite file of ``[router]``, or the PostgreSQL
+database of ``[journal]``) and nothing else: no plugin is loaded and no venue credential is read,
+so it also works on a machine without the keys.
 """
 
 from __future__ import annotations
@@ -69,24 +70,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def journal_path(config: str | None) -> Path:
-    """Where the router keeps its journal for this config (``[router]`` only, no plugins)."""
+    """Where the router keeps its SQLite journal for this config (``[router]`` only)."""
     from router_core.config import load_router_settings
 
     return load_router_settings(config).journal_path
 
 
 def open_journal(config: str | None, *, create: bool) -> Journal:
-    """Open the journal; with ``create=False`` a missing file is an error, not a new journal."""
+    """Open the journal (SQLite or PostgreSQL, as the config says); with ``create=False`` a
+    missing SQLite file is an error, not a new journal."""
+    from router_core.config import load_journal_target
     from router_core.errors import ConfigError
     from router_core.journal import Journal
 
-    path = journal_path(config)
-    if not create and not path.exists():
+    target = load_journal_target(config)
+    if isinstance(target, Path) and not create and not target.exists():
         raise ConfigError(
-            f"no journal at {path} (has the router run with this config yet?)",
+            f"no journal at {target} (has the router run with this config yet?)",
             file=config, key="router.journal",
         )
-    return Journal(path)
+    return Journal(target)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -103,7 +106,7 @@ def find_alert(journal: Journal, alert_id: str) -> AlertRecord:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise ConfigError(f"no alert with id {alert_id!r} in the journal at {journal.path}")
+        raise ConfigError(f"no alert with id {alert_id!r} in the journal at {journal.location}")
     ids = ", ".join(r.alert_id for r in matches[:5])
     raise ConfigError(f"{alert_id!r} matches {len(matches)} alerts ({ids}); give more of the id")
 

@@ -26,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
         print("trading was not halted; nothing changed")
     else:
         print(f"trading resumed (it was halted: {previous})")
-    print(f"journal: {journal.path}")
+    print(f"journal: {journal.location}")
     return 0
