@@ -415,12 +415,16 @@ async def router_check_plan(plan: Plan, context: Mapping[str, Any]) -> str | Non
 _WATCHERS: set[asyncio.Task[None]] = set()
 
 
-async def watch_flatten(clock: Any, *, rounds: int | None = None) -> None:
-    """Every ``FLATTEN_POLL_SECONDS``: flatten each rules account whose time has come.
-    ``rounds`` bounds the loop (tests); ``None`` runs until cancelled."""
+async def watch_flatten(clock: Any, *, state_dir: Path | None = None,
+                        rounds: int | None = None) -> None:
+    """Every ``FLATTEN_POLL_SECONDS``: flatten each rules account whose time has come (only
+    the brokers of the router whose state is in ``state_dir``, when given). ``rounds`` bounds
+    the loop (tests); ``None`` runs until cancelled."""
     done = 0
     while rounds is None or done < rounds:
         for broker in _brokers_from_projectx():
+            if state_dir is not None and broker.context.state_dir != state_dir:
+                continue  # another router's account (tests run several in one process)
             rules = getattr(broker.config, "rules", None)
             if not isinstance(rules, PropRules) or rules.flatten_at is None:
                 continue
@@ -441,7 +445,9 @@ async def router_startup(context: Mapping[str, Any]) -> None:
     """Start the flatten watcher (optional: a core without this hook flattens at the next
     alert only)."""
     clock = context.get("clock") if isinstance(context, Mapping) else None
-    task = asyncio.get_running_loop().create_task(watch_flatten(clock or _SystemClock()))
+    state_dir = context.get("state_dir") if isinstance(context, Mapping) else None
+    task = asyncio.get_running_loop().create_task(
+        watch_flatten(clock or _SystemClock(), state_dir=state_dir))
     _WATCHERS.add(task)
     task.add_done_callback(_WATCHERS.discard)
 

@@ -231,3 +231,29 @@ def test_trading_day_starts_at_the_session_open() -> None:
     # daylight saving: 15:10 Chicago is 21:10 UTC in December and 20:10 UTC in July
     july = datetime(2026, 7, 1, 20, 10, tzinfo=UTC).timestamp()
     assert rules.after_flatten(july)
+
+
+async def test_router_startup_starts_the_flatten_watcher(tmp_path: Path) -> None:
+    import asyncio
+
+    from router_core import hookspecs
+
+    if not hasattr(hookspecs, "router_startup"):
+        pytest.skip("this core has no router_startup hook: the flatten runs at the next alert")
+    from router_propfirms.fake.projectx import FakePosition
+
+    clock = FakeClock(chicago(4, 15, 20))
+    fake = FakeProjectX(clock=clock)
+    account = next(iter(fake.accounts.values()))
+    account.positions[NQ] = FakePosition(2, Decimal(21000))  # left open while it was down
+    router = await started_router(tmp_path, config('flatten_at = "15:10"'), clock=clock,
+                                  transport=httpx.ASGITransport(app=fake))
+    try:
+        for _ in range(100):  # the watcher's first round runs as soon as the loop turns
+            await asyncio.sleep(0)
+            if account.positions[NQ].size == 0:
+                break
+        assert account.positions[NQ].size == 0
+        assert "after the flatten time" in denied(await route(router, BUY))
+    finally:
+        await router.close()
