@@ -11,7 +11,7 @@ the environment variable (or file) that holds them.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -201,6 +201,9 @@ class RouterConfig:
     defaults: Defaults
     accounts: Mapping[str, AccountConfig]
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: PostgreSQL
+    # [plugins.NAME] tables as written; validated by each plugin's model at start
+    # (``plugin_settings``), because only the loaded plugins know their models.
+    plugins: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def journal_target(self, environ: Mapping[str, str] | None = None) -> Path | PgTarget:
         """Where the journal is: the SQLite file, or the PostgreSQL database with its password
@@ -311,7 +314,7 @@ def build_config(
     data: Mapping[str, Any], brokers: BrokerRegistry, *, path: Path | None
 ) -> RouterConfig:
     file = str(path) if path else None
-    known = {"router", "server", "defaults", "accounts", "journal"}
+    known = {"router", "server", "defaults", "accounts", "journal", "plugins"}
     for key in data:
         if key not in known:
             raise ConfigError(
@@ -340,7 +343,41 @@ def build_config(
                 key="defaults.accounts",
             )
     journal = _validate(JournalConfig, data.get("journal", {}), file, "journal")
-    return RouterConfig(path, router, server, defaults, accounts, journal=journal)
+    return RouterConfig(path, router, server, defaults, accounts, journal=journal,
+                        plugins=_plugin_tables(data.get("plugins", {}), file))
+
+
+def _plugin_tables(data: Any, file: str | None) -> dict[str, dict[str, Any]]:
+    """The ``[plugins.NAME]`` tables: each must be a table; what is in them is the plugin's."""
+    if not isinstance(data, dict):
+        raise ConfigError("must be a table of [plugins.NAME] tables", file=file, key="plugins")
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError("must be a table", file=file, key=f"plugins.{name}")
+    return dict(data)
+
+
+def plugin_settings(
+    config: RouterConfig, models: Mapping[str, type[BaseModel]], loaded: Iterable[str]
+) -> dict[str, BaseModel]:
+    """Every plugin's settings: its ``[plugins.NAME]`` table (``{}`` when absent) validated by
+    the model it declared (``router_plugin_settings``). Errors name the file, the key and the
+    reason, never the value; a table for a plugin that is not loaded, or that takes no
+    settings, is an error too (a typo in a plugin's name must not pass silently)."""
+    file = str(config.path) if config.path else None
+    loaded = set(loaded)
+    for name in config.plugins:
+        if name not in loaded:
+            raise ConfigError(
+                f"no loaded plugin is named {name!r} (loaded: "
+                f"{', '.join(sorted(n for n in loaded if '.' not in n)) or 'none'}); install "
+                "it, list it in [router] plugins, or remove the table",
+                file=file, key=f"plugins.{name}")
+        if name not in models:
+            raise ConfigError(f"plugin {name!r} takes no settings", file=file,
+                              key=f"plugins.{name}")
+    return {name: _validate(model, config.plugins.get(name, {}), file, f"plugins.{name}")
+            for name, model in models.items()}
 
 
 def _account(

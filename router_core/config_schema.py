@@ -33,6 +33,15 @@ BROKER_KEYS_NOTE = (
     "account names; see `alert-router check-config` and docs/configuration.md)."
 )
 
+PLUGINS_NOTE = (
+    "Every [plugins.NAME] table: the settings of the plugin named NAME (see `alert-router "
+    "plugins`), validated by that plugin's own model when the router starts."
+)
+PLUGIN_TABLE_NOTE = (
+    "The plugin's own keys (see its README; docs/configuration.md lists the first-party "
+    "plugins' keys)."
+)
+
 # Why each key exists, in the words an operator needs. Kept here rather than in config.py so
 # the models stay short; a test fails when a key of the models has no description.
 DESCRIPTIONS: dict[str, dict[str, str]] = {
@@ -159,6 +168,11 @@ def config_json_schema() -> dict[str, Any]:
         "description": "Every [accounts.NAME] table: one account on one venue.",
         "minProperties": 1,
         "additionalProperties": {"$ref": f"#/$defs/{account_name}"},
+    }
+    properties["plugins"] = {
+        "type": "object",
+        "description": PLUGINS_NOTE,
+        "additionalProperties": {"type": "object", "description": PLUGIN_TABLE_NOTE},
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -18,10 +18,15 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 import pluggy
 
-from .errors import AlertError, NotSupported, PluginError
+from .errors import AlertError, ConfigError, NotSupported, PluginError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pydantic import BaseModel
+
     from .brokers import Broker, RegisterBroker
+    from .clock import Clock
     from .config import AccountConfig
     from .models import ExecutionReport, LegPurpose, Order, OrderResult, Plan, Position
 
@@ -43,6 +48,13 @@ class PlanContext(TypedDict):
 
     account: AccountConfig
     position: Position
+
+
+class StartupContext(TypedDict):
+    """``context`` of ``router_startup`` (see its hookspec)."""
+
+    clock: Clock
+    state_dir: Path
 
 
 async def await_maybe(value: Any) -> Any:
@@ -132,6 +144,53 @@ class HookCaller:
                     f"router_register_brokers failed: {type(exc).__name__}: {exc}",
                     plugin=impl.plugin_name,
                 ) from exc
+
+    def settings_models(self) -> dict[str, type[BaseModel]]:
+        """``router_plugin_settings``: each plugin's settings model by plugin name (the name
+        of its ``[plugins.NAME]`` table). A result that is not a pydantic model class is a
+        ``PluginError`` naming the plugin."""
+        from pydantic import BaseModel
+
+        models: dict[str, type[BaseModel]] = {}
+        for impl in self._impls("router_plugin_settings"):
+            try:
+                model = impl.function(**_arguments(impl, {}))
+            except Exception as exc:
+                raise PluginError(f"router_plugin_settings failed: {type(exc).__name__}: {exc}",
+                                  plugin=impl.plugin_name) from exc
+            if model is None:
+                continue
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise PluginError(f"router_plugin_settings returned {model!r}, not a pydantic "
+                                  "model class", plugin=impl.plugin_name)
+            models[impl.plugin_name] = model
+        return models
+
+    async def startup(self, settings: Mapping[str, BaseModel], context: StartupContext, *,
+                      file: str | None = None) -> None:
+        """``router_startup``: each implementation in pluggy's order, awaited, with its own
+        plugin's validated settings. A ``ConfigError`` it raises gets the config ``file`` and
+        the plugin's table as its key (``plugins.NAME.field``); any other failure is a
+        ``PluginError`` naming the plugin."""
+        for impl in reversed(self._impls("router_startup")):
+            if impl.wrapper:
+                raise PluginError("wrapper=True is not supported on router_startup",
+                                  plugin=impl.plugin_name)
+            arguments = {"settings": settings.get(impl.plugin_name), "context": context}
+            try:
+                await await_maybe(impl.function(**_arguments(impl, arguments)))
+            except ConfigError as exc:
+                table = f"plugins.{impl.plugin_name}"
+                key = f"{table}.{exc.key}" if exc.key else table
+                raise ConfigError(exc.reason, file=exc.file or file, key=key) from None
+            except Exception as exc:
+                raise PluginError(f"router_startup failed: {type(exc).__name__}: {exc}",
+                                  plugin=impl.plugin_name) from exc
+
+    async def shutdown(self) -> None:
+        """``router_shutdown``: each implementation isolated; a failure is logged with the
+        plugin's name and the others still run."""
+        await self._call("router_shutdown", {}, isolate="shutdown")
 
     def _impls(self, name: str) -> list[pluggy.HookImpl]:
         return getattr(self._relay, name).get_hookimpls()

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .brokers import Broker, RegisterBroker
     from .models import ExecutionReport, Order, OrderResult, Plan
 
@@ -139,4 +141,76 @@ def router_execution_finished(report: ExecutionReport) -> None:
         def router_execution_finished(report):
             if not report.ok:
                 print("alert", report.alert_id, "needs attention")
+    """
+
+
+@hookspec
+def router_plugin_settings() -> type[BaseModel] | None:
+    """Declare the pydantic model of this plugin's ``[plugins.NAME]`` table in the config file.
+
+    Called when the router starts, before ``router_startup``; ``NAME`` is the plugin's name
+    (its entry-point name, as ``alert-router plugins`` lists it). The core validates the table
+    with the model (``{}`` when the file has no table, so give every field a default you can
+    live with) and hands the instance to your ``router_startup``. A mistake is reported like
+    an account's: file, key (``plugins.NAME.field``) and reason, never the value. Use
+    ``model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)`` so a typo is
+    an error and a pasted secret is not echoed. Secrets never sit in the table: name the
+    environment variable that holds them (``*_env`` keys) and read it in ``router_startup``.
+    A table for a plugin that is not loaded, or that declares no model, is an error.
+
+    Example::
+
+        from pydantic import BaseModel, ConfigDict
+
+        class HelloSettings(BaseModel):
+            model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+            greeting: str = "hello"
+
+        @hookimpl
+        def router_plugin_settings():
+            return HelloSettings
+    """
+
+
+@hookspec
+def router_startup(settings: BaseModel | None, context: dict[str, Any]) -> None:
+    """Start what the plugin runs beside the router (a notifier's queue, a connection).
+
+    Called once by ``Router.start`` (``serve``, ``send``), after the brokers started and
+    before unfinished alerts are resumed, so a notifier already sees their reports. Async
+    implementations are awaited in turn: start background work with
+    ``asyncio.create_task`` and return, never wait on the network here. Raise
+    ``ConfigError(reason, key="field")`` for a setting that cannot work (an environment
+    variable that is not set): the core names the file and ``plugins.NAME.field`` and the
+    router does not start. Any other exception also stops start-up, naming the plugin.
+
+    :param settings: this plugin's own ``[plugins.NAME]`` table, validated by the model
+        ``router_plugin_settings`` returned (an instance of it), or ``None`` when the plugin
+        declares no model.
+    :param context: ``{"clock": Clock, "state_dir": Path}``: the router's clock (use it for
+        times and backoff sleeps, so tests can move it) and the directory of its state files.
+
+    Example::
+
+        @hookimpl
+        async def router_startup(settings, context):
+            print(settings.greeting, "at", context["clock"].time())
+    """
+
+
+@hookspec
+def router_shutdown() -> None:
+    """Stop what ``router_startup`` started: flush a queue within a bound, close clients.
+
+    Called once by ``Router.close`` after the alerts in flight finished (their reports have
+    reached ``router_execution_finished``) and before the brokers and the journal close; only
+    when ``router_startup`` was called. Each implementation runs isolated: an exception is
+    logged with the plugin's name and the others still run. Do not wait long (a stopping
+    router is waiting): give pending work a few seconds, then drop it.
+
+    Example::
+
+        @hookimpl
+        async def router_shutdown():
+            print("closing")
     """

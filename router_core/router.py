@@ -24,9 +24,10 @@ from .account import AccountExecutor, AccountResult
 from .account_plan import AccountPlanner
 from .brokers import Broker, BrokerContext
 from .clock import Clock, SystemClock
-from .config import AccountConfig, RouterConfig, load_config
+from .config import AccountConfig, RouterConfig, load_config, plugin_settings
 from .errors import AlertError, ConfigError, RouterError
 from .execution import LegRunner, ReconcilePolicy
+from .hooks import StartupContext
 from .journal import AlertState, Claim, ClaimOutcome, Journal
 from .models import (
     Action,
@@ -48,6 +49,7 @@ from .sequencing import PlanSequencer
 
 if TYPE_CHECKING:
     import httpx
+    from pydantic import BaseModel
 
     from .alert import Alert
 
@@ -83,6 +85,7 @@ class Router:
     _sequencer: PlanSequencer | None = None
     _accounts: AccountExecutor | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _plugins_started: bool = False  # router_startup ran: close() calls router_shutdown
     # Alerts claimed by this process and not executed yet, with their intent keys: execute
     # takes them from here instead of reading the journal back and validating again.
     _claimed: dict[str, tuple[Alert, str, dict[str, dict[str, str]] | None]] = field(
@@ -188,13 +191,26 @@ class Router:
 
     async def start(self) -> list[str]:
         """Start every broker, then settle what an earlier run left unfinished, before any new
-        alert executes. Returns one line per problem found (a broker that did not start)."""
+        alert executes. Returns one line per problem found (a broker that did not start).
+        Plugins' settings are validated first and their ``router_startup`` runs after the
+        brokers, before recovery (a notifier sees the reports of resumed alerts)."""
+        settings = self.plugin_settings()
         problems = await self.start_brokers()
+        self._plugins_started = True  # close() stops whatever did start, even after a failure
+        await self.plugins.calls.startup(
+            settings, StartupContext(clock=self.clock, state_dir=self.config.router.state_dir),
+            file=str(self.config.path) if self.config.path else None)
         if self.cluster is not None:  # each key's takeover settles its accounts' legs
             await self.cluster.start()
         else:
             await self.recover()
         return problems
+
+    def plugin_settings(self) -> dict[str, BaseModel]:
+        """Each plugin's ``[plugins.NAME]`` table validated by its model (ConfigError naming the
+        file and key otherwise)."""
+        loaded = [name for name, _ in self.plugins.pm.list_name_plugin()]
+        return plugin_settings(self.config, self.plugins.calls.settings_models(), loaded)
 
     async def start_brokers(self) -> list[str]:
         """Start every broker and nothing else (a dry run must not resume pending alerts)."""
@@ -225,6 +241,9 @@ class Router:
                 await asyncio.gather(*running, return_exceptions=True)
         if self.cluster is not None:  # release the leases: the others take over at once
             await self.cluster.close()
+        if self._plugins_started:  # after the last reports, before brokers and journal close
+            self._plugins_started = False
+            await self.plugins.calls.shutdown()
         for broker in self.brokers.values():
             try:
                 await broker.close()
