@@ -394,3 +394,30 @@ def test_the_journal_command_reads_a_postgresql_journal(
     assert main(["journal", "--config", str(config), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["alert_id"] for row in rows] == ["a1"]
+
+
+def test_check_config_online_asks_the_journal_database(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("router_paper", reason="alert-router-paper is not installed")
+    config = tmp_path / "router.toml"
+    monkeypatch.setenv("JOURNAL_PW", PASSWORD)  # trust login: any password is accepted
+    config.write_text(f'[journal]\nurl = "{pg_url}"\npassword_env = "JOURNAL_PW"\n'
+                      '[accounts.paper]\nbroker = "paper"\n')
+    assert main(["check-config", "--config", str(config), "--online"]) == 0
+    out = capsys.readouterr().out
+    assert "online: journal (PostgreSQL 127.0.0.1:" in out
+
+    port = _free_port()
+    config.write_text(f'[journal]\nurl = "postgresql://router@127.0.0.1:{port}/j"\n'
+                      'password_env = "JOURNAL_PW"\n[accounts.paper]\nbroker = "paper"\n')
+    assert main(["check-config", "--config", str(config), "--online"]) == 1
+    out = capsys.readouterr().out
+    assert f"error: journal: cannot reach the PostgreSQL journal at 127.0.0.1:{port}/j" in out
+    assert PASSWORD not in out
+
+    monkeypatch.delenv("JOURNAL_PW")
+    assert main(["check-config", "--config", str(config)]) == 1
+    assert "journal.password_env: environment variable JOURNAL_PW is not set" in (
+        capsys.readouterr().out)

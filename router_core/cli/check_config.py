@@ -65,10 +65,28 @@ def _online(path: str | None) -> bool:
 
     plugins = make_plugin_manager(enabled_plugins(path))
     config = load_config(path, plugins.brokers)
+    journal_ok = _journal_online(config)
     checks = asyncio.run(check_configured_accounts(config, plugins, os.environ))
     for check in checks:
         print(f"{'online' if check.state.usable else 'error'}: accounts.{check.line()}")
-    return all(check.state.usable for check in checks)
+    return journal_ok and all(check.state.usable for check in checks)
+
+
+def _journal_online(config: RouterConfig) -> bool:
+    """A PostgreSQL journal ([journal] url) must answer: one connection, closed at once."""
+    from router_core.errors import RouterError
+    from router_core.journal_location import PgTarget
+
+    try:
+        target = config.journal_target(os.environ)
+        if not isinstance(target, PgTarget):
+            return True  # SQLite: a local file, created at start
+        target.connect().close()
+    except RouterError as exc:
+        print(f"error: journal: {exc}")
+        return False
+    print(f"online: journal (PostgreSQL {target.display}): ok")
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +415,8 @@ def _check_environment(config: RouterConfig, plugins: PluginSet, environ: Mappin
                     for route, name in server.route_tokens_env.items()]
     server_vars += [(f"server.hmac_secrets_env.{i}", name)
                     for i, name in enumerate(server.hmac_secrets_env)]
+    if config.journal.password_env:  # the PostgreSQL journal's password
+        server_vars.append(("journal.password_env", config.journal.password_env))
     for key, name in server_vars:
         if not environ.get(name, "").strip():
             out.add(key, f"environment variable {name} is not set")

@@ -28,9 +28,27 @@ from router_core import (
 from .futures import Contract, FuturesConfig, contract_for, futures_instrument, today_from
 from .settings import CfdConfig
 
+# What a venue still lacks before it can trade, said in each of its refusals (README, "What
+# each stub lacks").
+MISSING: dict[str, str] = {
+    "rithmic": (
+        "an R | Protocol client (WebSocket + protobuf, four logged-in plants with heartbeats), "
+        "the gateway URLs and template ids of Rithmic's dev kit, and Rithmic's conformance "
+        "test before live"
+    ),
+    "matchtrader": (
+        "a Match-Trader client (co-login or Trader API token, /position/open and "
+        "/position/close, the instrument list) and a documented client tag to find an order "
+        "after a lost answer"
+    ),
+}
+
 
 def not_implemented(venue: str, what: str) -> NoReturn:
-    raise NotSupported(f"{venue}: {what} is not implemented yet (stub)", from_venue=False)
+    missing = MISSING.get(venue)
+    needs = f"; missing: {missing}" if missing else ""
+    raise NotSupported(f"{venue}: {what} is not implemented yet (stub){needs}",
+                       from_venue=False)
 
 
 class PropFirmStub(Broker):

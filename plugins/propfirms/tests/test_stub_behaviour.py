@@ -12,6 +12,7 @@ from router_propfirms.matchtrader import MatchTraderBroker
 from router_propfirms.plugin import BROKERS
 from router_propfirms.projectx import ProjectXBroker
 from router_propfirms.rithmic import RithmicBroker
+from router_propfirms.stub import MISSING
 from router_propfirms.tradelocker import TradeLockerBroker
 from router_propfirms.tradovate import TradovateBroker
 
@@ -77,7 +78,8 @@ async def test_venue_calls_are_denied_with_the_stub_message(
     broker = make_broker(cls)
     with pytest.raises(NotSupported) as caught:
         await getattr(broker, method)(*args)
-    assert str(caught.value) == f"{cls.name}: {what} is not implemented yet (stub)"
+    assert str(caught.value) == (f"{cls.name}: {what} is not implemented yet (stub); missing: "
+                                 f"{MISSING[cls.name]}")
     assert caught.value.from_venue is False
 
 
@@ -85,11 +87,15 @@ async def test_exact_messages_for_rithmic(make_broker: MakeBroker) -> None:
     broker = make_broker(RithmicBroker)
     with pytest.raises(NotSupported) as placed:
         await broker.submit_order(_order())
-    assert placed.value.message == "rithmic: order placement is not implemented yet (stub)"
+    missing = ("; missing: an R | Protocol client (WebSocket + protobuf, four logged-in plants "
+               "with heartbeats), the gateway URLs and template ids of Rithmic's dev kit, and "
+               "Rithmic's conformance test before live")
+    assert placed.value.message == (
+        "rithmic: order placement is not implemented yet (stub)" + missing)
     with pytest.raises(NotSupported) as cancelled:
         await broker.cancel_order("ar-1f2e3d-open", INSTRUMENT)
     assert cancelled.value.message == (
-        "rithmic: order cancellation is not implemented yet (stub)"
+        "rithmic: order cancellation is not implemented yet (stub)" + missing
     )
 
 

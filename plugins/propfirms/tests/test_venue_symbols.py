@@ -154,7 +154,7 @@ async def test_cfd_resolve_names_the_instrument_and_refuses_to_guess_sizes(
 ) -> None:
     with pytest.raises(NotSupported) as caught:
         await make_broker(cls).resolve(normalize("FX:EURUSD"))
-    assert str(caught.value) == (
+    assert str(caught.value).startswith(
         f"{cls.name}: reading instrument EURUSD (its id, lot and tick size) from the "
         "account's instrument list is not implemented yet (stub)"
     )
