@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field
 
-from router_core import ENV_NAME_MAX_LENGTH, ENV_NAME_PATTERN, BrokerConfig
+from router_core import (
+    ENV_NAME_MAX_LENGTH,
+    ENV_NAME_PATTERN,
+    BrokerConfig,
+    CanonicalSymbol,
+    InstrumentKind,
+    UnknownSymbol,
+)
 
 # The *name* of an environment variable holding a secret, never the secret itself. BrokerConfig
 # enforces the same rule on every *_env field; the pattern here puts it in the JSON Schema too.
@@ -39,6 +46,28 @@ class CfdConfig(BrokerConfig):
             "names that differ, e.g. a broker suffix"
         ),
     )
+
+
+def cfd_instrument_name(venue: str, overrides: Mapping[str, str],
+                        symbol: CanonicalSymbol) -> str:
+    """The plain name a forex/CFD venue gives ``symbol`` (``FX:EURUSD`` -> ``EURUSD``).
+
+    ``overrides`` (``symbol_overrides``) win, by ticker or by the alert's raw text. Futures and
+    perpetual names are not documented for these venues: without an override they are an
+    ``UnknownSymbol`` that says how to map them.
+    """
+    override = overrides.get(symbol.ticker) or overrides.get(symbol.raw)
+    if override:
+        return override
+    if symbol.kind is not InstrumentKind.SPOT:
+        raise UnknownSymbol(
+            f"{venue}: {symbol.raw!r} is a {symbol.kind.value} contract; {venue} "
+            "instrument names for futures and perpetuals are not documented (map it with "
+            "symbol_overrides once the account's instrument list shows its name)"
+        )
+    if symbol.base and symbol.quote:
+        return f"{symbol.base}{symbol.quote}"
+    return symbol.ticker.replace("/", "")
 
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

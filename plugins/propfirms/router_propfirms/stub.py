@@ -17,16 +17,14 @@ from router_core import (
     Broker,
     CanonicalSymbol,
     Instrument,
-    InstrumentKind,
     NotSupported,
     Order,
     OrderResult,
     Position,
-    UnknownSymbol,
 )
 
 from .futures import Contract, FuturesConfig, contract_for, futures_instrument, today_from
-from .settings import CfdConfig
+from .settings import CfdConfig, cfd_instrument_name
 
 # What a venue still lacks before it can trade, said in each of its refusals (README, "What
 # each stub lacks").
@@ -122,19 +120,7 @@ class CfdStub(PropFirmStub):
     config: CfdConfig
 
     def instrument_name(self, symbol: CanonicalSymbol) -> str:
-        overrides = self.config.symbol_overrides
-        override = overrides.get(symbol.ticker) or overrides.get(symbol.raw)
-        if override:
-            return override
-        if symbol.kind is not InstrumentKind.SPOT:
-            raise UnknownSymbol(
-                f"{self.name}: {symbol.raw!r} is a {symbol.kind.value} contract; {self.name} "
-                "instrument names for futures and perpetuals are not documented (map it with "
-                "symbol_overrides once the account's instrument list shows its name)"
-            )
-        if symbol.base and symbol.quote:
-            return f"{symbol.base}{symbol.quote}"
-        return symbol.ticker.replace("/", "")
+        return cfd_instrument_name(self.name, self.config.symbol_overrides, symbol)
 
     async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
         name = self.instrument_name(symbol)

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 import pytest_asyncio
 from router_propfirms.matchtrader import MatchTraderBroker
 from router_propfirms.rithmic import RithmicBroker
-from router_propfirms.tradelocker import TradeLockerBroker
 
 from router_core import Broker, BrokerContext
 from router_core.testing import BrokerContract
@@ -42,15 +41,6 @@ class TestRithmicContract(StubContract):
     settings: ClassVar[dict[str, Any]] = {
         "gateway_url": "wss://rithmic.example/gateway", "system_name": "Rithmic Test",
         "app_name": "alert-router", "username_env": "TEST_USER", "password_env": "TEST_PASSWORD",
-    }
-
-
-class TestTradeLockerContract(StubContract):
-    cls = TradeLockerBroker
-    known_symbol = "FX:EURUSD"
-    unknown_symbol = "NQ1!"  # futures names are not documented for TradeLocker
-    settings: ClassVar[dict[str, Any]] = {
-        "server": "FIRM-DEMO", "email_env": "TEST_USER", "password_env": "TEST_PASSWORD",
     }
 
 

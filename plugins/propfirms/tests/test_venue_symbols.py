@@ -148,7 +148,7 @@ async def test_cfd_venues_refuse_undocumented_futures_names(
     assert "not documented" in str(caught.value)
 
 
-@pytest.mark.parametrize("cls", [TradeLockerBroker, MatchTraderBroker])
+@pytest.mark.parametrize("cls", [MatchTraderBroker])  # TradeLocker reads its instrument list
 async def test_cfd_resolve_names_the_instrument_and_refuses_to_guess_sizes(
     make_broker: MakeBroker, cls: type
 ) -> None:
