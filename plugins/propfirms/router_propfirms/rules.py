@@ -14,10 +14,10 @@ figures the broker cannot give, the check fails closed and says so.
 State that must survive a restart (the trading day, its opening balance, the high-water mark,
 whether today's flatten ran) is kept per account in ``<state_dir>/propfirm-rules/<account>.json``.
 
-The flatten runs from a watcher started by ``router_startup`` (every ``FLATTEN_POLL_SECONDS``
-on the router's clock) when the core offers that hook, and in any case at the next alert for
-the account after the flatten time: the check then flattens first and refuses the alert's plan
-(an exit then has nothing left to close; an entry is refused until the next trading day).
+The flatten runs from a watcher that ``router_startup`` starts (``serve`` and ``send``), every
+``FLATTEN_POLL_SECONDS`` with the time read from the router's clock. The check itself never
+places an order (it also runs for dry runs): after the flatten time it refuses entries, and
+exits go through as always.
 """
 
 from __future__ import annotations
@@ -379,13 +379,7 @@ async def router_check_plan(plan: Plan, context: Mapping[str, Any]) -> str | Non
                 "cannot be checked (failing closed)")
     ledger = ledger_for(broker, rules)
     now = broker.context.clock.time()
-    try:
-        done = await flatten_if_due(broker, ledger, now)
-    except BrokerError as exc:
-        return f"prop rule flatten_at: the flatten failed ({exc}); nothing else was sent"
-    if done is not None:
-        return (f"prop rule flatten_at: the account was flattened now ({len(done)} action(s): "
-                f"{'; '.join(done) or 'nothing was open'}); this alert's legs are not sent")
+    # No orders from here: the check also runs for dry runs. The flatten is the watcher's.
     exposure = plan_exposure(plan, context["position"])
     figures = None
     if ledger.needs_figures:

@@ -121,15 +121,17 @@ async def test_flatten_at_the_configured_time(make: Callable[..., Any]) -> None:
     assert outcome(await route(router, BUY))[0][1] == "filled"
 
 
-async def test_an_alert_after_the_flatten_time_flattens_first(make: Callable[..., Any]) -> None:
-    # Without the watcher (a core without router_startup), the next alert flattens.
+async def test_after_the_flatten_time_entries_wait_and_exits_go(
+        make: Callable[..., Any]) -> None:
+    # The check places nothing itself (it also runs for dry runs): an entry is refused, an
+    # exit closes as always.
     router, fake, clock = await make('flatten_at = "15:10"')
     await route(router, {**BUY, "quantity": "3"})
     clock.advance(chicago(4, 15, 30) - clock.time())
-    reason = denied(await route(router, EXIT))
-    assert "the account was flattened now" in reason and f"closed 3 {NQ}" in reason
-    assert next(iter(fake.accounts.values())).positions[NQ].size == 0
     assert "after the flatten time" in denied(await route(router, BUY))
+    assert next(iter(fake.accounts.values())).positions[NQ].size == 3
+    assert outcome(await route(router, EXIT))[0][:2] == ("close", "filled")
+    assert next(iter(fake.accounts.values())).positions[NQ].size == 0
 
 
 async def test_trailing_drawdown_follows_the_high_water_mark(make: Callable[..., Any]) -> None:
@@ -257,3 +259,20 @@ async def test_router_startup_starts_the_flatten_watcher(tmp_path: Path) -> None
         assert "after the flatten time" in denied(await route(router, BUY))
     finally:
         await router.close()
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    from router_propfirms.rules import Exposure, Figures, RulesLedger
+
+    rules = PropRules(daily_loss_limit=Decimal(500), trailing_drawdown=Decimal(1000),
+                      drawdown_mode="intraday")
+    path = tmp_path / "propfirm-rules" / "eval.json"
+    first = RulesLedger(rules, path)
+    first.observe(Figures(Decimal(50000), None, {}), chicago(4, 9))
+    first.observe(Figures(Decimal(51200), None, {}), chicago(4, 10))
+    again = RulesLedger(rules, path)  # a restarted router reads what the first one saw
+    assert (again.state.high_water, again.state.day_start_balance) == ("51200", "50000")
+    entry = Exposure(NQ, "NQ", Decimal(0), Decimal(1))
+    reason = again.check(entry, Figures(Decimal(49450), None, {}), chicago(4, 11))
+    assert reason is not None and reason.startswith("prop rule daily_loss_limit: the account "
+                                                    "is down 550.00 USD today")
