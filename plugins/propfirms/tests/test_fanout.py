@@ -122,3 +122,47 @@ timeout_seconds = 0.5
     assert legs["kraken"].symbol == "PF_XBTUSD"
     assert legs["kraken"].result.status.is_success
     assert kraken.sendorders[-1]["size"] == "1"
+
+
+async def test_one_alert_to_projectx_and_tradovate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from router_propfirms.fake import tradovate as tv
+    from router_propfirms.fake.tradovate_kit import ENV as TRADOVATE_ENV
+
+    for name, value in TRADOVATE_ENV.items():
+        monkeypatch.setenv(name, value)
+    clock = FakeClock(START)
+    projectx, tradovate = FakeProjectX(clock=clock), tv.FakeTradovate(clock=clock)
+    config = f"""
+[router]
+state_dir = "{{state}}"
+reconcile_window_seconds = 0.05
+
+[accounts.topstep]
+broker = "projectx"
+gateway = "custom"
+base_url = "https://gateway.invalid"
+multiplier = "3"
+
+[accounts.topstep.rules]
+max_contracts = 10
+
+[accounts.tradovate]
+broker = "tradovate"
+app_id = "{tv.FAKE_APP_ID}"
+base_url = "https://tradovate.invalid/v1"
+"""
+    transport = HostTransport({"gateway.invalid": projectx, "tradovate.invalid": tradovate})
+    router = await started_router(tmp_path, config, clock=clock, transport=transport)
+    try:
+        report = await route(router, {"ticker": "CME_MINI:MNQ1!", "action": "buy",
+                                      "quantity": "2"})
+    finally:
+        await router.close()
+    assert report.ok, report.to_dict()
+    legs = {leg.account: leg for leg in report.legs}
+    assert (legs["topstep"].symbol, legs["topstep"].result.filled_quantity) == (
+        "CON.F.US.MNQ.Z26", Decimal(6))
+    assert projectx.account("EVAL-01").positions["CON.F.US.MNQ.Z26"].size == 6
+    assert legs["tradovate"].symbol == "MNQZ6"
+    assert tradovate.position_of("MNQZ6") == 2
