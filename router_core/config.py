@@ -127,6 +127,19 @@ class ClusterConfig(_Strict):
         return self
 
 
+class DashboardConfig(_Strict):
+    """The web dashboard served by ``serve`` under ``/`` (see docs/dashboard.md)."""
+
+    enabled: bool = True
+    password_env: str | None = None  # unset: the [server] admin token opens it
+    session_hours: float = Field(12, gt=0, le=24 * 30)
+
+    @field_validator("*")
+    @classmethod
+    def _env_settings_name_variables(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_env_names(value, info)
+
+
 class RouterSettings(_Strict):
     state_dir: Path = Path(DEFAULT_STATE_DIR)
     journal: Path | None = None  # default: state_dir / "journal.sqlite3"
@@ -200,6 +213,7 @@ class RouterConfig:
     server: ServerConfig
     defaults: Defaults
     accounts: Mapping[str, AccountConfig]
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: PostgreSQL
     # [plugins.NAME] tables as written; validated by each plugin's model at start
     # (``plugin_settings``), because only the loaded plugins know their models.
@@ -314,7 +328,7 @@ def build_config(
     data: Mapping[str, Any], brokers: BrokerRegistry, *, path: Path | None
 ) -> RouterConfig:
     file = str(path) if path else None
-    known = {"router", "server", "defaults", "accounts", "journal", "plugins"}
+    known = {"router", "server", "defaults", "accounts", "journal", "plugins", "dashboard"}
     for key in data:
         if key not in known:
             raise ConfigError(
@@ -343,7 +357,9 @@ def build_config(
                 key="defaults.accounts",
             )
     journal = _validate(JournalConfig, data.get("journal", {}), file, "journal")
+    dashboard = _validate(DashboardConfig, data.get("dashboard", {}), file, "dashboard")
     return RouterConfig(path, router, server, defaults, accounts, journal=journal,
+                        dashboard=dashboard,
                         plugins=_plugin_tables(data.get("plugins", {}), file))
 
 

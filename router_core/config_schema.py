@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from .config import (
     ACCOUNT_KEYS,
+    DashboardConfig,
     Defaults,
     JournalConfig,
     RouterSettings,
@@ -94,6 +95,14 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "connect_timeout_seconds": "How long one connection attempt to the database may "
                                    "take before the journal counts it as unreachable.",
     },
+    "DashboardConfig": {
+        "": "[dashboard]: the web dashboard served by `alert-router serve` under /.",
+        "enabled": "Serve the dashboard (it still needs a password to open: without one it "
+                   "stays off and / says how to enable it).",
+        "password_env": "Environment variable holding the dashboard login password; unset: "
+                        "the [server] admin token opens it. Never the webhook passphrase.",
+        "session_hours": "How long a login lasts before the dashboard asks again.",
+    },
     "Defaults": {
         "": "[defaults]: what an alert gets when it does not say.",
         "quantity": "Order quantity when neither the alert nor the account gives one.",
@@ -148,6 +157,7 @@ _SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("router", RouterSettings),
     ("server", ServerConfig),
     ("defaults", Defaults),
+    ("dashboard", DashboardConfig),
     ("journal", JournalConfig),
 )
 

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("router_core")
 
 HALT_FLAG = "halt"
+ACCOUNT_HALT_PREFIX = "halt:account:"  # + the account's name: that account alone is halted
 MAX_CLAIMED_IN_MEMORY = 10_000
 
 
@@ -410,6 +411,17 @@ class Router:
             )
             await self._notify(report)
             return report
+        targets, halted = self._unhalted(alert, targets)
+        if halted and not targets and not moved:  # every account it goes to is halted
+            refusal = "; ".join(str(r.reports[0].result.reason) for r in halted)
+            report = ExecutionReport(alert_id, intent_key, (), refused=refusal)
+            await self.journal.set_state_async(
+                alert_id, AlertState.REFUSED, reason=refusal, report=report.to_dict()
+            )
+            log.info("alert %s refused: %s", alert_id, refusal)
+            await self._notify(report)
+            return report
+        moved.extend(halted)
         # Brokers are taken with the accounts, in one step: a reload swapping both between
         # two accounts of this alert cannot pair an account with another config's broker.
         runs = [
@@ -452,6 +464,26 @@ class Router:
             datetime.fromtimestamp(self.clock.time(), UTC),
             self.config.server.max_lag_seconds,
         )
+
+    def _unhalted(
+        self, alert: Alert, targets: list[tuple[AccountConfig, Decimal]]
+    ) -> tuple[list[tuple[AccountConfig, Decimal]], list[AccountResult]]:
+        """The targets whose account is not halted on its own (``halt --account``), and a
+        denied leg naming the halt for each that is. Cancels pass, as under the global halt."""
+        if alert.action is Action.CANCEL:
+            return targets, []
+        kept, halted = [], []
+        for account, multiplier in targets:
+            reason = self.journal.get_flag(account_halt_flag(account.name))
+            if reason is None:
+                kept.append((account, multiplier))
+                continue
+            why = (f"account {account.name} is halted ({reason}); run `alert-router resume "
+                   f"--account {account.name}` to trade on it again")
+            result = OrderResult(OrderStatus.DENIED, "", reason=why)
+            leg = LegReport(account.name, account.broker, LegPurpose.OPEN, result)
+            halted.append(AccountResult([leg], [], None))
+        return kept, halted
 
     def _routed_targets(
         self, alert: Alert, routing: dict[str, dict[str, str]] | None
@@ -578,11 +610,18 @@ class Router:
 
     # -- operations ---------------------------------------------------------------------------
 
-    def halt(self, reason: str) -> None:
-        self.journal.set_flag(HALT_FLAG, reason or "halted by the operator")
+    def halt(self, reason: str, account: str | None = None) -> None:
+        """Refuse new alerts (cancels pass): all of them, or only ``account``'s legs."""
+        flag = HALT_FLAG if account is None else account_halt_flag(account)
+        self.journal.set_flag(flag, reason or "halted by the operator")
 
-    def resume(self) -> None:
-        self.journal.set_flag(HALT_FLAG, None)
+    def resume(self, account: str | None = None) -> None:
+        self.journal.set_flag(HALT_FLAG if account is None else account_halt_flag(account), None)
+
+
+def account_halt_flag(account: str) -> str:
+    """The journal flag that halts one account (``halt --account``), beside ``HALT_FLAG``."""
+    return ACCOUNT_HALT_PREFIX + account
 
 
 def account_digest(account: AccountConfig) -> str:

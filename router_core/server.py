@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .credentials import AccountCheck, check_accounts
+from .dashboard import DashboardSettings, mount_dashboard
 from .journal import AlertRecord
 from .reload import reload_config
 from .router import HALT_FLAG
@@ -88,12 +89,15 @@ class _State:
 def create_app(router: Router, settings: WebhookSettings | None = None, *,
                purge_interval: float = PURGE_INTERVAL_SECONDS,
                key_interval: float = KEY_CHECK_INTERVAL_SECONDS,
-               started: list[str] | None = None) -> FastAPI:
+               started: list[str] | None = None,
+               dashboard: DashboardSettings | None = None) -> FastAPI:
     """The web app for ``router``. Its lifespan starts the router (brokers, then recovery of
     unfinished work) before the first request and closes it after the last.
 
     ``started``: the caller already ran ``router.start()`` (``serve`` does, to report a
     start-up error in one line); these are the problems it returned.
+
+    ``dashboard``: the dashboard's password and settings; default: read from the config.
 
     Raises ``ConfigError`` when live accounts would sit behind an open webhook."""
     if settings is None:
@@ -102,6 +106,8 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
             router.config.server, base_dir=path.parent if path else None,
             file=str(path) if path else None)
     refuse_unguarded_live(router.config, router.plugins, settings, router.brokers)
+    if dashboard is None:
+        dashboard = DashboardSettings.from_config(router.config, settings)
     state = _State()
 
     @contextlib.asynccontextmanager
@@ -231,10 +237,14 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
     async def admin_halt(request: Request) -> JSONResponse:
         if not admin_allowed(request):
             return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
-        reason = await _halt_reason(request)
-        router.halt(reason)
-        log.warning("trading halted through the admin endpoint: %s", reason)
-        return JSONResponse({"halted": True, "reason": reason})
+        reason, account = await _halt_request(request)
+        if account is not None and account not in router.config.accounts:
+            return JSONResponse([{"field": "account", "reason": "no such account"}], 422)
+        router.halt(reason, account)
+        log.warning("trading halted through the admin endpoint%s: %s",
+                    f" on account {account}" if account else "", reason)
+        body: dict[str, Any] = {"halted": True, "reason": reason}
+        return JSONResponse({**body, "account": account} if account else body)
 
     @app.post("/admin/reload", summary="Re-read the config file; a bad one changes nothing")
     async def admin_reload(request: Request) -> JSONResponse:
@@ -250,10 +260,17 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
     async def admin_resume(request: Request) -> JSONResponse:
         if not admin_allowed(request):
             return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
-        router.resume()
-        log.warning("trading resumed through the admin endpoint")
-        return JSONResponse({"halted": False})
+        _, account = await _halt_request(request)
+        if account is not None and account not in router.config.accounts:
+            return JSONResponse([{"field": "account", "reason": "no such account"}], 422)
+        router.resume(account)
+        log.warning("trading resumed through the admin endpoint%s",
+                    f" on account {account}" if account else "")
+        return JSONResponse({"halted": False, "account": account} if account
+                            else {"halted": False})
 
+    # -- the dashboard (routes only: nothing of it runs on the webhook's path) -----------------
+    mount_dashboard(app, router, settings, dashboard, lambda: state.keys)
     return app
 
 
@@ -315,11 +332,13 @@ def _alert_view(record: AlertRecord) -> dict[str, Any]:
     }
 
 
-async def _halt_reason(request: Request) -> str:
+async def _halt_request(request: Request) -> tuple[str, str | None]:
+    """The optional JSON body of /admin/halt and /admin/resume: ``reason`` and ``account``
+    (only that account is halted or resumed)."""
     import json
 
     raw = await read_limited(request, 4096) or b""
-    reason = ""
+    reason, account = "", None
     if raw.strip():
         try:
             data = json.loads(raw)
@@ -327,8 +346,10 @@ async def _halt_reason(request: Request) -> str:
             data = None
         if isinstance(data, dict) and isinstance(data.get("reason"), str):
             reason = data["reason"]
+        if isinstance(data, dict) and isinstance(data.get("account"), str):
+            account = data["account"].strip() or None
     reason = " ".join(reason.split())[:200]
-    return reason or "halted through the admin endpoint"
+    return reason or "halted through the admin endpoint", account
 
 
 async def _purge(router: Router, settings: WebhookSettings) -> None:

@@ -16,29 +16,37 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="config file (TOML); its [router] section locates the journal")
     parser.add_argument("--reason", "-r", default=None,
                         help="why; shown in every refusal while halted")
+    parser.add_argument("--account", "-a", default=None, metavar="NAME",
+                        help="halt only this account: its legs are denied, others still trade")
 
 
 def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from router_core.cli.journal import open_journal
-    from router_core.router import HALT_FLAG
+    from router_core.router import HALT_FLAG, account_halt_flag
 
     reason = (args.reason or "").strip() or "halted by the operator"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    flag = HALT_FLAG if args.account is None else account_halt_flag(args.account)
+    what = "trading" if args.account is None else f"trading on account {args.account}"
     journal = open_journal(args.config, create=True)
     try:
-        previous = journal.get_flag(HALT_FLAG)
+        previous = journal.get_flag(flag)
         if previous is None or args.reason:
-            journal.set_flag(HALT_FLAG, f"{reason}, since {stamp}")
+            journal.set_flag(flag, f"{reason}, since {stamp}")
     finally:
         journal.close()
     if previous is not None and args.reason:
-        print(f"trading was already halted ({previous}); the reason is now: {reason}")
+        print(f"{what} was already halted ({previous}); the reason is now: {reason}")
     elif previous is not None:
-        print(f"trading is already halted ({previous}); nothing changed")
+        print(f"{what} is already halted ({previous}); nothing changed")
     else:
-        print(f"trading halted: {reason}")
+        print(f"{what} halted: {reason}")
     print(f"journal: {journal.location}")
-    print("new alerts are refused (cancels still pass) until `alert-router resume`")
+    if args.account is None:
+        print("new alerts are refused (cancels still pass) until `alert-router resume`")
+    else:
+        print(f"new orders for {args.account} are denied (cancels still pass) until "
+              f"`alert-router resume --account {args.account}`")
     return 0

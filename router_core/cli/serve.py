@@ -2,7 +2,8 @@
 
 Without ``--config`` it serves the paper venue with its state under ``./alert-router-state/``
 and a generated passphrase kept in ``alert-router-state/passphrase`` (mode 0600), so a restart
-keeps the same webhook secret. The passphrase is printed once, when it is generated.
+keeps the same webhook secret. The passphrase is printed once, when it is generated; so is
+the dashboard's password, kept beside it in ``alert-router-state/dashboard-password``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ HELP = "run the webhook server that receives alerts (FastAPI on uvicorn)"
 
 STATE_DIR = "alert-router-state"
 PASSPHRASE_FILE = "passphrase"  # noqa: S105 - a file name, not a secret
+DASHBOARD_PASSWORD_FILE = "dashboard-password"  # noqa: S105 - a file name, not a secret
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
@@ -33,21 +35,32 @@ def run(args: argparse.Namespace) -> int:
 
     from pydantic import SecretStr
 
+    from router_core.dashboard import DashboardSettings
     from router_core.router import Router
     from router_core.security import WebhookSettings, refuse_unguarded_live
 
     configure_logging()
+    password: str | None = None
+    password_generated = False
     if args.config is None:
         state_dir = Path.cwd() / STATE_DIR
         passphrase, generated = ensure_passphrase(state_dir)
+        password, password_generated = ensure_passphrase(state_dir, DASHBOARD_PASSWORD_FILE)
         router = Router.from_config_file(None)
         settings = WebhookSettings.from_config(router.config.server,
                                                passphrase=SecretStr(passphrase))
+        dashboard = DashboardSettings.from_config(router.config, settings,
+                                                  generated=SecretStr(password))
     else:
         router = Router.from_config_file(args.config)
         settings = WebhookSettings.from_config(router.config.server,
                                                base_dir=Path(args.config).parent,
                                                file=str(args.config))
+        try:
+            dashboard = DashboardSettings.from_config(router.config, settings)
+        except BaseException:
+            router.journal.close()
+            raise
     server_config = router.config.server
     host = args.host or server_config.host
     port = server_config.port if args.port is None else args.port
@@ -56,11 +69,12 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         router.journal.close()
         raise
-    redactor_secrets(settings.secret_values())
+    redactor_secrets(settings.secret_values() + dashboard.secret_values())
     if args.config is None:
-        print_first_run(host, port, state_dir, passphrase if generated else None)
+        print_first_run(host, port, state_dir, passphrase if generated else None,
+                        password if password_generated else None)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        return runner.run(_serve(router, settings, host, port))
+        return runner.run(_serve(router, settings, host, port, dashboard))
 
 
 def _loop_factory() -> Any:
@@ -73,7 +87,7 @@ def _loop_factory() -> Any:
     return uvloop.new_event_loop
 
 
-async def _serve(router: Any, settings: Any, host: str, port: int) -> int:
+async def _serve(router: Any, settings: Any, host: str, port: int, dashboard: Any) -> int:
     import asyncio
 
     import uvicorn
@@ -87,7 +101,7 @@ async def _serve(router: Any, settings: Any, host: str, port: int) -> int:
     except BaseException:
         await router.close()
         raise
-    app = create_app(router, settings, started=problems)
+    app = create_app(router, settings, started=problems, dashboard=dashboard)
     pidfile = _answer_reloads(router)
 
     config = uvicorn.Config(
@@ -98,6 +112,11 @@ async def _serve(router: Any, settings: Any, host: str, port: int) -> int:
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)
+            # Open dashboard event streams never end by themselves: end them now, or the
+            # graceful shutdown would wait its whole timeout for them.
+            feed = getattr(app.state, "dashboard_feed", None)
+            if feed is not None:
+                feed.close()
             # uvicorn re-raises the signal after its graceful shutdown; a clean stop exits 0.
             getattr(self, "_captured_signals", []).clear()
 
@@ -109,6 +128,8 @@ async def _serve(router: Any, settings: Any, host: str, port: int) -> int:
         bound = _bound_port(server) or port
         print(f"alert-router listening on http://{_display_host(host)}:{bound} "
               f"(webhook: POST /webhook; health: GET /healthz; Ctrl-C to stop)", flush=True)
+        print(f"  dashboard: http://{_display_host(host)}:{bound}/"
+              if dashboard.enabled else f"  dashboard: off: {dashboard.off_reason}", flush=True)
     try:
         await serving
     finally:
@@ -155,13 +176,14 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - display only
 
 
-def ensure_passphrase(state_dir: Path) -> tuple[str, bool]:
-    """The zero-config passphrase, generated once and kept (0600). ``(value, generated now)``."""
+def ensure_passphrase(state_dir: Path, name: str = PASSPHRASE_FILE) -> tuple[str, bool]:
+    """The zero-config passphrase (or, ``name``, dashboard password), generated once and kept
+    (0600). ``(value, generated now)``."""
     import os
     import secrets
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / PASSPHRASE_FILE
+    path = state_dir / name
     try:
         value = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -176,8 +198,10 @@ def ensure_passphrase(state_dir: Path) -> tuple[str, bool]:
     return value, True
 
 
-def print_first_run(host: str, port: int, state_dir: Path, passphrase: str | None) -> None:
-    """What a new user needs, once: the URL, the passphrase and a request to paste."""
+def print_first_run(host: str, port: int, state_dir: Path, passphrase: str | None,
+                    password: str | None = None) -> None:
+    """What a new user needs, once: the URL, the passphrase, the dashboard's address and
+    password, and a request to paste."""
     url = f"http://{_display_host(host)}:{port}/webhook"
     where = f"{STATE_DIR}/{PASSPHRASE_FILE}"
     print(f"alert-router: no --config: serving the paper venue (simulated fills); "
@@ -191,6 +215,14 @@ def print_first_run(host: str, port: int, state_dir: Path, passphrase: str | Non
     else:
         print(f"  passphrase:  stored in {where}")
         secret = f"$(cat {where})"
+    print(f"  dashboard:   http://{_display_host(host)}:{port}/")
+    where_password = f"{STATE_DIR}/{DASHBOARD_PASSWORD_FILE}"
+    if password is not None:
+        print(f"  password:    {password}")
+        print(f"               (generated now and stored in {where_password}, mode 0600; "
+              "it is not printed again)")
+    else:
+        print(f"  password:    stored in {where_password}")
     body = ('{"ticker":"BTCUSD","action":"buy","quantity":"0.01","price":"65000",'
             f'"passphrase":"{secret}"}}')
     print("  try it:")
