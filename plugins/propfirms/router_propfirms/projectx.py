@@ -44,6 +44,7 @@ from router_core import (
     OrderResult,
     OrderStatus,
     OrderType,
+    PermissionDenied,
     Position,
     Side,
     UnknownSymbol,
@@ -329,8 +330,8 @@ class ProjectXBroker(Broker):
                 # The Gateway reports the account's balance only; open profit and loss needs
                 # market data, so equity is the balance.
                 return Balance("USD", value, value)
-        raise UnknownSymbol(f"projectx: account {account_id} is not among the login's active "
-                            "accounts")
+        raise PermissionDenied(f"projectx: account {account_id} is not among the login's "
+                               "active accounts (or has no balance)", from_venue=True)
 
     async def _positions(self) -> list[dict[str, Any]]:
         answer = await self.client.call("/api/Position/searchOpen",
@@ -428,6 +429,9 @@ class ProjectXBroker(Broker):
                            found.average_price)
 
     async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
+        return await self._cancel(venue_order_id)
+
+    async def _cancel(self, venue_order_id: str) -> OrderResult:
         try:
             order_id = int(venue_order_id)
         except ValueError:
@@ -450,7 +454,7 @@ class ProjectXBroker(Broker):
         for row in await self._order_rows(open_only=True):
             tag = row.get("customTag")
             if isinstance(tag, str) and is_ours(tag):
-                await self.cancel_venue_order(str(row.get("id")), _NO_INSTRUMENT)
+                await self._cancel(str(row.get("id")))
                 done.append(f"cancelled order {row.get('id')} ({tag}) on {row.get('contractId')}")
         for row in await self._positions():
             contract_id = str(row.get("contractId"))
@@ -480,10 +484,6 @@ def _replace_steps(instrument: Instrument, tick: Decimal, point_value: Decimal) 
     from dataclasses import replace
 
     return replace(instrument, tick_size=tick, contract_size=point_value)
-
-
-_NO_INSTRUMENT = futures_instrument(
-    Contract(SPECS["ES"], 2000, 3), "none")  # cancel_venue_order reads nothing from it
 
 
 __all__ = ["AccountFigures", "ProjectXBroker", "ProjectXConfig", "broker_for_settings",
