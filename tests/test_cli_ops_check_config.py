@@ -16,6 +16,11 @@ KRAKEN_ENV = {
     "KRAKEN_API_KEY": "key-value-3", "KRAKEN_API_SECRET": "secret-value-4",
     "KRAKEN_FUTURES_API_KEY": "fkey-value-5", "KRAKEN_FUTURES_API_SECRET": "fsecret-value-6",
 }
+PROPFIRM_ENV = {  # examples/propfirm.toml's Tradovate and TradeLocker accounts
+    "TRADOVATE_USERNAME": "tv-user", "TRADOVATE_PASSWORD": "tv-password-7",
+    "TRADOVATE_CID": "42", "TRADOVATE_SEC": "tv-sec-8",
+    "TRADELOCKER_EMAIL": "tl@example.invalid", "TRADELOCKER_PASSWORD": "tl-password-9",
+}
 
 BAD = """
 [router]
@@ -169,15 +174,17 @@ def test_validate_only_account_is_live_keyed_and_needs_a_passphrase(tmp_path, ca
     assert "server.passphrase_env: live account(s) k but nothing guards the webhook" in out
 
 
-def test_stub_and_disabled_accounts_only_warn_about_credentials(capsys, monkeypatch):
-    path = ROOT / "examples" / "propfirm.toml"
-    for name in ("TRADOVATE_USERNAME", "PROJECTX_API_KEY", "TRADELOCKER_EMAIL"):
+def test_stub_and_disabled_accounts_only_warn_about_credentials(tmp_path, capsys, monkeypatch):
+    path = _write(tmp_path, '[accounts.rithmic-eval]\nbroker = "rithmic"\n'
+                  'gateway_url = "wss://rithmic.example/gateway"\n'
+                  'system_name = "Rithmic Paper Trading"\napp_name = "alert-router"\n\n'
+                  '[accounts.topstep]\nbroker = "projectx"\nenabled = false\n')
+    for name in ("RITHMIC_USERNAME", "PROJECTX_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    code, out = _run(capsys, ["check-config", "-c", str(path)], monkeypatch,
-                     {"ALERT_ROUTER_PASSPHRASE": "p"})
+    code, out = _run(capsys, ["check-config", "-c", str(path)], monkeypatch, {})
     assert code == 0, out
-    assert ("warning: " f"{path}: accounts.tradovate-eval.username_env: environment variable "
-            "TRADOVATE_USERNAME is not set (tradovate is a stub") in out
+    assert ("warning: " f"{path}: accounts.rithmic-eval.username_env: environment variable "
+            "RITHMIC_USERNAME is not set (rithmic is a stub") in out
     assert "accounts.topstep.api_key_env: environment variable PROJECTX_API_KEY is not set " \
            "(the account is disabled)" in out
 
@@ -242,7 +249,7 @@ def test_embedded_default_is_ok(capsys):
 
 @pytest.mark.parametrize("name", ["paper.toml", "propfirm.toml", "kraken.toml"])
 def test_every_example_passes_with_its_environment(name, capsys, monkeypatch):
-    env = dict(KRAKEN_ENV)
+    env = {**KRAKEN_ENV, **PROPFIRM_ENV}
     code, out = _run(capsys, ["check-config", "-c", str(ROOT / "examples" / name)],
                      monkeypatch, env)
     assert code == 0, out

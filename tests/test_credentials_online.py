@@ -49,8 +49,10 @@ base_url = "{futures}"
 broker = "paper"
 
 [accounts.prop]
-broker = "tradovate"
-app_id = "alert-router"
+broker = "rithmic"
+gateway_url = "wss://rithmic.example/gateway"
+system_name = "Rithmic Paper Trading"
+app_name = "alert-router"
 """)
         yield path
 
@@ -80,7 +82,7 @@ def test_the_command_says_which_account_fails(config: Path, capsys, monkeypatch)
     assert main(["check-config", "--online", "--config", str(config)]) == 1
     out = capsys.readouterr().out
     assert "error: accounts.spot (kraken-spot): rejected key" in out
-    assert "online: accounts.prop (tradovate): cannot check" in out
+    assert "online: accounts.prop (rithmic): cannot check" in out
     assert WRONG["KRAKEN_API_SECRET"] not in out
     for name, value in RIGHT.items():
         monkeypatch.setenv(name, value)

@@ -366,7 +366,9 @@ def test_realised_pnl_of_linear_and_inverse_closes():
 async def test_a_stub_account_is_denied_while_the_paper_account_fills(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[accounts.paper]\nbroker = "paper"\n\n'
-                    '[accounts.prop]\nbroker = "tradovate"\napp_id = "alert-router"\n')
+                    '[accounts.prop]\nbroker = "rithmic"\n'
+                    'gateway_url = "wss://rithmic.example/gateway"\n'
+                    'system_name = "Rithmic Paper Trading"\napp_name = "alert-router"\n')
     router = Router.from_config_file(path, plugins=make_plugin_manager(["paper", "propfirms"]))
     await router.start()
     try:
@@ -375,8 +377,8 @@ async def test_a_stub_account_is_denied_while_the_paper_account_fills(tmp_path):
         by_account = {leg.account: leg.result for leg in report.legs}
         assert by_account["paper"].status is OrderStatus.FILLED
         assert by_account["prop"].status is OrderStatus.DENIED
-        assert by_account["prop"].reason.startswith("tradovate: ")
-        assert by_account["prop"].reason.endswith("is not implemented yet (stub)")
+        assert by_account["prop"].reason.startswith("rithmic: ")
+        assert "is not implemented yet (stub)" in by_account["prop"].reason
     finally:
         await router.close()
 
