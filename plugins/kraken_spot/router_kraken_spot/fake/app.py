@@ -32,10 +32,16 @@ import httpx
 
 from router_core import Clock
 
-from ..endpoints import ENDPOINTS, REST_LIMITS, TRADING_LIMITS, Counter, cancel_cost
+from ..endpoints import ENDPOINTS, REST_LIMITS, TRADING_LIMITS, Counter, Endpoint, cancel_cost
 from ..fake_data import FAKE_API_KEY, FAKE_API_SECRET, extra_key
 from ..signing import decode_secret, verify
 from .venue import FakeVenue, KrakenAnswer
+
+
+# Public endpoints the plugin's own client never calls (so they stay out of its allowlist) but
+# other clients of the fake do: ccxt's kraken loads Assets next to AssetPairs (the ccxt plugin's
+# tests point ccxt at this fake).
+PUBLIC_FOR_OTHER_CLIENTS = {"/0/public/Assets": Endpoint("Assets", False, Counter.PUBLIC)}
 
 
 @dataclass
@@ -186,7 +192,7 @@ class FakeKraken(FakeVenue):
 
     async def _handle(self, path: str, http_method: str, headers: dict[str, str], body: bytes,
                       query: dict[str, str]) -> tuple[int, bytes, str]:
-        endpoint = ENDPOINTS.get(path)
+        endpoint = ENDPOINTS.get(path) or PUBLIC_FOR_OTHER_CLIENTS.get(path)
         method = path.rsplit("/", 1)[-1]
         text = body.decode("utf-8", "replace")
         fields = dict(parse_qsl(text, keep_blank_values=True))

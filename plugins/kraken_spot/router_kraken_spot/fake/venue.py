@@ -123,6 +123,19 @@ class FakeVenue:
             return self.pairs
         return {key: self.pairs[key] for key in map(self._pair_key, args["pair"].split(","))}
 
+    def _ep_Assets(self, args: dict[str, str]) -> Any:
+        """Kraken's Assets for every asset of the fake's pairs and balances: Kraken's names
+        (``XXBT``, ``ZUSD``), altnames without the X/Z prefix, 10 decimals (4 for fiat)."""
+        names = {pair[side] for pair in self.pairs.values() for side in ("base", "quote")}
+        names |= set(self.account.balances)
+        out = {}
+        for name in sorted(names):
+            prefixed = len(name) == 4 and name[0] in "XZ"
+            out[name] = {"aclass": "currency", "altname": name[1:] if prefixed else name,
+                         "decimals": 4 if name.startswith("Z") and prefixed else 10,
+                         "display_decimals": 5, "status": "enabled"}
+        return out
+
     def _ep_Ticker(self, args: dict[str, str]) -> Any:
         out = {}
         for key in map(self._pair_key, args.get("pair", "").split(",")):
