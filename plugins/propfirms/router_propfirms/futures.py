@@ -318,6 +318,13 @@ def roll_anchor(spec: ContractSpec, year: int, month: int) -> date:
 _DATED = re.compile(r"^([A-Z0-9]{1,4}?)([FGHJKMNQUVXZ])(\d{4}|\d{1,2})$")
 
 
+def root_of(name: str) -> str:
+    """The root of a dated contract's name (``MNQZ6`` -> ``MNQ``); the name when it is not
+    one."""
+    match = _DATED.match(name)
+    return match.group(1) if match else name
+
+
 def expand_year(digits: str, today: date) -> int:
     """A 1, 2 or 4 digit contract year as a full year: the first one from last year on."""
     if len(digits) == 4:

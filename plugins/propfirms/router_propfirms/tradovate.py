@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
@@ -60,10 +61,12 @@ from router_core import (
     TimeInForce,
     UnknownSymbol,
     VenueUnavailable,
+    normalize_ticker,
 )
 
-from .futures import FuturesConfig, contract_for, futures_instrument, today_from
-from .settings import EnvName, check_environment_host, check_rest_base_url
+from .futures import FuturesConfig, contract_for, futures_instrument, root_of, today_from
+from .projectx import AccountFigures, register_for_rules
+from .settings import EnvName, SymbolText, check_environment_host, check_rest_base_url
 from .tradovate_client import Credentials, TradovateClient
 
 logger = logging.getLogger("router_propfirms.tradovate")
@@ -111,6 +114,11 @@ class TradovateConfig(FuturesConfig):
                                    description="the account's id; picks the account")
     timeout_seconds: float = Field(default=10.0, gt=0, le=60,
                                    description="seconds to wait for each answer")
+    symbol_overrides: dict[SymbolText, SymbolText] = Field(
+        default_factory=dict,
+        description="an alert's ticker -> the futures ticker this account trades for it, e.g. "
+        "{ \"XBTUSD.P\" = \"MBT1!\" } to mirror a perpetual strategy on micro bitcoin futures",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -158,8 +166,10 @@ class TradovateBroker(Broker):
         self.account_id: int | None = None
         self.account_spec: str | None = None
         self._contract_ids: dict[str, int] = {}
+        self._contract_names: dict[int, str] = {}
         self._order_ids: dict[str, int] = {}  # client order id -> orderId, this session
         self._lock = asyncio.Lock()
+        register_for_rules(self)  # the prop-firm rules read account_figures, flatten_account
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -225,6 +235,10 @@ class TradovateBroker(Broker):
     # -- symbols ------------------------------------------------------------------------------
 
     async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
+        overrides = self.config.symbol_overrides
+        mapped = overrides.get(symbol.raw) or overrides.get(symbol.ticker)
+        if mapped is not None:
+            symbol = normalize_ticker(mapped)
         contract = contract_for(symbol, self.name, today=today_from(self.context.clock.time),
                                 roll_days=self.config.roll_days_before_expiry)
         return futures_instrument(contract, contract.code(1),
@@ -240,7 +254,18 @@ class TradovateBroker(Broker):
                 raise UnknownSymbol(f"tradovate: Tradovate lists no contract {name}",
                                     from_venue=True)
             found = self._contract_ids[name] = row["id"]
+            self._contract_names[found] = name
         return found
+
+    async def contract_name(self, contract_id: int) -> str:
+        """The venue's name of a contract id (``contract/item``), read once and kept."""
+        name = self._contract_names.get(contract_id)
+        if name is None:
+            row = await self._api().get("/contract/item", {"id": contract_id}, missing_ok=True)
+            name = str(row.get("name")) if isinstance(row, dict) else f"contract {contract_id}"
+            self._contract_names[contract_id] = name
+            self._contract_ids.setdefault(name, contract_id)
+        return name
 
     # -- account ------------------------------------------------------------------------------
 
@@ -268,20 +293,61 @@ class TradovateBroker(Broker):
         return Position(symbol=instrument.symbol, quantity=quantity,
                         average_price=price if quantity else None)
 
+    async def account_figures(self) -> AccountFigures:
+        """Cash balance, open profit and loss and every open position, for the prop-firm
+        rules (``totalCashValue`` and ``openPnL`` of the cash balance snapshot)."""
+        account_id, _ = self._account()
+        snapshot = await self._api().post("/cashBalance/getcashbalancesnapshot",
+                                          {"accountId": account_id})
+        positions: dict[str, tuple[str, Decimal]] = {}
+        for row in await self._api().get("/position/list") or []:
+            quantity = _decimal(row.get("netPos")) or Decimal(0)
+            if row.get("accountId") != account_id or not quantity:
+                continue
+            name = await self.contract_name(int(row["contractId"]))
+            positions[name] = (root_of(name), quantity)
+        return AccountFigures(_decimal(snapshot.get("totalCashValue")) or Decimal(0),
+                              _decimal(snapshot.get("openPnL")), positions)
+
+    async def flatten_account(self, is_ours: Callable[[str], bool]) -> list[str]:
+        """Cancel the working orders ``is_ours(clOrdId)`` accepts, then liquidate every open
+        position; what was done, one line each (the prop-firm rules' flatten)."""
+        account_id, _ = self._account()
+        done = []
+        for command in await self._api().get("/command/list") or []:
+            tag, order_id = command.get("clOrdId"), command.get("orderId")
+            if command.get("commandType") != "New" or not isinstance(tag, str) \
+                    or not isinstance(order_id, int) or not is_ours(tag):
+                continue
+            item = await self._api().get("/order/item", {"id": order_id}, missing_ok=True)
+            if isinstance(item, dict) and item.get("accountId") == account_id \
+                    and item.get("ordStatus") == "Working":
+                await self._cancel(order_id, tag)
+                done.append(f"cancelled order {order_id} ({tag})")
+        for row in await self._api().get("/position/list") or []:
+            quantity = _decimal(row.get("netPos")) or Decimal(0)
+            if row.get("accountId") == account_id and quantity:
+                name = await self.contract_name(int(row["contractId"]))
+                await self._liquidate(int(row["contractId"]))
+                done.append(f"closed {quantity} {name}")
+        return done
+
     async def close_position(self, instrument: Instrument) -> OrderResult:
         """Flatten ``instrument`` at market with ``order/liquidateposition`` (cancels the
         contract's working orders too, as Tradovate's liquidation does)."""
-        account_id, _ = self._account()
-        answer = await self._api().post(
-            "/order/liquidateposition",
-            {"accountId": account_id, "contractId": await self.contract_id(instrument),
-             "admin": False},
-            places_order=True)
+        answer = await self._liquidate(await self.contract_id(instrument))
         order_id = answer.get("orderId") if isinstance(answer, dict) else None
         if not isinstance(order_id, int):
             return OrderResult(status=OrderStatus.ACCEPTED, client_order_id="",
                                reason="liquidation requested")
         return await self._result(order_id, "")
+
+    async def _liquidate(self, contract_id: int) -> Any:
+        account_id, _ = self._account()
+        return await self._api().post(
+            "/order/liquidateposition",
+            {"accountId": account_id, "contractId": contract_id, "admin": False},
+            places_order=True)
 
     # -- orders -------------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ MARGIN_PER_CONTRACT = Decimal(500)
 DEFAULT_PRICES = {"ES": "6000", "MES": "6000", "NQ": "21000", "MNQ": "21000", "RTY": "2300",
                   "M2K": "2300", "YM": "44000", "MYM": "44000", "6E": "1.08", "ZB": "118",
                   "ZN": "110", "CL": "70", "MCL": "70", "GC": "2650", "MGC": "2650",
-                  "SI": "31"}
+                  "SI": "31", "MBT": "95000"}
 _NAME = re.compile(r"^([A-Z0-9]{1,4}?)([FGHJKMNQUVXZ])(\d)$")
 
 Scope = MutableMapping[str, Any]
@@ -279,6 +279,13 @@ class FakeTradovate:
         if match is None or match.group(1) not in SPECS:
             raise LookupError(name)
         return {"id": self.contract_id(name), "name": name, "contractMaturityId": 1}
+
+    def contract_item(self, token: str, query: dict[str, str]) -> dict[str, Any]:
+        contract_id = int(query.get("id", "0"))
+        if contract_id not in self.contracts.values():
+            raise LookupError(contract_id)
+        return {"id": contract_id, "name": self.contract_name(contract_id),
+                "contractMaturityId": 1}
 
     def position_list(self, token: str, _: Any) -> list[dict[str, Any]]:
         return [{"id": n, "accountId": account, "contractId": contract, "netPos": p.net_pos,
@@ -527,6 +534,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/auth/renewaccesstoken"): FakeTradovate.renew,
     ("GET", "/v1/account/list"): FakeTradovate.account_list,
     ("GET", "/v1/contract/find"): FakeTradovate.contract_find,
+    ("GET", "/v1/contract/item"): FakeTradovate.contract_item,
     ("GET", "/v1/position/list"): FakeTradovate.position_list,
     ("GET", "/v1/order/item"): FakeTradovate.order_item,
     ("GET", "/v1/orderVersion/deps"): FakeTradovate.order_versions,
