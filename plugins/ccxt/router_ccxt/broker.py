@@ -8,7 +8,7 @@ network and registering the plugin imports no ccxt.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -58,8 +58,8 @@ class CcxtBroker(Broker):
         self._has: dict[str, Any] = declared["has"]
         self._features: dict[str, Any] = declared["features"]
         self._finds_orders = finds_orders(config.exchange, self._has)
-        self.capabilities = capabilities(self._has, self._features, config.market_type,
-                                         finds_orders=self._finds_orders)
+        self.capabilities = capabilities(config.exchange, self._has, self._features,
+                                         config.market_type, finds_orders=self._finds_orders)
         self.simulated = config.sandbox  # the exchange's testnet: play money
         self._errors = error_table(config.exchange)
         self._exchange: Any = None  # ccxt's object, built on start (it reads the secrets)
@@ -112,6 +112,14 @@ class CcxtBroker(Broker):
 
         return await self._call("load_markets", load)
 
+    def use_markets(self, markets: Sequence[Mapping[str, Any]]) -> None:
+        """Install ccxt market structures read some other way (a snapshot) as if loaded from
+        the exchange; offline tests build requests against fixed markets with it."""
+        exchange = self._exchange_object()
+        exchange.set_markets(list(markets))
+        self._markets.put(MarketIndex.build(exchange.markets.values(), self.config.market_type,
+                                            exchange.precisionMode))
+
     async def close(self) -> None:
         if self._exchange is not None:
             exchange, self._exchange = self._exchange, None
@@ -134,8 +142,8 @@ class CcxtBroker(Broker):
         sub_type = instrument.venue.get("sub_type")
         if self.config.market_type == "spot" or sub_type is None:
             return self.capabilities
-        return capabilities(self._has, self._features, self.config.market_type, sub_type,
-                            finds_orders=self._finds_orders)
+        return capabilities(self.config.exchange, self._has, self._features,
+                            self.config.market_type, sub_type, finds_orders=self._finds_orders)
 
     # -- account ------------------------------------------------------------------------------
 

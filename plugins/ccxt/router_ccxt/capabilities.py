@@ -14,6 +14,8 @@ from typing import Any
 
 from router_core import AccountKind, Capabilities, OrderType, TimeInForce
 
+from .quirks import refused
+
 # ccxt's timeInForce words for the core's (GTD and DAY are not offered: see README)
 TIME_IN_FORCE = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 
@@ -43,11 +45,13 @@ def order_types(create: Mapping[str, Any]) -> frozenset[OrderType]:
     return frozenset(types)
 
 
-def capabilities(has: Mapping[str, Any], features: Mapping[str, Any], market_type: str,
-                 sub_type: str | None = None, *, finds_orders: bool) -> Capabilities:
+def capabilities(exchange: str, has: Mapping[str, Any], features: Mapping[str, Any],
+                 market_type: str, sub_type: str | None = None, *,
+                 finds_orders: bool) -> Capabilities:
     """The Capabilities of an account of ``market_type`` (and of one instrument, with its
-    ``sub_type``) on an exchange with these ``has`` and ``features``; ``finds_orders`` says
-    whether an order can be looked up by its client order id (see ``lookup``)."""
+    ``sub_type``) on ``exchange``, which has these ``has`` and ``features``, less what the
+    router refuses there (``quirks``); ``finds_orders`` says whether an order can be looked up
+    by its client order id (see ``lookup``)."""
     create = create_order_features(features, market_type, sub_type)
     declared_tif = create.get("timeInForce") or {}
     time_in_force = frozenset(
@@ -55,7 +59,7 @@ def capabilities(has: Mapping[str, Any], features: Mapping[str, Any], market_typ
                              if declared_tif.get(theirs)})
     derivatives = market_type != "spot"
     return Capabilities(
-        order_types=order_types(create),
+        order_types=order_types(create) - refused(exchange, market_type).keys(),
         time_in_force=time_in_force,
         # reduce-only is a contract's flag: a spot wallet has no position to reduce
         reduce_only=derivatives,

@@ -30,6 +30,7 @@ from router_core import (
 )
 
 from .capabilities import TIME_IN_FORCE
+from .quirks import refused
 
 _LIMIT_TYPES = {OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
 _STOPS = {OrderType.STOP, OrderType.STOP_LIMIT}
@@ -128,8 +129,11 @@ def to_ccxt(exchange: Any, order: Order, capabilities: Capabilities,
     sent) for what the account cannot do or the market refuses by its precision and limits."""
     kind = order.order_type
     if kind not in capabilities.order_types:
-        raise NotSupported(f"{kind.value} orders are not supported by {exchange.id} through "
-                           "ccxt for this market type")
+        market_type = str(order.instrument.venue.get("type", "spot"))
+        why = refused(exchange.id, market_type).get(kind, "ccxt declares none for the market "
+                                                          "type")
+        raise NotSupported(f"{kind.value} orders are not supported on {exchange.id} "
+                           f"{market_type} markets through ccxt: {why}")
     if order.extras:
         raise InvalidOrder(f"extras {sorted(order.extras)} are not understood by the ccxt broker")
     if order.leverage is not None and not capabilities.leverage:
