@@ -12,7 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from pydantic import ValidationError
-from router_propfirms.fake.tradelocker import FAKE_PASSWORD, FAKE_SERVER, FakeTradeLocker
+from router_propfirms.fake.tradelocker import FAKE_PASSWORD, FAKE_SERVER, PREFIX, FakeTradeLocker
 from router_propfirms.fake.tradelocker_kit import ENV, lots_order, tradelocker_broker
 from router_propfirms.fake.transports import DropReply
 from router_propfirms.tradelocker import TradeLockerBroker, TradeLockerConfig, strategy_tag
@@ -21,18 +21,22 @@ from router_core import (
     AmbiguousOutcome,
     AuthError,
     Bracket,
+    BrokerContext,
     ConfigError,
     InvalidOrder,
+    NonceRegistry,
     NotSupported,
     OrderStatus,
     OrderType,
     RateLimited,
+    RateLimiterRegistry,
     Side,
+    SystemClock,
     TimeInForce,
     UnknownSymbol,
     normalize_ticker,
 )
-from router_core.testing import FakeClock
+from router_core.testing import FakeClock, serve_fake
 
 ORDERS = "/backend-api/trade/accounts/812345/orders"
 Build = Callable[..., Any]
@@ -340,3 +344,24 @@ def test_demo_is_simulated_and_live_is_not(tmp_path: Path, fake: FakeTradeLocker
     live = tradelocker_broker(tmp_path, fake, clock, environment="live",
                               base_url="https://live.tradelocker.com/backend-api")
     assert live.simulated is False
+
+
+async def test_the_fake_served_on_loopback_over_real_http(tmp_path: Path) -> None:
+    """What ``python -m router_propfirms.fake.tradelocker`` serves, through the core's
+    transport."""
+    clock = SystemClock()
+    context = BrokerContext(account="served", state_dir=tmp_path, nonces=NonceRegistry(tmp_path),
+                            limiters=RateLimiterRegistry(clock), clock=clock, environ=dict(ENV))
+    with serve_fake("router_propfirms.fake.tradelocker") as url:
+        config = TradeLockerConfig(server=FAKE_SERVER, base_url=f"{url}{PREFIX}")
+        broker = TradeLockerBroker(config, context)
+        await broker.start()
+        try:
+            instrument = await _eurusd(broker)
+            order = lots_order(instrument, "0.1")
+            assert (await broker.submit_order(order)).status is OrderStatus.FILLED
+            assert (await broker.position(instrument)).quantity == Decimal("0.1")
+            found = await broker.find_order(order.client_order_id, instrument)
+            assert found is not None and found.status is OrderStatus.FILLED
+        finally:
+            await broker.close()

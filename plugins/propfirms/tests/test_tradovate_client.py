@@ -12,7 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from pydantic import ValidationError
-from router_propfirms.fake.tradovate import FAKE_SEC, FakeTradovate
+from router_propfirms.fake.tradovate import FAKE_APP_ID, FAKE_SEC, FakeTradovate
 from router_propfirms.fake.tradovate_kit import ENV, futures_order, tradovate_broker
 from router_propfirms.fake.transports import DropReply
 from router_propfirms.tradovate import TradovateBroker, TradovateConfig
@@ -22,18 +22,22 @@ from router_core import (
     AmbiguousOutcome,
     AuthError,
     Bracket,
+    BrokerContext,
     ConfigError,
     InvalidOrder,
+    NonceRegistry,
     NotSupported,
     OrderStatus,
     OrderType,
     PermissionDenied,
     RateLimited,
+    RateLimiterRegistry,
     Side,
+    SystemClock,
     UnknownSymbol,
     normalize_ticker,
 )
-from router_core.testing import FakeClock
+from router_core.testing import FakeClock, serve_fake
 
 NOW = datetime(2026, 12, 4, 15, tzinfo=UTC)  # MNQZ6 trades until 18 December, rolls on the 10th
 Build = Callable[..., Any]
@@ -347,3 +351,23 @@ def test_demo_is_simulated_and_live_is_not(tmp_path: Path, fake: FakeTradovate,
     live = tradovate_broker(tmp_path, fake, clock, environment="live",
                             base_url="https://live.tradovateapi.com/v1")
     assert live.simulated is False
+
+
+async def test_the_fake_served_on_loopback_over_real_http(tmp_path: Path) -> None:
+    """What ``python -m router_propfirms.fake.tradovate`` serves, through the core's transport."""
+    clock = SystemClock()
+    context = BrokerContext(account="served", state_dir=tmp_path, nonces=NonceRegistry(tmp_path),
+                            limiters=RateLimiterRegistry(clock), clock=clock, environ=dict(ENV))
+    with serve_fake("router_propfirms.fake.tradovate") as url:
+        broker = TradovateBroker(TradovateConfig(app_id=FAKE_APP_ID, base_url=f"{url}/v1"),
+                                 context)
+        await broker.start()
+        try:
+            instrument = await _mnq(broker)
+            order = futures_order(instrument, "2")
+            assert (await broker.submit_order(order)).status is OrderStatus.FILLED
+            assert (await broker.position(instrument)).quantity == 2
+            found = await broker.find_order(order.client_order_id, instrument)
+            assert found is not None and found.filled_quantity == 2
+        finally:
+            await broker.close()
