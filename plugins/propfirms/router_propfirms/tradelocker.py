@@ -166,6 +166,7 @@ class TradeLockerBroker(Broker):
         self.currency = "USD"
         self._columns: dict[str, list[str]] = {}
         self._details: dict[int, dict[str, Any]] = {}
+        self._tags: dict[str, str] = {}  # strategy tag -> client order id, this session
         self._instruments: InstrumentCache[dict[str, dict[str, Any]]] = InstrumentCache(
             self._load_instruments, clock=context.clock,
             refresh_seconds=INSTRUMENT_REFRESH_SECONDS)
@@ -375,6 +376,7 @@ class TradeLockerBroker(Broker):
             "price": order.limit_price if order.order_type is OrderType.LIMIT else Decimal(0),
             "strategyId": strategy_tag(order.client_order_id),
         }
+        self._tags[body["strategyId"]] = order.client_order_id
         if order.order_type is OrderType.STOP:
             body["stopPrice"] = order.stop_price
         body.update(self._brackets(order))
@@ -442,25 +444,31 @@ class TradeLockerBroker(Broker):
                                f"a {order.order_type.value} close is not supported")
         closing = "buy" if order.side is Side.SELL else "sell"
         before = (await self.position(order.instrument)).quantity
-        left = order.quantity
+        left, failure = order.quantity, ""
         for row in await self._positions(order.instrument):
             qty = _decimal(row.get("qty")) or Decimal(0)
             if row.get("side") != closing or left <= 0 or qty <= 0:
                 continue
             part = min(qty, left)
-            await self._api().request("DELETE", f"/trade/positions/{_int(row.get('id'))}",
-                                      body={"qty": part}, places_order=True)
+            try:
+                await self._api().request("DELETE", f"/trade/positions/{_int(row.get('id'))}",
+                                          body={"qty": part}, places_order=True)
+            except BrokerError as exc:
+                if left == order.quantity:
+                    raise  # nothing closed yet: the error is the outcome
+                failure = f"; then {exc.message}"  # part closed: report it, not the error
+                break
             left -= part
         if left == order.quantity:
             raise InvalidOrder(f"tradelocker: reduce-only {order.side.value}: no {closing} "
                                f"position of {order.instrument.symbol} to reduce")
         closed = abs(before - (await self.position(order.instrument)).quantity)
+        status = OrderStatus.FILLED if closed >= order.quantity else (
+            OrderStatus.PARTIALLY_FILLED if closed else OrderStatus.ACCEPTED)
         return OrderResult(
-            status=OrderStatus.FILLED if closed >= order.quantity - left else
-            OrderStatus.ACCEPTED,
-            client_order_id=order.client_order_id, quantity=order.quantity,
+            status=status, client_order_id=order.client_order_id, quantity=order.quantity,
             filled_quantity=closed,
-            reason=f"closed {order.quantity - left} lots of {closing} positions")
+            reason=f"closed {order.quantity - left} lots of {closing} positions{failure}")
 
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
         return await self._find(client_order_id)
@@ -489,6 +497,15 @@ class TradeLockerBroker(Broker):
             return found  # already final: filled, cancelled or refused
         await self._api().request("DELETE", f"/trade/orders/{found.venue_order_id}")
         return await self._find(client_order_id) or found
+
+    async def open_orders(self, instrument: Instrument) -> list[OrderResult]:
+        """The open orders on ``instrument``, whoever placed them. The client order id is
+        known only for this session's orders (the strategy tag is a digest of it)."""
+        rows = await self._rows(f"/trade/accounts/{self.account_id}/orders", "orders",
+                                "ordersConfig")
+        wanted = instrument.venue["tradableInstrumentId"]
+        return [_result(row, self._tags.get(str(row.get("strategyId")), ""))
+                for row in rows if _int(row.get("tradableInstrumentId")) == wanted]
 
     async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
         await self._api().request("DELETE", f"/trade/orders/{venue_order_id}")

@@ -448,6 +448,19 @@ class TradovateBroker(Broker):
                                 from_venue=True)
         return await self._cancel(order_id, client_order_id)
 
+    async def open_orders(self, instrument: Instrument) -> list[OrderResult]:
+        """The working orders on ``instrument`` (``order/list``), whoever placed them; the
+        client order id is the ``clOrdId`` their placement carried, if any."""
+        account_id, _ = self._account()
+        contract_id = await self.contract_id(instrument)
+        rows, commands = await asyncio.gather(self._api().get("/order/list"),
+                                              self._api().get("/command/list"))
+        tags = {c.get("orderId"): c.get("clOrdId") for c in commands or []
+                if c.get("commandType") == "New" and isinstance(c.get("clOrdId"), str)}
+        working = [r for r in rows or [] if r.get("accountId") == account_id
+                   and r.get("contractId") == contract_id and r.get("ordStatus") == "Working"]
+        return [await self._result(int(r["id"]), str(tags.get(r["id"], ""))) for r in working]
+
     async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
         if not venue_order_id.isdigit():
             raise OrderNotFound(f"tradovate: {venue_order_id!r} is not a Tradovate order id")
@@ -483,12 +496,14 @@ class TradovateBroker(Broker):
     async def _result(self, order_id: int, client_order_id: str) -> OrderResult:
         """The order's state as the venue reports it: status, quantity, price, fills."""
         api = self._api()
-        item = await api.get("/order/item", {"id": order_id}, missing_ok=True)
+        item, versions, fills = await asyncio.gather(
+            api.get("/order/item", {"id": order_id}, missing_ok=True),
+            api.get("/orderVersion/deps", {"masterid": order_id}),
+            api.get("/fill/deps", {"masterid": order_id}))
         if not isinstance(item, dict):
             return OrderResult(status=OrderStatus.UNKNOWN, client_order_id=client_order_id,
                                venue_order_id=str(order_id), reason="the order was not found")
-        versions = await api.get("/orderVersion/deps", {"masterid": order_id}) or []
-        fills = await api.get("/fill/deps", {"masterid": order_id}) or []
+        versions, fills = versions or [], fills or []
         version = versions[-1] if versions else {}
         filled = sum((_decimal(f.get("qty")) or Decimal(0) for f in fills), Decimal(0))
         value = sum(((_decimal(f.get("qty")) or Decimal(0)) * (_decimal(f.get("price"))

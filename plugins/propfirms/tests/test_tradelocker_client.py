@@ -365,3 +365,19 @@ async def test_the_fake_served_on_loopback_over_real_http(tmp_path: Path) -> Non
             assert found is not None and found.status is OrderStatus.FILLED
         finally:
             await broker.close()
+
+
+async def test_open_orders_name_this_sessions_orders_only(
+    build: Build, fake: FakeTradeLocker
+) -> None:
+    broker = await build()
+    instrument = await _eurusd(broker)
+    resting = lots_order(instrument, order_type=OrderType.LIMIT, limit_price=Decimal("1.05"))
+    await broker.submit_order(resting)
+    (listed,) = await broker.open_orders(instrument)
+    assert (listed.client_order_id, listed.status) == (resting.client_order_id,
+                                                       OrderStatus.ACCEPTED)
+    restarted = await build()  # the tag is a digest: a new session cannot read the id back
+    (again,) = await restarted.open_orders(instrument)
+    assert (again.client_order_id, again.venue_order_id) == ("", listed.venue_order_id)
+    assert (await restarted.find_order(resting.client_order_id, instrument)) is not None

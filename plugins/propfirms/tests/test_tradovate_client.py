@@ -371,3 +371,20 @@ async def test_the_fake_served_on_loopback_over_real_http(tmp_path: Path) -> Non
             assert found is not None and found.filled_quantity == 2
         finally:
             await broker.close()
+
+
+async def test_open_orders_list_the_working_ones_with_their_clordid(
+    build: Build, fake: FakeTradovate
+) -> None:
+    broker = await build()
+    instrument = await _mnq(broker)
+    await broker.submit_order(futures_order(instrument))  # fills: not listed
+    resting = futures_order(instrument, order_type=OrderType.LIMIT, limit_price=Decimal(20000))
+    await broker.submit_order(resting)
+    (listed,) = await broker.open_orders(instrument)
+    assert (listed.client_order_id, listed.status) == (resting.client_order_id,
+                                                       OrderStatus.ACCEPTED)
+    assert listed.venue_order_id is not None
+    cancelled = await broker.cancel_venue_order(listed.venue_order_id, instrument)
+    assert cancelled.status is OrderStatus.CANCELED
+    assert await broker.open_orders(instrument) == []

@@ -299,6 +299,11 @@ class FakeTradovate:
                 "timestamp": order.timestamp, "action": order.action,
                 "ordStatus": order.status, "admin": False, "ocoId": order.oco_id}
 
+    def order_list(self, token: str, _: Any) -> list[dict[str, Any]]:
+        own = self._own_ids()
+        return [self.order_item(token, {"id": str(o.id)}) for o in self.orders.values()
+                if o.account_id in own]
+
     def order_versions(self, token: str, query: dict[str, str]) -> list[dict[str, Any]]:
         order = self.orders.get(int(query.get("masterid", "0")))
         if order is None:
@@ -537,6 +542,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/contract/item"): FakeTradovate.contract_item,
     ("GET", "/v1/position/list"): FakeTradovate.position_list,
     ("GET", "/v1/order/item"): FakeTradovate.order_item,
+    ("GET", "/v1/order/list"): FakeTradovate.order_list,
     ("GET", "/v1/orderVersion/deps"): FakeTradovate.order_versions,
     ("GET", "/v1/fill/deps"): FakeTradovate.order_fills,
     ("GET", "/v1/command/list"): FakeTradovate.command_list,
