@@ -30,8 +30,8 @@ CREDENTIAL_FIELDS: dict[str, str] = {
 _CREDENTIAL_WORDS = {
     "apiKey": "an API key",
     "secret": "an API secret",
-    "password": "a passphrase (ccxt's password)",
-    "uid": "a user id (ccxt's uid)",
+    "password": "an API passphrase",
+    "uid": "a user id",
 }
 
 

@@ -60,8 +60,9 @@ RULES = [
               ambiguous_for_orders=True),
     # ccxt's OperationFailed family: the network or the exchange's availability
     ErrorRule("RateLimitExceeded", RateLimited, "the exchange's rate limit was hit"),
-    ErrorRule("DDoSProtection", RateLimited, "the exchange's DDoS protection refused the request",
-              ambiguous_for_orders=True),
+    # ccxt's class for an exchange's throttling codes (Kraken's EAPI:Rate limit exceeded) and
+    # for its edge's refusals (HTTP 418, Cloudflare): refused for now, nothing done
+    ErrorRule("DDoSProtection", RateLimited, "the exchange refused the request for now"),
     ErrorRule("InvalidNonce", AuthError, "the exchange refused the nonce", RetryClass.RETRY_READ),
     ErrorRule("RequestTimeout", VenueUnavailable, "no answer in time",
               ambiguous_for_orders=True),
