@@ -441,6 +441,8 @@ def test_halt_and_resume_take_an_account_on_the_command_line(
         journal.close()
     assert main(["resume", "--config", str(config), "--account", "paper"]) == 0
     assert "trading on account paper resumed" in capsys.readouterr().out
+    assert main(["halt", "--config", str(config), "--account", "papr"]) == 2
+    assert "no account named 'papr' (configured: paper, other)" in capsys.readouterr().err
 
 
 # -- journal views, on both backends -------------------------------------------------------------

@@ -63,12 +63,14 @@ class Server:
             cwd=cwd, stdout=self.out.open("wb"), stderr=self.err.open("wb"),
             env=dict(os.environ),
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded 2-core machine starts slowly
         while time.monotonic() < deadline:
             if "listening on" in self.out.read_text() or self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        assert "listening on" in self.out.read_text(), self.err.read_text()
+        assert "listening on" in self.out.read_text(), (
+            f"serve did not start (exit code {self.proc.poll()}):\n{self.out.read_text()}\n"
+            f"{self.err.read_text()}")
         state = cwd / "alert-router-state"
         self.passphrase = (state / "passphrase").read_text().strip()
         self.password = (state / "dashboard-password").read_text().strip()

@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     flag = HALT_FLAG if args.account is None else account_halt_flag(args.account)
     what = "trading" if args.account is None else f"trading on account {args.account}"
+    if args.account is not None:
+        _check_account(args.config, args.account)
     journal = open_journal(args.config, create=True)
     try:
         previous = journal.get_flag(flag)
@@ -50,3 +52,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"new orders for {args.account} are denied (cancels still pass) until "
               f"`alert-router resume --account {args.account}`")
     return 0
+
+
+def _check_account(config: str | None, account: str) -> None:
+    """A misspelt account must not halt nothing in silence: the name must be one of the
+    config's ``[accounts]`` tables (read without loading plugins or credentials)."""
+    from pathlib import Path
+
+    from router_core.config import DEFAULT_CONFIG, read_toml
+    from router_core.errors import ConfigError
+
+    data = read_toml(Path(config)) if config is not None else DEFAULT_CONFIG
+    accounts = data.get("accounts", {})
+    names = list(accounts) if isinstance(accounts, dict) else []
+    if account not in names:
+        raise ConfigError(f"no account named {account!r} (configured: "
+                          f"{', '.join(names) or 'none'})", file=config, key="accounts")

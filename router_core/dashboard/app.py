@@ -103,13 +103,19 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def page(request: Request, name: str, session: auth.Session | None,
-             status: int = 200, **context: Any) -> HTMLResponse:
-        halted = router.journal.get_flag(HALT_FLAG)
+    def halts() -> dict[str, Any]:
+        """The global halt and the accounts' halts, for the banner."""
+        return {"halted": router.journal.get_flag(HALT_FLAG),
+                "halted_accounts": journal_views.halted_accounts(router.journal)}
+
+    async def page(request: Request, name: str, session: auth.Session | None,
+                   status: int = 200, **context: Any) -> HTMLResponse:
+        # Journal reads leave the event loop: on a networked journal they wait for the
+        # database, and the webhook shares this loop.
+        banner = await asyncio.to_thread(halts)
         text = env.get_template(name).render(
-            request_path=request.url.path, session=session, halted=halted,
-            halted_accounts=journal_views.halted_accounts(router.journal),
-            notice=request.query_params.get("notice"), **context)
+            request_path=request.url.path, session=session,
+            notice=request.query_params.get("notice"), **banner, **context)
         return HTMLResponse(text, status, headers=SECURITY_HEADERS)
 
     def session_of(request: Request) -> auth.Session | None:
@@ -186,7 +192,9 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
 
     @api.get("/ui/login")
     async def login_form(request: Request) -> Response:
-        return page(request, "login.html", None, next=_safe_next(request.query_params),
+        if session_of(request) is not None:  # logged in already
+            return RedirectResponse(_safe_next(request.query_params), 303)
+        return await page(request, "login.html", None, next=_safe_next(request.query_params),
                     error=None, source=secret.source)
 
     @api.post("/ui/login")
@@ -198,7 +206,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             return Response("cross-site login refused", 403, headers=SECURITY_HEADERS)
         wait = throttle.wait_seconds(address)
         if wait > 0:
-            return page(request, "login.html", None, 429, next=target, source=secret.source,
+            return await page(request, "login.html", None, 429, next=target, source=secret.source,
                         error=f"Too many wrong passwords: try again in {wait:.0f} s.")
         if not auth.password_ok(form.get("password", ""), secret):
             delay = throttle.failed(address)
@@ -206,7 +214,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             error = "Wrong password."
             if delay:
                 error += f" Too many wrong passwords: the next try is possible in {delay:.0f} s."
-            return page(request, "login.html", None, 401, next=target, source=secret.source,
+            return await page(request, "login.html", None, 401, next=target, source=secret.source,
                         error=error)
         throttle.succeeded(address)
         sessions.end(request.cookies.get(auth.COOKIE))  # a login never keeps an old id
@@ -240,7 +248,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             return to_login(request)
         chosen = filters(request)
         rows = await asyncio.to_thread(alert_rows, chosen)
-        return page(request, "alerts.html", session, rows=rows, filters=chosen,
+        return await page(request, "alerts.html", session, rows=rows, filters=chosen,
                     outcomes=OUTCOMES, accounts=list(router.config.accounts),
                     stream="/ui/events?" + urlencode(chosen))
 
@@ -258,11 +266,9 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
                 if sessions.get(session.session_id) is None:
                     return  # logged out or expired: the page's next load asks to log in
                 rows = await asyncio.to_thread(alert_rows, chosen)
-                halted = router.journal.get_flag(HALT_FLAG)
-                by_account = journal_views.halted_accounts(router.journal)
+                banner = await asyncio.to_thread(halts)
                 yield _event("alerts", rows_template.render(rows=rows))
-                yield _event("banner", banner_template.render(halted=halted,
-                                                              halted_accounts=by_account))
+                yield _event("banner", banner_template.render(**banner))
 
         headers = {**SECURITY_HEADERS, "X-Accel-Buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
@@ -274,10 +280,10 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             return to_login(request)
         row = await asyncio.to_thread(journal_views.alert, router.journal, alert_id)
         if row is None:
-            return page(request, "missing.html", session, 404, what=f"alert {alert_id}")
+            return await page(request, "missing.html", session, 404, what=f"alert {alert_id}")
         legs = await asyncio.to_thread(journal_views.legs_of, router.journal, alert_id)
         body = {k: v for k, v in row.alert.items() if k != "passphrase"}
-        return page(request, "alert.html", session, row=row, legs=legs, body=body)
+        return await page(request, "alert.html", session, row=row, legs=legs, body=body)
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -300,7 +306,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             "snapshot": venues.cached(name),
             "resting": [leg for leg in resting if leg.account == name],
         } for name in names]
-        return page(request, "accounts.html", session, accounts=accounts, now=time.time())
+        return await page(request, "accounts.html", session, accounts=accounts, now=time.time())
 
     @api.post("/ui/accounts/refresh")
     async def refresh_account(request: Request) -> Response:
@@ -325,7 +331,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         prices = venues.prices()
         points, zero_y = pnl.chart_points(result.curve)
         books = sorted(result.books.values(), key=lambda b: (b.account, b.symbol))
-        return page(request, "pnl.html", session, result=result, books=books, prices=prices,
+        return await page(request, "pnl.html", session, result=result, books=books, prices=prices,
                     scan=scan, points=points, zero_y=zero_y,
                     fees_seen=any(fill.fee is not None for fill in scan.fills),
                     unrealised=pnl.unrealised_total(books, prices))
@@ -345,7 +351,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
                     "failed": journal_views.alerts(journal, outcome="failed", limit=100),
                     "legs": journal_views.failed_legs(journal)}
 
-        return page(request, "refused.html", session, **await asyncio.to_thread(read))
+        return await page(request, "refused.html", session, **await asyncio.to_thread(read))
 
     # -- controls ---------------------------------------------------------------------------
 
@@ -357,7 +363,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         resting = await asyncio.to_thread(journal_views.resting_legs, router.journal)
         counts = {name: sum(1 for leg in resting if leg.account == name)
                   for name in router.config.accounts}
-        return page(request, "controls.html", session, accounts=list(router.config.accounts),
+        return await page(request, "controls.html", session, accounts=list(router.config.accounts),
                     resting=counts)
 
     @api.post("/ui/controls/halt")
@@ -410,7 +416,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             return to_login(request)
         loaded = webhook.secret_values() + settings.secret_values()
         view = masked_config(router.config, loaded)
-        return page(request, "config.html", session, config=json.dumps(view, indent=2))
+        return await page(request, "config.html", session, config=json.dumps(view, indent=2))
 
     app.include_router(api)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")

@@ -104,7 +104,9 @@ def chart_points(curve: list[tuple[float, Decimal]], width: int = 600,
         return "", None
     values = [ZERO, *(value for _, value in curve)]
     low, high = min(values), max(values)
-    span = (high - low) or Decimal(1)
+    if low == high:  # a flat curve: draw it across the middle
+        low, high = low - 1, high + 1
+    span = high - low
     steps = max(len(curve), 1)
 
     def y(value: Decimal) -> float:
