@@ -38,7 +38,7 @@ from .config import CcxtConfig, describe
 from .errors import error_table, translate
 from .lookup import finds_orders, lookups
 from .markets import MarketIndex
-from .orders import to_ccxt, to_result, venue_client_id
+from .orders import core_client_id, to_ccxt, to_result, venue_client_id
 
 T = TypeVar("T")
 # Settlement currencies tried, in order, when the core asks for the balance without naming one.
@@ -246,13 +246,16 @@ class CcxtBroker(Broker):
     async def open_orders(self, instrument: Instrument) -> Sequence[OrderResult]:
         rows = await self._call("fetch_open_orders",
                                 lambda exchange: exchange.fetch_open_orders(instrument.symbol))
-        return [to_result(row, str(row.get("clientOrderId") or "")) for row in rows]
+        exchange = self.config.exchange
+        return [to_result(row, core_client_id(exchange, str(row.get("clientOrderId") or "")))
+                for row in rows]
 
     async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
         answer = await self._call(
             "cancel_order",
             lambda exchange: exchange.cancel_order(venue_order_id, instrument.symbol))
-        client = str((answer or {}).get("clientOrderId") or "")
+        client = core_client_id(self.config.exchange,
+                                str((answer or {}).get("clientOrderId") or ""))
         return OrderResult(OrderStatus.CANCELED, client, venue_order_id=venue_order_id)
 
 

@@ -12,6 +12,7 @@ the account's capabilities do not declare, an amount that truncates below the mi
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -61,6 +62,18 @@ def venue_client_id(exchange: str, client_order_id: str) -> str:
     if bare.isascii() and bare.isalnum() and len(bare) <= 32:
         return bare
     return hashlib.sha256(client_order_id.encode()).hexdigest()[:32]
+
+
+def core_client_id(exchange: str, sent: str) -> str:
+    """The core's client order id back from the one ``venue_client_id`` sent: a UUID regains
+    its dashes on the exchanges that drop them (an order listed by the exchange is then
+    recognised as the router's own); anything else as the exchange reports it."""
+    if exchange in _ALPHANUMERIC_32 and len(sent) == 32:
+        try:
+            return str(uuid.UUID(hex=sent))
+        except ValueError:
+            return sent
+    return sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import pytest
 import pytest_asyncio
 from router_ccxt.broker import CcxtBroker
 from router_ccxt.config import CcxtConfig
-from router_ccxt.orders import venue_client_id
+from router_ccxt.orders import core_client_id, venue_client_id
 
 from router_core import (
     Bracket,
@@ -282,6 +282,9 @@ def test_okx_client_order_id_is_the_uuid_without_dashes() -> None:
     assert venue_client_id("bybit", cid) == cid  # 36 characters are fine elsewhere
     long_id = "x" * 40
     assert len(venue_client_id("okx", long_id)) == 32  # a hash when dashes are not enough
+    # an order the exchange lists is recognised as the router's own again
+    assert core_client_id("okx", venue_client_id("okx", cid)) == cid
+    assert core_client_id("okx", "web3f62864") == "web3f62864"
 
 
 # (exchange, market type, ticker, an order type ccxt's features claim but the router refuses)
