@@ -31,6 +31,7 @@ from router_core import (
     OrderStatus,
     Position,
     UnknownSymbol,
+    VenueUnavailable,
 )
 
 from .capabilities import capabilities, create_order_features
@@ -97,12 +98,15 @@ class CcxtBroker(Broker):
                 raise translate(self._errors, exc, action=action, places_order=places_order,
                                 sent=bool(written)) from exc
             except Exception as exc:
-                if places_order and written:  # sent, and the answer could not be read
-                    raise AmbiguousOutcome(
-                        f"{self._errors.venue} {action}: the answer could not be read "
-                        f"({type(exc).__name__}); the order may exist",
-                        from_venue=True) from exc
-                raise
+                if not written:  # our own mistake before sending: let it surface as it is
+                    raise
+                # sent, and ccxt could not read the answer (an HTML page, an empty body)
+                what = (f"{self._errors.venue} {action}: the answer could not be read "
+                        f"({type(exc).__name__})")
+                if places_order:
+                    raise AmbiguousOutcome(f"{what}; the order may exist",
+                                           from_venue=True) from exc
+                raise VenueUnavailable(what, from_venue=True) from exc
 
     async def _load_markets(self) -> MarketIndex:
         async def load(exchange: Any) -> MarketIndex:
@@ -210,6 +214,10 @@ class CcxtBroker(Broker):
                                                    request.params),
             places_order=True)
         result = to_result(placed, order.client_order_id)
+        if result.venue_order_id is None:  # no order id in the answer: not a placement we saw
+            raise AmbiguousOutcome(
+                f"{self._errors.venue} create_order: the answer names no order id; the order "
+                "may exist", from_venue=True)
         if result.quantity is None:  # ccxt's answer omits it on some exchanges: what we sent
             result = _with_quantity(result, Decimal(request.amount))
         return result

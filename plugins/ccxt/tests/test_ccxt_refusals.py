@@ -265,3 +265,22 @@ def test_ccxt_is_imported_only_for_a_ccxt_account(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=tmp_path).stdout.split("\n")
     assert out[:2] == ["before False", "after True"]
+
+
+@pytest.mark.parametrize("mode", ["timeout", "http502", "html", "reset"])
+async def test_a_lost_answer_is_ambiguous_and_found_by_client_order_id(
+    make_broker: Callable[..., Any], kraken: FakeKraken, kraken_account: dict[str, Any],
+    mode: str,
+) -> None:
+    broker = await make_broker(kraken.transport(), **kraken_account)
+    instrument = await broker.resolve(normalize_ticker("XBTUSD"))
+    order = _order(instrument)
+    kraken.drop_next("AddOrder", mode=mode)  # Kraken executes it, the answer is lost
+
+    with pytest.raises(AmbiguousOutcome):
+        await broker.submit_order(order)
+
+    found = await broker.find_order(order.client_order_id, instrument)
+    assert found is not None and found.client_order_id == order.client_order_id
+    assert found.filled_quantity == Decimal("0.01")
+    assert kraken.add_order_calls == 1
