@@ -26,6 +26,7 @@ from router_core.dashboard.app import _event, _safe_next
 from router_core.dashboard.feed import ChangeFeed
 from router_core.dashboard.masking import MASK, mask, masked_config
 from router_core.errors import ConfigError
+from router_core.journal import AlertState
 from router_core.journal_views import Fill
 from router_core.router import Router
 from router_core.security import WebhookSettings
@@ -445,12 +446,34 @@ def test_halt_and_resume_take_an_account_on_the_command_line(
     assert "no account named 'papr' (configured: paper, other)" in capsys.readouterr().err
 
 
+async def test_the_dashboard_adds_no_middleware_to_the_webhook_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_DASHBOARD_PASSWORD", PASSWORD)
+    on = create_app(build_router(tmp_path / "on"), webhook_settings())
+    off_config = CONFIG.replace('password_env = "TEST_DASHBOARD_PASSWORD"', "enabled = false")
+    off = create_app(build_router(tmp_path / "off", off_config), webhook_settings())
+    assert [m.cls for m in on.user_middleware] == [m.cls for m in off.user_middleware]
+    assert any(getattr(r, "path", "") == "/ui/static" for r in on.routes)
+    assert not any(getattr(r, "path", "") == "/ui/static" for r in off.routes)
+
+
+async def test_an_old_report_with_missing_fields_still_renders(client: Client) -> None:
+    journal = client.router.journal
+    journal.claim(alert_id="old", delivery_key="d-old", intent_key="i-old", fingerprint="f",
+                  alert={"ticker": "BTCUSD"}, peer=None, source="webhook")
+    journal.set_state("old", AlertState.DONE, report={"legs": [{"status": "filled"}]})
+    await client.login()
+    for path in ("/ui/", "/ui/alerts/old", "/ui/refused"):
+        assert (await client.http.get(path)).status_code == 200
+
+
 # -- journal views, on both backends -------------------------------------------------------------
 
 
 def test_journal_views_read_either_backend(journal_location: Any) -> None:
     from router_core import journal_views
-    from router_core.journal import AlertState, Journal
+    from router_core.journal import Journal
 
     journal = Journal(journal_location)
     try:

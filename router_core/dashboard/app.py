@@ -60,7 +60,7 @@ def templates() -> jinja2.Environment:
     """Autoescape on for every template, whatever its name: an alert's text is shown as text."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        trim_blocks=True, lstrip_blocks=True,
     )
     env.filters["when"] = _when
     env.filters["ms"] = lambda v: "-" if v is None else f"{v:,.0f} ms"
@@ -294,9 +294,9 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             return to_login(request)
         checks = key_checks()
         names = list(router.config.accounts)
-        for name in names:  # the first view reads the venue; later ones show the cache
-            if venues.cached(name) is None and name in router.brokers:
-                await venues.refresh(name)
+        # The first view reads each venue (all at once); later ones show the cache.
+        await asyncio.gather(*(venues.refresh(name) for name in names
+                               if venues.cached(name) is None and name in router.brokers))
         resting = await asyncio.to_thread(journal_views.resting_legs, router.journal)
         accounts = [{
             "name": name,
