@@ -40,7 +40,9 @@ class NotifyPlugin:
         worker. Without ``urls_env`` the plugin stays idle."""
         await self.router_shutdown()  # a second start replaces the first
         if not settings.urls_env:
-            log.info("notify: no [plugins.notify] urls_env configured; notifications are off")
+            # DEBUG: installed but unconfigured is the ordinary case (requirements.txt installs
+            # every first-party plugin), not news at every start
+            log.debug("notify: no [plugins.notify] urls_env configured; notifications are off")
             return
         from .sender import AppriseSender
         from .service import SUMMARY_POLL_SECONDS, NotifyService
