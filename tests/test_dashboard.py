@@ -399,7 +399,11 @@ async def test_controls_halt_and_resume_one_account(client: Client) -> None:
     assert "Account other is halted" in page.text
     unknown = await client.http.post("/ui/controls/halt",
                                      data={"csrf_token": token, "account": "nope"})
-    assert "No+such+account" in unknown.headers["location"]
+    assert unknown.headers["location"] == "/ui/controls"
+    assert "No such account." in (await client.http.get("/ui/controls")).text
+    assert "No such account." not in (await client.http.get("/ui/controls")).text  # once
+    crafted = await client.http.get("/ui/controls?notice=Send+your+keys+to+evil.test")
+    assert "evil.test" not in crafted.text  # a link cannot put words on the page
     await client.http.post("/ui/controls/resume", data={"csrf_token": token, "account": "other"})
     assert client.router.journal.get_flag("halt:account:other") is None
 
@@ -409,7 +413,8 @@ async def test_cancel_without_resting_orders_says_so(client: Client) -> None:
     token = await client.csrf()
     answer = await client.http.post("/ui/controls/cancel",
                                     data={"csrf_token": token, "account": "paper"})
-    assert answer.status_code == 303 and "no+resting+order" in answer.headers["location"]
+    assert answer.status_code == 303
+    assert "paper has no resting order" in (await client.http.get("/ui/controls")).text
 
 
 async def test_accounts_and_pnl_pages_show_venue_and_fills(client: Client) -> None:

@@ -113,9 +113,16 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         # Journal reads leave the event loop: on a networked journal they wait for the
         # database, and the webhook shares this loop.
         banner = await asyncio.to_thread(halts)
+        # A notice comes from the session, never from the URL: a crafted link cannot put
+        # words on the page.
+        notice = session.notice if session is not None else None
+        if session is not None:
+            session.notice = None
+        if request.query_params.get("logged_out") == "1":
+            notice = "Logged out."
         text = env.get_template(name).render(
-            request_path=request.url.path, session=session,
-            notice=request.query_params.get("notice"), **banner, **context)
+            request_path=request.url.path, session=session, notice=notice, **banner,
+            **context)
         return HTMLResponse(text, status, headers=SECURITY_HEADERS)
 
     def session_of(request: Request) -> auth.Session | None:
@@ -168,9 +175,10 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
                                            headers=SECURITY_HEADERS)
         return session, form, None
 
-    def back(path: str, notice: str) -> RedirectResponse:
-        return RedirectResponse(f"{path}?{urlencode({'notice': notice})}", 303,
-                                headers=SECURITY_HEADERS)
+    def back(session: auth.Session | None, path: str, notice: str) -> RedirectResponse:
+        if session is not None:
+            session.notice = notice
+        return RedirectResponse(path, 303, headers=SECURITY_HEADERS)
 
     def filters(request: Request) -> dict[str, str]:
         query = request.query_params
@@ -195,7 +203,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         if session_of(request) is not None:  # logged in already
             return RedirectResponse(_safe_next(request.query_params), 303)
         return await page(request, "login.html", None, next=_safe_next(request.query_params),
-                    error=None, source=secret.source)
+                    error=None, generated=secret.generated)
 
     @api.post("/ui/login")
     async def login(request: Request) -> Response:
@@ -206,16 +214,17 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             return Response("cross-site login refused", 403, headers=SECURITY_HEADERS)
         wait = throttle.wait_seconds(address)
         if wait > 0:
-            return await page(request, "login.html", None, 429, next=target, source=secret.source,
-                        error=f"Too many wrong passwords: try again in {wait:.0f} s.")
+            return await page(request, "login.html", None, 429, next=target,
+                              generated=secret.generated,
+                              error=f"Too many wrong passwords: try again in {wait:.0f} s.")
         if not auth.password_ok(form.get("password", ""), secret):
             delay = throttle.failed(address)
             log.warning("dashboard: wrong password from %s", address)
             error = "Wrong password."
             if delay:
                 error += f" Too many wrong passwords: the next try is possible in {delay:.0f} s."
-            return await page(request, "login.html", None, 401, next=target, source=secret.source,
-                        error=error)
+            return await page(request, "login.html", None, 401, next=target,
+                              generated=secret.generated, error=error)
         throttle.succeeded(address)
         sessions.end(request.cookies.get(auth.COOKIE))  # a login never keeps an old id
         session = sessions.create()
@@ -233,8 +242,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             return refused
         assert session is not None
         sessions.end(session.session_id)
-        response = RedirectResponse("/ui/login?" + urlencode({"notice": "Logged out."}), 303,
-                                    headers=SECURITY_HEADERS)
+        response = RedirectResponse("/ui/login?logged_out=1", 303, headers=SECURITY_HEADERS)
         response.delete_cookie(auth.COOKIE, path="/", httponly=True, samesite="strict",
                                secure=over_tls(request))
         return response
@@ -310,14 +318,14 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
 
     @api.post("/ui/accounts/refresh")
     async def refresh_account(request: Request) -> Response:
-        _, form, refused = await checked_post(request)
+        session, form, refused = await checked_post(request)
         if refused is not None:
             return refused
         name = form.get("account", "")
         if name not in router.config.accounts:
-            return back("/ui/accounts", "No such account.")
+            return back(session, "/ui/accounts", "No such account.")
         await venues.refresh(name)
-        return back("/ui/accounts", f"Read {name} from its venue again.")
+        return back(session, "/ui/accounts", f"Read {name} from its venue again.")
 
     # -- profit and loss ----------------------------------------------------------------------
 
@@ -368,44 +376,44 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
 
     @api.post("/ui/controls/halt")
     async def halt(request: Request) -> Response:
-        _, form, refused = await checked_post(request)
+        session, form, refused = await checked_post(request)
         if refused is not None:
             return refused
         account = form.get("account") or None
         if account is not None and account not in router.config.accounts:
-            return back("/ui/controls", "No such account.")
+            return back(session, "/ui/controls", "No such account.")
         reason = " ".join(form.get("reason", "").split())[:200] or "halted from the dashboard"
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         await asyncio.to_thread(router.halt, f"{reason}, since {stamp}", account)
         log.warning("trading halted from the dashboard%s: %s",
                     f" on account {account}" if account else "", reason)
         what = f"Trading on {account}" if account else "Trading"
-        return back("/ui/controls", f"{what} is halted.")
+        return back(session, "/ui/controls", f"{what} is halted.")
 
     @api.post("/ui/controls/resume")
     async def resume(request: Request) -> Response:
-        _, form, refused = await checked_post(request)
+        session, form, refused = await checked_post(request)
         if refused is not None:
             return refused
         account = form.get("account") or None
         if account is not None and account not in router.config.accounts:
-            return back("/ui/controls", "No such account.")
+            return back(session, "/ui/controls", "No such account.")
         await asyncio.to_thread(router.resume, account)
         log.warning("trading resumed from the dashboard%s",
                     f" on account {account}" if account else "")
         what = f"Trading on {account}" if account else "Trading"
-        return back("/ui/controls", f"{what} resumed.")
+        return back(session, "/ui/controls", f"{what} resumed.")
 
     @api.post("/ui/controls/cancel")
     async def cancel(request: Request) -> Response:
-        _, form, refused = await checked_post(request)
+        session, form, refused = await checked_post(request)
         if refused is not None:
             return refused
         account = form.get("account", "")
         if account not in router.config.accounts:
-            return back("/ui/controls", "No such account.")
+            return back(session, "/ui/controls", "No such account.")
         notice = await _cancel_resting(router, account, peer(request))
-        return back("/ui/controls", notice)
+        return back(session, "/ui/controls", notice)
 
     # -- config -----------------------------------------------------------------------------
 

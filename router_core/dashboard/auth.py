@@ -32,6 +32,7 @@ class Session:
     session_id: str
     csrf_token: str
     expires_at: float
+    notice: str | None = None  # what the last control did, shown once on the next page
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,8 @@ class DashboardSecret:
     """The secret that opens the dashboard and where it came from (for the login page)."""
 
     value: SecretStr
-    source: str  # "password_env NAME", "admin token", "generated"
+    source: str  # where it came from, for the operator: "the variable NAME", ...
+    generated: bool = False  # by ``serve`` without a config (the login page says where)
 
 
 class Sessions:

@@ -61,7 +61,7 @@ class DashboardSettings:
             secret = DashboardSecret(SecretStr(value),
                                      f"the variable {section.password_env}")
         elif generated is not None:
-            secret = DashboardSecret(generated, "the generated password")
+            secret = DashboardSecret(generated, "the generated password", generated=True)
         elif webhook.admin_token is not None:
             secret = DashboardSecret(webhook.admin_token, "the admin token")
         if secret is None:
