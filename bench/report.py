@@ -195,11 +195,59 @@ def markdown(r: dict[str, Any]) -> str:
                          f"{_fmt(x['sequential']['cpu_ms_per_order'])} | "
                          f"{_fmt(x['in_flight']['per_second'])} | "
                          f"{_fmt(x['fan_out']['p50_ms'])} |")
+    if "observability" in r:
+        lines += ["", observability_section(r["observability"])]
     mem = r["startup"].get("memory_steps")
     if mem:
         lines += ["", "Serve's memory by import (one fresh interpreter, cumulative): " + ", ".join(
             f"{m['step']} {_fmt(m['rss_mb'])}" for m in mem) + " MB."]
     return "\n".join(lines) + "\n"
+
+
+def observability_section(obs: dict[str, Any]) -> str:
+    """The webhook with /metrics (and the dashboard) on, against both off (same run)."""
+    on = obs["on"]
+    observer = on.get("observer", {})
+    lines = [
+        "The webhook with `/metrics` on (token-protected, scraped every second), then with "
+        f"the dashboard as well ({observer.get('dashboard', '-')}), against both off, and a "
+        "second server with both off (control: the run's noise floor): same "
+        f"build, same fakes, one `serve` per variant side by side, measured in turns over "
+        f"{obs.get('rounds', 1)} rounds in rotating order, samples pooled "
+        "(bench/observability.py). For orders/s a ratio below 1 is slower; for the others "
+        "above 1 is slower.",
+        "",
+        "| figure | off | control (= off) | metrics | metrics + dashboard | control ÷ off "
+        "(noise) | metrics ÷ off | both ÷ off |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in obs["ratios"]:
+        lines.append(f"| {row['figure']} | {_fmt(row['off'])} | {_fmt(row['control'])} | "
+                     f"{_fmt(row['metrics'])} | {_fmt(row['on'])} | "
+                     f"{_fmt(row['control_ratio'])} | {_fmt(row['metrics_ratio'])} | "
+                     f"{_fmt(row['on_ratio'])} |")
+    if observer:
+        lines += ["", f"With both on: {_fmt(observer.get('scrapes'))} scrapes per round, p50 "
+                  f"{_fmt(observer.get('scrape_p50_ms'))} ms, "
+                  f"{_fmt(observer.get('scrape_bytes'))} bytes; "
+                  f"{_fmt(observer.get('dashboard_events'))} dashboard events streamed; "
+                  f"{_fmt(observer.get('alerts_counted'))} alerts counted by "
+                  "`alert_router_alerts_received_total` at the end."]
+    hot = obs.get("hot_path")
+    if hot:
+        lines += ["", f"The metrics' own work per order (every call one alert with one leg "
+                  f"makes, in-process, {hot['orders']:,} orders): "
+                  f"{_fmt(hot['us_per_order'])} µs."]
+    return "\n".join(lines)
+
+
+def observability_markdown(r: dict[str, Any]) -> str:
+    """``run.py --observability-only``: the machine line and the comparison."""
+    m = r["machine"]
+    return (f"Run {r['started_at']} ({r['params']['mode']}): {m['cpu']}, {m['cores']} cores, "
+            f"Python {m['python']}, load average at start "
+            f"{' / '.join(str(x) for x in m['load_average_at_start'])}.\n\n"
+            + observability_section(r["observability"]) + "\n")
 
 
 def _server_floor_note(hook: dict[str, Any]) -> str:

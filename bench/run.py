@@ -26,12 +26,12 @@ sys.path.insert(0, str(HERE))
 
 FULL = {"sequential": 400, "warmup": 30, "keys": 50, "in_flight_orders": 1500,
         "fan_out": [1, 5, 20, 50], "fan_out_rounds": 20, "burst": 100, "runs": 5,
-        "experiment_rounds": 2}
+        "experiment_rounds": 2, "observability_rounds": 16}
 # Smoke run: 10 accounts instead of 50 (each Kraken spot account loads its own AssetPairs at
 # start, so 51 accounts take seconds to start in each of the router's processes).
 QUICK = {"sequential": 60, "warmup": 10, "keys": 10, "in_flight_orders": 200,
          "fan_out": [1, 5, 10], "fan_out_rounds": 6, "burst": 100, "runs": 2,
-         "experiment_rounds": 1}
+         "experiment_rounds": 1, "observability_rounds": 8}
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -86,7 +86,23 @@ async def worker(name: str, params: dict[str, Any], urls: dict[str, str]) -> dic
         return await router_paths.experiment_worker(spot, urls["workdir"], params)
     if name == "webhook":
         return await router_paths.webhook_worker(spot, urls["futures"], urls["workdir"], params)
+    if name == "observability":
+        import observability
+
+        return await observability.observability_worker(spot, urls["futures"], urls["workdir"],
+                                                        params)
     raise SystemExit(f"unknown worker {name}")
+
+
+def observability_rounds(params: dict[str, Any], work: Path,
+                         urls: dict[str, str]) -> dict[str, Any]:
+    """The webhook with /metrics and the dashboard on and off, measured in turns in one
+    worker (bench/observability.py), and the metrics' own work per order."""
+    import observability
+
+    result = run_worker("observability", params, workdir=str(work / "o"), **urls)
+    return {**result, "ratios": observability.compare(result),
+            "hot_path": observability.hot_path_cost()}
 
 
 def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
@@ -113,6 +129,8 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
             results["router"] = run_worker("router", params, workdir=str(work / "r"), **urls)
             results["profile"] = run_worker("profile", params, workdir=str(work / "p"), **urls)
             results["webhook"] = run_worker("webhook", params, workdir=str(work / "w"), **urls)
+            if params.get("observability_rounds"):
+                results["observability"] = observability_rounds(params, work, urls)
             if experiments:
                 results["experiments"] = {}
                 small = {**params, "sequential": params["sequential"] // 2,
@@ -151,6 +169,31 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
     return results
 
 
+def observability_only(params: dict[str, Any], out_dir: Path) -> None:
+    """The on/off comparison alone, against fresh fakes (bench/observability.py)."""
+    import fakes
+    import report
+    import startup
+
+    results: dict[str, Any] = {"machine": startup.machine(), "params": params,
+                               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    spot = fakes.start_kraken_spot(params["keys"])
+    futures = fakes.start_kraken_futures()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-", dir=HERE / "results") as tmp:
+            urls = {"spot": spot.url, "futures": futures.url}
+            results["observability"] = observability_rounds(params, Path(tmp), urls)
+    finally:
+        spot.stop()
+        futures.stop()
+    results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "observability.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = report.observability_markdown(results)
+    (out_dir / "observability.md").write_text(text)
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke run, about 30 s")
@@ -161,6 +204,13 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, help="orders per sequential scenario")
     parser.add_argument("--in-flight-orders", type=int, help="orders with 50 in flight")
     parser.add_argument("--fan-out-rounds", type=int, help="alerts per fan-out width")
+    parser.add_argument("--observability-rounds", type=int,
+                        help="rounds of the /metrics and dashboard on-vs-off comparison")
+    parser.add_argument("--no-observability", action="store_true",
+                        help="skip the webhook with /metrics and the dashboard on vs off")
+    parser.add_argument("--observability-only", action="store_true",
+                        help="only the webhook with /metrics and the dashboard on vs off; "
+                             "writes observability.md and observability.json")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
@@ -171,11 +221,18 @@ def main() -> None:
         print(json.dumps(result))
         return
     params = dict(QUICK if args.quick else FULL)
-    for name in ("sequential", "in_flight_orders", "fan_out_rounds"):
+    for name in ("sequential", "in_flight_orders", "fan_out_rounds", "observability_rounds"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     params["mode"] = "quick" if args.quick else "full"
+    if args.no_observability:
+        params["observability_rounds"] = 0
     started = time.perf_counter()
+    if args.observability_only:
+        observability_only(params, args.out)
+        print(f"benchmark took {time.perf_counter() - started:.0f} s; results in {args.out}",
+              file=sys.stderr)
+        return
     results = orchestrate(params, args.out, transports=not args.no_transports,
                           experiments=not args.no_experiments)
     print((args.out / "latest.md").read_text())

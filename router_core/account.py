@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -43,6 +44,7 @@ from .sequencing import PlanSequencer, goes_ahead
 
 if TYPE_CHECKING:
     from .alert import Alert
+    from .metrics import RouterMetrics
 
 log = logging.getLogger("router_core")
 
@@ -68,6 +70,7 @@ class AccountExecutor:
         self.journal = journal
         self.clock = clock
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.metrics: RouterMetrics | None = None  # Router.attach_metrics
 
     async def execute(
         self,
@@ -152,10 +155,14 @@ class AccountExecutor:
         instrument: Instrument, multiplier: Decimal,
     ) -> Plan | AccountResult:
         """The account's plan, or the account refused when there is none."""
+        started = time.perf_counter()
         try:
-            return await self.planner.plan(
+            plan = await self.planner.plan(
                 alert, intent_key, account, broker, instrument, multiplier
             )
+            if self.metrics is not None:
+                self.metrics.planned(broker.name, time.perf_counter() - started)
+            return plan
         except BrokerError as exc:  # the venue could not tell position or balance
             return refused(account, broker, intent_key, str(exc), instrument)
         except Exception as exc:  # nothing was sent while planning: a denial, said plainly

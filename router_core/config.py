@@ -140,6 +140,27 @@ class DashboardConfig(_Strict):
         return check_env_names(value, info)
 
 
+class MetricsConfig(_Strict):
+    """``GET /metrics`` in Prometheus text format (see docs/metrics.md). Without ``token_env``
+    only loopback peers are answered, unless ``public`` says any address may read it."""
+
+    enabled: bool = True
+    token_env: str | None = None  # a bearer token every scrape must carry
+    public: bool = False  # no token, any address (a private network only)
+
+    @field_validator("*")
+    @classmethod
+    def _env_settings_name_variables(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_env_names(value, info)
+
+    @model_validator(mode="after")
+    def _public_or_token(self) -> MetricsConfig:
+        if self.public and self.token_env:
+            raise ValueError("public and token_env exclude each other: public answers every "
+                             "address without a token; remove one of them")
+        return self
+
+
 class RouterSettings(_Strict):
     state_dir: Path = Path(DEFAULT_STATE_DIR)
     journal: Path | None = None  # default: state_dir / "journal.sqlite3"
@@ -227,6 +248,7 @@ class RouterConfig:
 
 
     cluster: ClusterConfig = field(default_factory=ClusterConfig)  # [cluster]
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)  # [metrics]: GET /metrics
 
     def targets(self, requested: list[str] | None) -> list[str]:
         """Account names an alert goes to; unknown names raise ConfigError."""
@@ -328,7 +350,8 @@ def build_config(
     data: Mapping[str, Any], brokers: BrokerRegistry, *, path: Path | None
 ) -> RouterConfig:
     file = str(path) if path else None
-    known = {"router", "server", "defaults", "accounts", "journal", "plugins", "dashboard"}
+    known = {"router", "server", "defaults", "accounts", "journal", "plugins", "dashboard",
+             "metrics"}
     for key in data:
         if key not in known:
             raise ConfigError(
@@ -360,7 +383,8 @@ def build_config(
     dashboard = _validate(DashboardConfig, data.get("dashboard", {}), file, "dashboard")
     return RouterConfig(path, router, server, defaults, accounts, journal=journal,
                         dashboard=dashboard,
-                        plugins=_plugin_tables(data.get("plugins", {}), file))
+                        plugins=_plugin_tables(data.get("plugins", {}), file),
+                        metrics=_validate(MetricsConfig, data.get("metrics", {}), file, "metrics"))
 
 
 def _plugin_tables(data: Any, file: str | None) -> dict[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ from .config import (
     DashboardConfig,
     Defaults,
     JournalConfig,
+    MetricsConfig,
     RouterSettings,
     ServerConfig,
     _AccountCore,
@@ -103,6 +104,16 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
                         "the [server] admin token opens it. Never the webhook passphrase.",
         "session_hours": "How long a login lasts before the dashboard asks again.",
     },
+    "MetricsConfig": {
+        "": "[metrics]: GET /metrics in Prometheus text format (docs/metrics.md). Read at "
+            "start: a change takes effect after a restart.",
+        "enabled": "Serve /metrics (default true); false: /metrics answers 404.",
+        "token_env": "Environment variable holding a bearer token every scrape must send "
+                     "(Authorization: Bearer TOKEN); unset: only loopback addresses may "
+                     "scrape, unless public is true.",
+        "public": "Without token_env, answer every address, not only loopback (a private "
+                  "network or a firewall must then keep /metrics from the internet).",
+    },
     "Defaults": {
         "": "[defaults]: what an alert gets when it does not say.",
         "quantity": "Order quantity when neither the alert nor the account gives one.",
@@ -157,6 +168,7 @@ _SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("router", RouterSettings),
     ("server", ServerConfig),
     ("defaults", Defaults),
+    ("metrics", MetricsConfig),
     ("dashboard", DashboardConfig),
     ("journal", JournalConfig),
 )

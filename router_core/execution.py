@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -27,6 +27,9 @@ from .errors import AmbiguousOutcome, BrokerError, NotSupported, RetryClass, Ven
 from .hooks import HookCaller, SubmitContext, hook_caller
 from .journal import LEG_GIVEN_UP, LEG_PENDING, Journal
 from .models import Instrument, Order, OrderResult, OrderStatus
+
+if TYPE_CHECKING:
+    from .metrics import RouterMetrics
 
 log = logging.getLogger("router_core.execution")
 
@@ -75,6 +78,7 @@ class LegRunner:
         self.hooks = hook_caller(hooks)
         self.clock = clock
         self.policy = policy
+        self.metrics: RouterMetrics | None = None  # Router.attach_metrics
 
     async def run(
         self,
@@ -155,7 +159,10 @@ class LegRunner:
         while True:
             ambiguous: AmbiguousOutcome | None = None
             try:
-                return _Outcome(await self.hooks.submit_order(broker, order, context))
+                submit = self.hooks.submit_order(broker, order, context)
+                if self.metrics is not None:  # the venue round trip, timed
+                    submit = self.metrics.timed_submit(broker.name, submit)
+                return _Outcome(await submit)
             except VenueUnavailable as exc:  # nothing was written: safe to try again
                 if connect_retries <= 0:
                     return _Outcome(result_from_error(order, exc))

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ LOCK_POLL_SECONDS = 0.001  # while a thread's own write holds the connection
 
 Work = Callable[[sqlite3.Connection], Any]
 Outcome = tuple[Any, BaseException | None]  # (result, error)
+# Told of each committed group: its seconds (statements and commit), writes, durability.
+CommitObserver = Callable[[float, int, bool], None]
 
 
 @dataclass(slots=True)
@@ -60,6 +63,7 @@ class GroupCommitWriter:
         self._queues: dict[asyncio.AbstractEventLoop, _Queue] = {}
         self._synchronous_full = True  # the connection is opened with synchronous=FULL
         self._closed = False
+        self.on_commit: CommitObserver | None = None  # /metrics, when on
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -103,6 +107,7 @@ class GroupCommitWriter:
                 # a commit, or by a thread's own write: waiting here never holds anyone up.
                 while not self._lock.acquire(blocking=False):
                     await asyncio.sleep(LOCK_POLL_SECONDS)
+                started = time.perf_counter()
                 try:
                     outcomes = self._run_group(group)
                 except BaseException as exc:
@@ -111,10 +116,13 @@ class GroupCommitWriter:
                     if not isinstance(exc, Exception):
                         raise
                     continue
-                if any(write.durable for write in group):
+                durable = any(write.durable for write in group)
+                if durable:
                     error = await loop.run_in_executor(self._committer, self._commit_and_unlock)
                 else:
                     error = self._commit_and_unlock()  # no fsync: quick enough for the loop
+                if self.on_commit is not None and error is None:
+                    self.on_commit(time.perf_counter() - started, len(group), durable)
                 _settle(group, outcomes if error is None else [(None, error)] * len(group))
         finally:
             queue.task = None

@@ -90,3 +90,7 @@ class RateLimiterRegistry:
         if limiter is None:
             limiter = self._limiters[key] = factory(self._clock)
         return limiter
+
+    def items(self) -> list[tuple[str, DecayingCounter]]:
+        """Every budget by key, read-only (``/metrics`` reads their headroom when scraped)."""
+        return sorted(self._limiters.items())

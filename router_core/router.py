@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .alert import Alert
+    from .metrics import RouterMetrics
 
 log = logging.getLogger("router_core")
 
@@ -92,6 +93,7 @@ class Router:
     _claimed: dict[str, tuple[Alert, str, dict[str, dict[str, str]] | None]] = field(
         default_factory=dict
     )
+    metrics: RouterMetrics | None = None  # set by the web app when [metrics] is on
     # Several instances on one PostgreSQL journal (router_core.cluster.Cluster); None: this
     # process drives every account itself, as a single instance always has.
     cluster: Any = None
@@ -147,6 +149,16 @@ class Router:
             attempts=self.config.router.reconcile_attempts,
             window_seconds=self.config.router.reconcile_window_seconds,
         )
+
+    def attach_metrics(self, metrics: RouterMetrics) -> None:
+        """Record the order path into ``metrics`` (``serve`` with ``[metrics]`` on)."""
+        self.metrics = self.runner.metrics = self.accounts.metrics = metrics
+
+    @property
+    def limiters(self) -> RateLimiterRegistry:
+        """The rate budgets shared by the accounts' brokers (read by ``/metrics``)."""
+        assert self._limiters is not None
+        return self._limiters
 
     def in_flight(self) -> set[asyncio.Task[Any]]:
         """The alerts executing in the background now."""
@@ -564,6 +576,8 @@ class Router:
         return parse_alert(raw, content_type, self.plugins)
 
     async def _notify(self, report: ExecutionReport) -> None:
+        if self.metrics is not None:
+            self.metrics.executed(report)
         # each observer isolated: one never hides a fill from another
         await self.plugins.calls.execution_finished(report)
 

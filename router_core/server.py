@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -29,6 +29,7 @@ from .router import HALT_FLAG
 from .security import (
     WebhookSettings,
     bearer_token,
+    client_address,
     refuse_unguarded_live,
     secret_matches,
 )
@@ -154,6 +155,8 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
 
     webhook = Webhook(router, settings, is_ready=lambda: state.ready,
                       admin_allowed=lambda request: admin_allowed(request))
+    if router.config.metrics.enabled:
+        _mount_metrics(app, router, settings, webhook)
 
     # ``wait`` is read by hand, after the address and token checks: a malformed query string
     # must not answer 422 to a sender that the allowlist would have refused.
@@ -272,6 +275,37 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
     # -- the dashboard (routes only: nothing of it runs on the webhook's path) -----------------
     mount_dashboard(app, router, settings, dashboard, lambda: state.keys)
     return app
+
+
+def _mount_metrics(app: FastAPI, router: Router, settings: WebhookSettings,
+                   webhook: Webhook) -> None:
+    """``GET /metrics`` (``[metrics]``, docs/metrics.md): with ``token_env`` a bearer token
+    opens it from anywhere; without, loopback peers only, unless ``public``. prometheus_client
+    is imported here, so only an app that serves metrics pays for it."""
+    from .metrics import CONTENT_TYPE, RouterMetrics, scrape_token
+
+    config = router.config.metrics
+    token = scrape_token(config, router.config.path)
+    metrics = RouterMetrics(router)
+    metrics.attach()
+    webhook.metrics = metrics
+    app.state.metrics = metrics
+
+    @app.get("/metrics", summary="Prometheus metrics (docs/metrics.md); no secrets",
+             response_class=Response)
+    async def get_metrics(request: Request) -> Response:
+        if token is not None:
+            if not secret_matches(bearer_token(request.headers.get("authorization")), [token]):
+                return JSONResponse(UNAUTHORIZED, 401, headers={"WWW-Authenticate": "Bearer"})
+        elif not config.public:
+            peer = request.client.host if request.client else None
+            sender = client_address(peer, request.headers.get("x-forwarded-for"),
+                                    settings.trusted_proxies)
+            if sender not in LOOPBACK:
+                return JSONResponse({"error": "forbidden", "detail": "/metrics answers loopback "
+                                     "addresses only: set [metrics] token_env (or public = "
+                                     "true on a private network)"}, 403)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from .security import (
 
 if TYPE_CHECKING:
     from .alert import Alert
+    from .metrics import RouterMetrics
     from .router import Acceptance, Router
 
 log = logging.getLogger("router_core.server")
@@ -60,6 +61,7 @@ log = logging.getLogger("router_core.server")
 WAIT_LIMIT_SECONDS = 60.0
 FINISHED = (AlertState.DONE, AlertState.REFUSED)
 UNAUTHORIZED = {"error": "unauthorized"}
+LAG_SETTING = "[server] max_lag_seconds"  # named by every refusal of a late alert
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Delivery:
     raw: bytes | None = None
     sha256: str | None = None
     signed: bool = False
+    received: float = 0.0  # perf_counter() when the handler took it (metrics: end to end)
 
     @property
     def source(self) -> str:
@@ -91,10 +94,24 @@ class Webhook:
         self.admin_allowed = admin_allowed
         self.verifier = SignatureVerifier(settings.hmac_secrets)
         self.secrets = settings.secret_values()
+        self.metrics: RouterMetrics | None = None  # set by the app when [metrics] is on
 
     async def __call__(self, request: Request, route_token: str | None,
                        wait: bool) -> JSONResponse:
+        metrics = self.metrics
+        if metrics is None:
+            return await self._deliver(request, route_token, wait, 0.0)
+        started = time.perf_counter()
+        response = await self._deliver(request, route_token, wait, started)
+        if not wait:  # with ?wait=true the answer waits for the execution (end to end)
+            metrics.acked(time.perf_counter() - started)
+        return response
+
+    async def _deliver(self, request: Request, route_token: str | None, wait: bool,
+                       started: float) -> JSONResponse:
         if not self.is_ready():
+            if self.metrics is not None:
+                self.metrics.refused("not_ready")
             return JSONResponse({"error": "starting; retry"}, 503)
         peer = request.client.host if request.client else None
         delivery = Delivery(
@@ -102,6 +119,7 @@ class Webhook:
             client_address(peer, request.headers.get("x-forwarded-for"),
                            self.settings.trusted_proxies),
             request.headers.get("content-type"),
+            received=started,
         )
         refused = await self._screen(delivery, route_token)
         if refused is not None:
@@ -110,7 +128,8 @@ class Webhook:
         if wants(request, "dry_run"):
             if not self.admin_allowed(request):
                 return self._refuse(delivery, 401, UNAUTHORIZED, "dry run without the admin "
-                                    "token", headers={"WWW-Authenticate": "Bearer"})
+                                    "token", headers={"WWW-Authenticate": "Bearer"},
+                                    code="dry_run_unauthorized")
             return await dry_run(self.router, delivery.raw, delivery.content_type)
         acceptance = await self._claim(delivery)
         if isinstance(acceptance, JSONResponse):
@@ -125,23 +144,27 @@ class Webhook:
         settings, sender = self.settings, delivery.sender
         if settings.allowlist is not None and not in_networks(sender, settings.allowlist):
             log.warning("webhook from %s refused: not in the IP allowlist", sender)
-            return self._refuse(delivery, 403, {"error": "forbidden"}, "not in the IP allowlist")
+            return self._refuse(delivery, 403, {"error": "forbidden"}, "not in the IP allowlist",
+                                code="ip_not_allowed")
         if route_token is not None:
             delivery.route = route_for_token(route_token, settings.route_tokens)
             if delivery.route is None:
                 log.warning("webhook from %s refused: unknown route token", sender)
-                return self._refuse(delivery, 401, UNAUTHORIZED, "unknown route token")
+                return self._refuse(delivery, 401, UNAUTHORIZED, "unknown route token",
+                                    code="unknown_route_token")
         try:
             media_type_of(delivery.content_type)
         except AlertError as exc:
             return self._refuse(delivery, 415, {"error": "unsupported media type",
                                                 "detail": exc.reason},
-                                f"unsupported media type: {exc.reason}")
+                                f"unsupported media type: {exc.reason}",
+                                code="unsupported_media_type")
         delivery.raw = await read_limited(delivery.request, settings.max_body_bytes)
         if delivery.raw is None:
             return self._refuse(
                 delivery, 413, {"error": f"body larger than {settings.max_body_bytes} bytes"},
-                f"body larger than max_body_bytes ({settings.max_body_bytes})")
+                f"body larger than max_body_bytes ({settings.max_body_bytes})",
+                code="body_too_large")
         delivery.sha256 = hashlib.sha256(delivery.raw).hexdigest()
         signature = delivery.request.headers.get(SIGNATURE_HEADER)
         if signature is not None and self.verifier.enabled:
@@ -149,7 +172,8 @@ class Webhook:
                 self.verifier.verify(signature, delivery.raw)
             except Unauthorized as exc:
                 log.warning("webhook from %s refused: %s", sender, exc.reason)
-                return self._refuse(delivery, 401, UNAUTHORIZED, exc.reason)
+                return self._refuse(delivery, 401, UNAUTHORIZED, exc.reason,
+                                    code="bad_signature")
             delivery.signed = True
         return None
 
@@ -173,7 +197,7 @@ class Webhook:
             )
         except Unauthorized as exc:
             log.warning("webhook from %s refused: %s (body sha256 %s)", sender, exc.reason, digest)
-            return self._refuse(delivery, 401, UNAUTHORIZED, exc.reason)
+            return self._refuse(delivery, 401, UNAUTHORIZED, exc.reason, code="unauthorized")
         except AlertError as exc:
             from .alert import alert_errors
 
@@ -182,16 +206,21 @@ class Webhook:
             summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
             log.info("webhook from %s: invalid alert (body sha256 %s): %s", sender, digest,
                      summary)
-            return self._refuse(delivery, 422, errors, summary)
+            late = LAG_SETTING in summary  # Router._too_late: arrived past max_lag_seconds
+            return self._refuse(delivery, 422, errors, summary,
+                                code="too_late" if late else "invalid_alert")
         except Exception as exc:
             if not parsed:  # a dialect crashed on this body: the body's fault, not ours
                 log.error("webhook from %s: a dialect failed with %s (body sha256 %s)",
                           sender, type(exc).__name__, digest)
                 return self._refuse(
                     delivery, 422, [{"field": "body", "reason": "no dialect could read it"}],
-                    f"body: no dialect could read it ({type(exc).__name__})")
+                    f"body: no dialect could read it ({type(exc).__name__})",
+                    code="unreadable_body")
             log.error("journal write failed, nothing recorded (body sha256 %s): %s: %s",
                       digest, type(exc).__name__, scrub(str(exc), self.secrets)[:200])
+            if self.metrics is not None:
+                self.metrics.refused("journal_unavailable")
             return JSONResponse({"error": "could not record the alert; nothing was placed, "
                                  "retry"}, 503)
 
@@ -206,7 +235,10 @@ class Webhook:
                 "error": "conflict", "alert_id": alert_id,
                 "detail": "an alert with the same intent key but different content was "
                 "accepted before; nothing placed",
-            }, f"same intent key as alert {alert_id}, different content; nothing placed")
+            }, f"same intent key as alert {alert_id}, different content; nothing placed",
+                code="conflict")
+        if self.metrics is not None:
+            self.metrics.claimed(delivery.source, acceptance.outcome is ClaimOutcome.DUPLICATE)
         if acceptance.outcome is ClaimOutcome.DUPLICATE:
             log.info("alert %s delivered again from %s: duplicate, nothing placed",
                      alert_id, sender)
@@ -216,6 +248,8 @@ class Webhook:
             return JSONResponse(duplicate_body(alert_id, record), 200)
         log.info("alert %s accepted from %s via %s: %s", alert_id, sender, delivery.source,
                  acceptance.alert.summary() if acceptance.alert else "")
+        if self.metrics is not None:
+            self.metrics.received(alert_id, delivery.received)
         if not wait:
             async def execute_after_answer() -> None:
                 router.spawn(alert_id)
@@ -238,9 +272,12 @@ class Webhook:
                             200)
 
     def _refuse(self, delivery: Delivery, status: int, body: Any, reason: str,
-                headers: dict[str, str] | None = None) -> JSONResponse:
+                headers: dict[str, str] | None = None, *, code: str) -> JSONResponse:
         """The answer, and a row in the journal's refused deliveries (rate-limited, not
-        awaited): the body's size and hash only, never the body or a secret."""
+        awaited): the body's size and hash only, never the body or a secret. ``code``: the
+        reason as /metrics counts it (a closed set: ``metrics.WEBHOOK_REASONS``)."""
+        if self.metrics is not None:
+            self.metrics.refused(code)
         raw = delivery.raw
         self.router.journal.record_refused(
             status=status, reason=scrub(reason, self.secrets), peer=delivery.sender,
