@@ -37,7 +37,6 @@ from ..fake_data import FAKE_API_KEY, FAKE_API_SECRET, extra_key
 from ..signing import decode_secret, verify
 from .venue import FakeVenue, KrakenAnswer
 
-
 # Public endpoints the plugin's own client never calls (so they stay out of its allowlist) but
 # other clients of the fake do: ccxt's kraken loads Assets next to AssetPairs (the ccxt plugin's
 # tests point ccxt at this fake).
