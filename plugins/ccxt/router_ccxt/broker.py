@@ -60,7 +60,8 @@ class CcxtBroker(Broker):
         self._features: dict[str, Any] = declared["features"]
         self._finds_orders = finds_orders(config.exchange, self._has)
         self.capabilities = capabilities(config.exchange, self._has, self._features,
-                                         config.market_type, finds_orders=self._finds_orders)
+                                         config.market_type, config.contract,
+                                         finds_orders=self._finds_orders)
         self.simulated = config.sandbox  # the exchange's testnet: play money
         self._errors = error_table(config.exchange)
         self._exchange: Any = None  # ccxt's object, built on start (it reads the secrets)
@@ -112,7 +113,7 @@ class CcxtBroker(Broker):
         async def load(exchange: Any) -> MarketIndex:
             await exchange.load_markets(True)
             return MarketIndex.build(exchange.markets.values(), self.config.market_type,
-                                     exchange.precisionMode)
+                                     exchange.precisionMode, self.config.contract)
 
         return await self._call("load_markets", load)
 
@@ -122,7 +123,7 @@ class CcxtBroker(Broker):
         exchange = self._exchange_object()
         exchange.set_markets(list(markets))
         self._markets.put(MarketIndex.build(exchange.markets.values(), self.config.market_type,
-                                            exchange.precisionMode))
+                                            exchange.precisionMode, self.config.contract))
 
     async def close(self) -> None:
         if self._exchange is not None:

@@ -84,6 +84,11 @@ class CcxtConfig(BrokerConfig):
         "spot", description="the markets this account trades: spot, swap (perpetuals) or "
         "future (dated futures)"
     )
+    contract: Literal["linear", "inverse"] | None = Field(
+        None, description="swap and future accounts: trade only linear (quoted and settled in "
+        "the quote currency) or only inverse contracts; without it a ticker matching both "
+        "(Kraken Futures' PF_XBTUSD and PI_XBTUSD) is refused as ambiguous"
+    )
     api_key_env: str | None = Field(
         None, validate_default=True,
         description="environment variable with the API key (required by every exchange that "
@@ -165,6 +170,13 @@ class CcxtConfig(BrokerConfig):
         if exchange is not None and not describe(exchange)["has"].get(value):
             raise ValueError(f"{exchange} has no {value} markets in ccxt (has.{value} is not "
                              "true)")
+        return value
+
+    @field_validator("contract")
+    @classmethod
+    def _contract_needs_contracts(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("market_type") == "spot":
+            raise ValueError("contract applies to swap and future accounts, not spot")
         return value
 
     @field_validator("base_url")

@@ -90,13 +90,17 @@ class MarketIndex:
 
     @classmethod
     def build(cls, markets: Iterable[Mapping[str, Any]], market_type: str,
-              precision_mode: int) -> MarketIndex:
+              precision_mode: int, contract: str | None = None) -> MarketIndex:
+        """The index of ``market_type``'s markets (only linear or inverse ones when
+        ``contract`` says)."""
         index = cls(market_type)
         for market in markets:
             if market.get("type") != market_type:
                 continue
             instrument = to_instrument(market, precision_mode)
             if instrument is None:
+                continue
+            if contract is not None and instrument.venue["sub_type"] != contract:
                 continue
             index.by_symbol[instrument.symbol] = instrument
             index.by_id.setdefault(str(market["id"]).upper(), []).append(instrument)

@@ -77,6 +77,7 @@ def test_missing_key_names_the_field() -> None:
     ({"exchange": "kraken", "sandbox": True}, "sandbox", "no testnet"),
     ({"exchange": "kraken", "market_type": "swap"}, "market_type", "no swap markets"),
     ({"exchange": "kraken", "base_url": "http://example.com"}, "base_url", "https://"),
+    ({"exchange": "kraken", "contract": "linear"}, "contract", "not spot"),
     ({"exchange": "kraken", "api_key_env": "kraken key pasted here"}, "api_key_env",
      "environment variable"),
 ])
@@ -192,6 +193,11 @@ def test_ambiguous_tickers_are_refused_with_the_candidates() -> None:
     with pytest.raises(UnknownSymbol) as refused:
         index.find(normalize_ticker("KRAKEN:XBTUSD.P"))
     assert "BTC/USD:BTC (id PI_XBTUSD), BTC/USD:USD (id PF_XBTUSD)" in str(refused.value)
+    linear = MarketIndex.build([market("PF_XBTUSD", "BTC/USD:USD", "USD"),
+                                market("PI_XBTUSD", "BTC/USD:BTC", "BTC")], "swap", 4,
+                               contract="linear")
+    found = linear.find(normalize_ticker("KRAKEN:XBTUSD.P"))
+    assert found is not None and found.venue["id"] == "PF_XBTUSD"
 
 
 # -- the error table ------------------------------------------------------------------------------
