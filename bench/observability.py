@@ -184,6 +184,7 @@ class Samples:
         self.acks: list[float] = []
         self.cpu = 0.0
         self.orders = 0
+        self.blocks: list[dict[str, float]] = []  # one per round: that block's own figures
 
     def summary(self) -> dict[str, Any]:
         def ms(values: list[float], q: float) -> float:
@@ -201,6 +202,7 @@ class Samples:
                       "ack_p50_ms": round(statistics.median(self.acks) * 1000, 3),
                       "ack_p99_ms": ms(self.acks, 99)},
             "serve_cpu_ms_per_order": round(self.cpu * 1000 / self.orders, 3),
+            "blocks": self.blocks,
         }
 
 
@@ -220,22 +222,22 @@ async def observability_worker(spot_url: str, futures_url: str, workdir: str,
             await servers[variant].ready()
         samples = {variant: Samples() for variant in VARIANTS}
         observers: dict[str, Observer] = {}
-        # unsafe: keep the dashboard's session cookie from an IP address (127.0.0.1)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200),
+        # The observers' session: a new connection per request (a server closes a keep-alive
+        # connection idle for 5 s, which a variant's is between its blocks, and reusing one as
+        # it closes fails); unsafe: keep the dashboard's session cookie from 127.0.0.1.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True),
                                          cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             for variant, server in servers.items():
                 await _check_variant(session, server)
                 observers[variant] = Observer(session, server.base, dashboard=variant == "on")
-                for _ in range(p["warmup"]):
-                    await _sender(session, server.base, ["a0"])()
             for round_number in range(rounds):
                 shift = round_number % len(VARIANTS)
                 order = VARIANTS[shift:] + VARIANTS[:shift]
                 if round_number % 2:
                     order = order[::-1]
                 for variant in order:
-                    await _block(session, servers[variant], observers[variant],
-                                 samples[variant], p, sequential, in_flight_orders)
+                    await _block(servers[variant], observers[variant], samples[variant], p,
+                                 sequential, in_flight_orders)
             out: dict[str, Any] = {name: s.summary() for name, s in samples.items()}
             out["rounds"] = rounds
             for variant, observer in observers.items():
@@ -285,19 +287,28 @@ def _sender(session: Any, base: str, accounts: list[str]) -> measure.Send:
     return send
 
 
-async def _block(session: Any, server: Server, observer: Observer, samples: Samples,
-                 p: dict[str, Any], sequential: int, in_flight_orders: int) -> None:
-    """One round's share of every scenario on one variant, its observer running."""
+async def _block(server: Server, observer: Observer, samples: Samples, p: dict[str, Any],
+                 sequential: int, in_flight_orders: int) -> None:
+    """One round's share of every scenario on one variant, its observer running. The
+    senders' keep-alive connections are the block's own (opened by a warm-up, closed at its
+    end), so none sits idle while the other variants run."""
+    import aiohttp
+
     if server.variant not in QUIET:
         await observer.start()
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
     try:
-        cpu0 = server.cpu()
+        many = [_sender(session, server.base, [f"a{n}"]) for n in range(1, p["keys"] + 1)]
         one = _sender(session, server.base, ["a0"])
+        for _ in range(max(1, p["warmup"] // 2)):
+            await one()
+        await asyncio.gather(*(send() for send in many))
+        cpu0 = server.cpu()
+        first = len(samples.sequential), len(samples.in_flight), len(samples.acks)
         for _ in range(sequential):
             started = time.perf_counter()
             await one()
             samples.sequential.append(time.perf_counter() - started)
-        many = [_sender(session, server.base, [f"a{n}"]) for n in range(1, p["keys"] + 1)]
         share = max(1, in_flight_orders // len(many))
 
         async def worker(send: measure.Send) -> None:
@@ -308,14 +319,24 @@ async def _block(session: Any, server: Server, observer: Observer, samples: Samp
 
         wall = time.perf_counter()
         await asyncio.gather(*(worker(send) for send in many))
-        samples.in_flight_wall += time.perf_counter() - wall
+        wall = time.perf_counter() - wall
+        samples.in_flight_wall += wall
         answers, _ = await router_paths.ack_burst("127.0.0.1", server.port, [
             router_paths.alert([f"a{1 + n % p['keys']}"]) for n in range(p["burst"])])
         samples.acks += [seconds for seconds, _, _ in answers]
-        samples.cpu += server.cpu() - cpu0
-        samples.orders += sequential + share * len(many) + p["burst"]
+        cpu = server.cpu() - cpu0
+        orders = sequential + share * len(many) + p["burst"]
+        samples.cpu += cpu
+        samples.orders += orders
+        samples.blocks.append({
+            "sequential_p50_ms": statistics.median(samples.sequential[first[0]:]) * 1000,
+            "in_flight_per_second": share * len(many) / wall,
+            "ack_p50_ms": statistics.median(samples.acks[first[2]:]) * 1000,
+            "serve_cpu_ms_per_order": cpu * 1000 / orders,
+        })
         await _executed(session, server.base, answers)
     finally:
+        await session.close()
         await observer.stop()
 
 
@@ -371,6 +392,29 @@ def compare(medians: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             row[variant] = value
             if variant != "off":
                 row[f"{variant}_ratio"] = round(value / off, 3) if off else None
+        rows.append(row)
+    return rows
+
+
+ROUND_FIGURES = (
+    ("webhook ?wait=true, p50 ms", "sequential_p50_ms"),
+    ("webhook orders/s, one sender per account in flight", "in_flight_per_second"),
+    ("webhook ack p50 ms, burst of 100", "ack_p50_ms"),
+    ("serve CPU ms per order", "serve_cpu_ms_per_order"),
+)
+
+
+def compare_rounds(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per figure and variant, the median over rounds of (the variant's block ÷ off's block
+    of the same round): load that drifts between rounds cancels out of each ratio."""
+    rows = []
+    for label, key in ROUND_FIGURES:
+        row: dict[str, Any] = {"figure": label}
+        off = [block[key] for block in result["off"]["blocks"]]
+        for variant in VARIANTS[1:]:
+            ratios = [block[key] / base for block, base in
+                      zip(result[variant]["blocks"], off, strict=True) if base]
+            row[f"{variant}_ratio"] = round(statistics.median(ratios), 3) if ratios else None
         rows.append(row)
     return rows
 

@@ -226,8 +226,17 @@ def observability_section(obs: dict[str, Any]) -> str:
                      f"{_fmt(row['metrics'])} | {_fmt(row['on'])} | "
                      f"{_fmt(row['control_ratio'])} | {_fmt(row['metrics_ratio'])} | "
                      f"{_fmt(row['on_ratio'])} |")
+    if obs.get("round_ratios"):
+        lines += ["", "The same, as the median over rounds of each round's own ratio (a "
+                  "variant's block ÷ off's block in that round, so load that drifts between "
+                  "rounds cancels out):", "",
+                  "| figure | control ÷ off (noise) | metrics ÷ off | both ÷ off |",
+                  "|---|---:|---:|---:|"]
+        for row in obs["round_ratios"]:
+            lines.append(f"| {row['figure']} | {_fmt(row['control_ratio'])} | "
+                         f"{_fmt(row['metrics_ratio'])} | {_fmt(row['on_ratio'])} |")
     if observer:
-        lines += ["", f"With both on: {_fmt(observer.get('scrapes'))} scrapes per round, p50 "
+        lines += ["", f"With both on: {_fmt(observer.get('scrapes'))} scrapes in all, p50 "
                   f"{_fmt(observer.get('scrape_p50_ms'))} ms, "
                   f"{_fmt(observer.get('scrape_bytes'))} bytes; "
                   f"{_fmt(observer.get('dashboard_events'))} dashboard events streamed; "

@@ -102,6 +102,7 @@ def observability_rounds(params: dict[str, Any], work: Path,
 
     result = run_worker("observability", params, workdir=str(work / "o"), **urls)
     return {**result, "ratios": observability.compare(result),
+            "round_ratios": observability.compare_rounds(result),
             "hot_path": observability.hot_path_cost()}
 
 
