@@ -96,7 +96,8 @@ class CcxtBroker(Broker):
             except BrokerError:
                 raise
             except ccxt_async.BaseError as exc:
-                raise translate(self._errors, exc, action=action, places_order=places_order,
+                raise translate(self._errors, exc, exchange=self.config.exchange,
+                                action=action, places_order=places_order,
                                 sent=bool(written)) from exc
             except Exception as exc:
                 if not written:  # our own mistake before sending: let it surface as it is

@@ -12,6 +12,8 @@ a denial (``from_venue=False``); anything after is the venue's answer (or its ab
 
 from __future__ import annotations
 
+import re
+
 from router_core import (
     AuthError,
     BrokerError,
@@ -80,19 +82,47 @@ RULES = [
 ]
 
 
+# Venue codes that ccxt leaves in its generic ExchangeError although the exchange documents
+# them as refusals (nothing placed), per exchange, with the message pattern that carries them.
+_REFUSALS: dict[str, tuple[re.Pattern[str], ErrorTable]] = {
+    # Kraken Futures' sendStatus; ccxt raises "krakenfutures: createOrder failed due to <status>"
+    "krakenfutures": (re.compile(r"failed due to (\w+)"), ErrorTable("Kraken Futures", [
+        ErrorRule("wouldNotReducePosition", InvalidOrder,
+                  "a reduce-only order would not reduce the position; nothing was placed"),
+    ], prefix_separators=())),
+}
+
+
+def _documented_refusal(exchange: str, exc: BaseException, action: str) -> BrokerError | None:
+    """The exchange's own refusal code in an ExchangeError ccxt did not classify, if any."""
+    known = _REFUSALS.get(exchange)
+    if known is None:
+        return None
+    pattern, table = known
+    found = pattern.search(str(exc))
+    if found is None or table.match(found.group(1)) is None:
+        return None
+    return table.error(found.group(1), action=action)
+
+
 def error_table(exchange: str) -> ErrorTable:
     """The table, its messages naming the exchange (``ccxt okx refused create_order: ...``)."""
     return ErrorTable(f"ccxt {exchange}", RULES, prefix_separators=())
 
 
 def translate(
-    table: ErrorTable, exc: BaseException, *, action: str, places_order: bool, sent: bool
+    table: ErrorTable, exc: BaseException, *, exchange: str, action: str, places_order: bool,
+    sent: bool,
 ) -> BrokerError:
-    """The core's error for ccxt's ``exc``, raised while doing ``action``.
+    """The core's error for ccxt's ``exc``, raised on ``exchange`` while doing ``action``.
 
     :param sent: whether a request was written during the call. ``False`` makes the error a
         denial (``from_venue=False``, never ambiguous): ccxt refused before sending anything.
     """
+    if sent and type(exc).__name__ == "ExchangeError":
+        refusal = _documented_refusal(exchange, exc, action)
+        if refusal is not None:
+            return refusal
     rule = None
     code = type(exc).__name__
     for cls in type(exc).__mro__:

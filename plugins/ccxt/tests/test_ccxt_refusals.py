@@ -225,15 +225,15 @@ TABLE = error_table("kraken")
 def test_ccxt_exceptions_map_onto_the_core_errors(
     raised: type[Exception], places_order: bool, expected: type[Exception], retry: RetryClass
 ) -> None:
-    error = translate(TABLE, raised("kraken {\"error\":[\"E\"]}"), action="create_order",
-                      places_order=places_order, sent=True)
+    error = translate(TABLE, raised("kraken {\"error\":[\"E\"]}"), exchange="kraken",
+                      action="create_order", places_order=places_order, sent=True)
     assert type(error) is expected and error.retry is retry and error.from_venue
     assert error.venue_code == raised.__name__
 
 
 def test_an_error_ccxt_raised_before_sending_is_a_denial() -> None:
     error = translate(TABLE, ccxt_async.ArgumentsRequired("kraken needs a price"),
-                      action="create_order", places_order=True, sent=False)
+                      exchange="kraken", action="create_order", places_order=True, sent=False)
     assert type(error) is InvalidOrder and not error.from_venue
     assert "refused create_order before sending" in str(error)
 
@@ -290,3 +290,26 @@ async def test_a_lost_answer_is_ambiguous_and_found_by_client_order_id(
     assert found is not None and found.client_order_id == order.client_order_id
     assert found.filled_quantity == Decimal("0.01")
     assert kraken.add_order_calls == 1
+
+
+async def test_a_refusal_ccxt_leaves_unclassified_is_still_a_rejection(
+    make_broker: Callable[..., Any], kraken_futures: FakeKrakenFutures,
+    futures_account: dict[str, Any]
+) -> None:
+    """Kraken Futures answers a reduce-only order that would not reduce with the status
+    wouldNotReducePosition, which ccxt raises as a plain ExchangeError: nothing was placed."""
+    broker = await make_broker(httpx.ASGITransport(app=kraken_futures), **futures_account)
+    instrument = await broker.resolve(normalize_ticker("PF_XBTUSD"))
+    with pytest.raises(InvalidOrder) as refused:
+        await broker.submit_order(_order(instrument, side=Side.SELL, reduce_only=True,
+                                         purpose=LegPurpose.CLOSE))
+    assert refused.value.from_venue and refused.value.venue_code == "wouldNotReducePosition"
+    assert not isinstance(refused.value, AmbiguousOutcome)
+
+
+def test_an_unclassified_error_on_an_order_stays_ambiguous() -> None:
+    error = translate(error_table("krakenfutures"),
+                      ccxt_async.ExchangeError("krakenfutures: createOrder failed due to x"),
+                      exchange="krakenfutures", action="create_order", places_order=True,
+                      sent=True)
+    assert isinstance(error, AmbiguousOutcome)
