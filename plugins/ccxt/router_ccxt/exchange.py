@@ -117,7 +117,7 @@ class _RouterMixin:
         content = body.encode() if isinstance(body, str) else body
         where = f"{exchange.id} {method} {urlsplit(url).path}"
         try:
-            # a deadline for the whole exchange, as ccxt's own session has (httpx's timeouts
+            # one deadline for the whole request, as ccxt's own session has (httpx's timeouts
             # are per phase, and an in-process transport keeps none)
             response = await asyncio.wait_for(
                 http.request(method, url, headers=request_headers, content=content),
