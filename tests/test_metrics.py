@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -241,6 +242,19 @@ async def test_rate_limit_headroom_is_read_from_the_budgets(served: App) -> None
     budget.pause(30)
     scrape = samples((await served.scrape()).text)
     assert value(scrape, "alert_router_rate_limit_paused_seconds", key=key) == pytest.approx(30)
+
+
+async def test_a_failing_journal_read_leaves_the_scrape_working(
+        served: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(name: str) -> str | None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(served.router.journal, "get_flag", broken)
+    response = await served.scrape()
+    assert response.status_code == 200
+    names = family_names(response.text)
+    assert "alert_router_halted" not in names
+    assert "alert_router_alerts_received" in names
 
 
 async def test_process_metrics_and_the_version_are_there(served: App) -> None:
