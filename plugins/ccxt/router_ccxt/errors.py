@@ -132,8 +132,9 @@ def translate(
     detail = " ".join(str(exc).split())[:_MAX_DETAIL]
     if not sent:
         error_class = rule.error if rule is not None else BrokerError
-        denied = error_class(f"{table.venue} refused {action} before sending: {code}"
-                             + (f": {detail}" if detail else ""), venue_code=code)
+        what = (f"{rule.reason} ({detail})" if code == NOT_SENT and rule is not None
+                else f"refused before sending: {code}" + (f": {detail}" if detail else ""))
+        denied = error_class(f"{table.venue} {action}: {what}", venue_code=code)
         if isinstance(denied, VenueUnavailable) and code != NOT_SENT:
             denied.retry = RetryClass.FATAL  # nothing was sent, but re-sending fails the same
         return denied

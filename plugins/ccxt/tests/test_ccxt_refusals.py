@@ -235,7 +235,7 @@ def test_an_error_ccxt_raised_before_sending_is_a_denial() -> None:
     error = translate(TABLE, ccxt_async.ArgumentsRequired("kraken needs a price"),
                       exchange="kraken", action="create_order", places_order=True, sent=False)
     assert type(error) is InvalidOrder and not error.from_venue
-    assert "refused create_order before sending" in str(error)
+    assert "create_order: refused before sending: ArgumentsRequired" in str(error)
 
 
 @pytest.mark.parametrize(("code", "expected"), [
