@@ -14,7 +14,7 @@ from typing import Any
 
 from router_core import AccountKind, Capabilities, OrderType, TimeInForce
 
-from .quirks import refused
+from .quirks import refused, refused_time_in_force
 
 # ccxt's timeInForce words for the core's (GTD and DAY are not offered: see README)
 TIME_IN_FORCE = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
@@ -56,7 +56,8 @@ def capabilities(exchange: str, has: Mapping[str, Any], features: Mapping[str, A
     declared_tif = create.get("timeInForce") or {}
     time_in_force = frozenset(
         {TimeInForce.GTC} | {ours for ours, theirs in TIME_IN_FORCE.items()
-                             if declared_tif.get(theirs)})
+                             if declared_tif.get(theirs)}
+    ) - refused_time_in_force(exchange, market_type).keys()
     derivatives = market_type != "spot"
     return Capabilities(
         order_types=order_types(create) - refused(exchange, market_type).keys(),

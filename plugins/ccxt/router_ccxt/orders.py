@@ -31,7 +31,7 @@ from router_core import (
 )
 
 from .capabilities import TIME_IN_FORCE
-from .quirks import refused
+from .quirks import refused, refused_time_in_force
 
 _LIMIT_TYPES = {OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
 _STOPS = {OrderType.STOP, OrderType.STOP_LIMIT}
@@ -166,8 +166,11 @@ def to_ccxt(exchange: Any, order: Order, capabilities: Capabilities,
         params["postOnly"] = True
     if order.time_in_force is not None:
         if order.time_in_force not in capabilities.time_in_force:
+            market_type = str(order.instrument.venue.get("type", "spot"))
+            why = refused_time_in_force(exchange.id, market_type).get(
+                order.time_in_force, "ccxt declares none for the market type")
             raise NotSupported(f"time in force {order.time_in_force.value} is not supported "
-                               f"by {exchange.id} through ccxt")
+                               f"on {exchange.id} {market_type} markets through ccxt: {why}")
         params["timeInForce"] = TIME_IN_FORCE[order.time_in_force]
     price = (_price_text(exchange, symbol, order.limit_price, "limit price")
              if kind in _LIMIT_TYPES else None)

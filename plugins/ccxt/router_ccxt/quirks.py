@@ -8,7 +8,7 @@ reason, instead of being sent wrong.
 
 from __future__ import annotations
 
-from router_core import OrderType
+from router_core import OrderType, TimeInForce
 
 _CONDITIONAL = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT,
                           OrderType.TAKE_PROFIT_LIMIT, OrderType.TRAILING_STOP})
@@ -39,4 +39,22 @@ def refused(exchange: str, market_type: str) -> dict[OrderType, str]:
         if name == exchange and market_type in markets:
             for order_type in types:
                 out.setdefault(order_type, why)
+    return out
+
+
+# (exchange, market types, times in force, why they are refused)
+_REFUSED_TIME_IN_FORCE: tuple[tuple[str, frozenset[str], frozenset[TimeInForce], str], ...] = (
+    ("kraken", frozenset({"spot"}), frozenset({TimeInForce.FOK}),
+     "Kraken spot documents GTC, IOC and GTD for timeinforce; ccxt lists FOK, which the "
+     "documented API (and the project's Kraken fake) refuses"),
+)
+
+
+def refused_time_in_force(exchange: str, market_type: str) -> dict[TimeInForce, str]:
+    """The times in force refused on ``exchange`` for ``market_type``, each with the reason."""
+    out: dict[TimeInForce, str] = {}
+    for name, markets, kinds, why in _REFUSED_TIME_IN_FORCE:
+        if name == exchange and market_type in markets:
+            for kind in kinds:
+                out.setdefault(kind, why)
     return out

@@ -195,6 +195,10 @@ class FakeKraken(FakeVenue):
         method = path.rsplit("/", 1)[-1]
         text = body.decode("utf-8", "replace")
         fields = dict(parse_qsl(text, keep_blank_values=True))
+        if headers.get("content-type", "").startswith("application/json"):
+            # Kraken takes JSON bodies as well as forms (docs/kraken-spot.md, "Form vs JSON
+            # body"); ccxt sends one for a percentage trailing stop
+            fields = _json_fields(text)
         call = Call(method, text, fields)
         self.calls.append(call)
         fault = self._take_fault(method)
@@ -314,6 +318,15 @@ class FakeKraken(FakeVenue):
             return 200, {"result": actions[action](**args)}
         except (TypeError, KeyError, ValueError, InvalidOperation) as exc:
             return 400, {"error": str(exc)}
+
+
+def _json_fields(text: str) -> dict[str, str]:
+    """A JSON object body as the string fields a form body gives (an unreadable body: none)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in body.items()} if isinstance(body, dict) else {}
 
 
 async def _send(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, content: bytes,
