@@ -31,7 +31,7 @@ from router_core import (
 )
 
 from .capabilities import TIME_IN_FORCE
-from .quirks import refused, refused_time_in_force
+from .quirks import TIME_IN_FORCE_WORDS, refused, refused_time_in_force
 
 _LIMIT_TYPES = {OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
 _STOPS = {OrderType.STOP, OrderType.STOP_LIMIT}
@@ -171,7 +171,9 @@ def to_ccxt(exchange: Any, order: Order, capabilities: Capabilities,
                 order.time_in_force, "ccxt declares none for the market type")
             raise NotSupported(f"time in force {order.time_in_force.value} is not supported "
                                f"on {exchange.id} {market_type} markets through ccxt: {why}")
-        params["timeInForce"] = TIME_IN_FORCE[order.time_in_force]
+        words = TIME_IN_FORCE_WORDS.get(exchange.id, {})
+        params["timeInForce"] = words.get(order.time_in_force,
+                                          TIME_IN_FORCE[order.time_in_force])
     price = (_price_text(exchange, symbol, order.limit_price, "limit price")
              if kind in _LIMIT_TYPES else None)
     if kind in _STOPS:

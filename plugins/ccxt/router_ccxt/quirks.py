@@ -47,7 +47,16 @@ _REFUSED_TIME_IN_FORCE: tuple[tuple[str, frozenset[str], frozenset[TimeInForce],
     ("kraken", frozenset({"spot"}), frozenset({TimeInForce.FOK}),
      "Kraken spot documents GTC, IOC and GTD for timeinforce; ccxt lists FOK, which the "
      "documented API (and the project's Kraken fake) refuses"),
+    ("krakenfutures", _ALL_MARKETS, frozenset({TimeInForce.FOK}),
+     "ccxt's krakenfutures has no way to send a fill-or-kill order: it would go out as a "
+     "plain limit order"),
 )
+
+# Exchanges whose ccxt code reads a time in force only in its own spelling (the unified word
+# is silently dropped and the order would rest as a plain limit order).
+TIME_IN_FORCE_WORDS: dict[str, dict[TimeInForce, str]] = {
+    "krakenfutures": {TimeInForce.IOC: "ioc"},
+}
 
 
 def refused_time_in_force(exchange: str, market_type: str) -> dict[TimeInForce, str]:

@@ -54,7 +54,8 @@ def test_capabilities_follow_the_exchange_and_market_type(
     assert caps.kind is kind
     assert caps.reduce_only is (market_type != "spot")
     assert {TimeInForce.GTC, TimeInForce.IOC} <= caps.time_in_force
-    assert (TimeInForce.FOK in caps.time_in_force) is (exchange != "kraken")
+    assert (TimeInForce.FOK in caps.time_in_force) is (exchange not in ("kraken",
+                                                                        "krakenfutures"))
     assert caps.find_order and caps.cancel
 
 

@@ -1,5 +1,6 @@
-"""Every order type a ccxt Kraken spot account declares, end to end against the Kraken fake
-(signatures, nonces, Kraken's field rules): what reaches AddOrder, and that Kraken takes it."""
+"""Every order type and flag a ccxt Kraken account declares, end to end against the Kraken
+fakes (signatures, nonces, Kraken's field rules): what reaches AddOrder / sendorder, and that
+the venue takes it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
+from router_kraken_futures.fake import FakeKrakenFutures
 from router_kraken_spot.fake import FakeKraken
 
 from router_core import NotSupported, Order, OrderStatus, OrderType, Side, TimeInForce
@@ -72,3 +75,55 @@ async def test_fill_or_kill_is_denied_on_kraken_spot(
     with pytest.raises(NotSupported, match="time in force fok"):
         await broker.submit_order(order)
     assert kraken.add_order_calls == 0
+
+
+FUTURES_CASES: list[tuple[dict[str, Any], dict[str, str]]] = [
+    ({"order_type": OrderType.STOP, "stop_price": D(40000)},
+     {"orderType": "stp", "stopPrice": "40000", "triggerSignal": "last"}),
+    ({"order_type": OrderType.STOP_LIMIT, "stop_price": D(40000), "limit_price": D(39900)},
+     {"orderType": "stp", "stopPrice": "40000", "limitPrice": "39900"}),
+    # ccxt sends a take profit as a closing order (reduceOnly): the account must hold a long
+    ({"order_type": OrderType.TAKE_PROFIT, "stop_price": D(60000)},
+     {"orderType": "take_profit", "stopPrice": "60000", "reduceOnly": "true"}),
+    ({"order_type": OrderType.LIMIT, "limit_price": D(60000), "post_only": True},
+     {"orderType": "post", "limitPrice": "60000"}),
+    ({"order_type": OrderType.LIMIT, "limit_price": D(40000),
+      "time_in_force": TimeInForce.IOC},
+     {"orderType": "ioc", "limitPrice": "40000"}),
+]
+
+
+@pytest.mark.parametrize(("fields", "expected"), FUTURES_CASES,
+                         ids=[f"{c[0]['order_type'].value}-{i}"
+                              for i, c in enumerate(FUTURES_CASES)])
+async def test_each_declared_order_type_reaches_kraken_futures_as_documented(
+    make_broker: Callable[..., Any], kraken_futures: FakeKrakenFutures,
+    futures_account: dict[str, Any], fields: dict[str, Any], expected: dict[str, str],
+) -> None:
+    broker = await make_broker(httpx.ASGITransport(app=kraken_futures), **futures_account)
+    instrument = await broker.resolve(normalize("PF_XBTUSD"))
+    await broker.submit_order(Order(client_order_id=str(uuid.uuid4()), account="c1",
+                                    instrument=instrument, side=Side.BUY, quantity=D("0.01")))
+    order = Order(client_order_id=str(uuid.uuid4()), account="c1", instrument=instrument,
+                  side=Side.SELL, quantity=D("0.01"), **fields)
+
+    result = await broker.submit_order(order)
+
+    assert result.status in (OrderStatus.ACCEPTED, OrderStatus.FILLED)
+    [sent] = [p for p in kraken_futures.sendorders if p["cliOrdId"] == order.client_order_id]
+    assert {name: sent.get(name) for name in expected} == expected
+    assert kraken_futures.requests[-1].outcome == "placed"
+
+
+async def test_fill_or_kill_is_denied_on_kraken_futures(
+    make_broker: Callable[..., Any], kraken_futures: FakeKrakenFutures,
+    futures_account: dict[str, Any]
+) -> None:
+    broker = await make_broker(httpx.ASGITransport(app=kraken_futures), **futures_account)
+    instrument = await broker.resolve(normalize("PF_XBTUSD"))
+    order = Order(client_order_id=str(uuid.uuid4()), account="c1", instrument=instrument,
+                  side=Side.BUY, quantity=D("0.01"), order_type=OrderType.LIMIT,
+                  limit_price=D(40000), time_in_force=TimeInForce.FOK)
+    with pytest.raises(NotSupported, match="no way to send a fill-or-kill"):
+        await broker.submit_order(order)
+    assert kraken_futures.sendorders == []
