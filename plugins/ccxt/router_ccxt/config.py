@@ -179,6 +179,16 @@ class CcxtConfig(BrokerConfig):
             raise ValueError("contract applies to swap and future accounts, not spot")
         return value
 
+    @field_validator("options")
+    @classmethod
+    def _no_blind_retries(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # ccxt would send a failed request again by itself, an order included; the router
+        # looks an order up by its client order id before anything is sent again
+        if value.get("maxRetriesOnFailure"):
+            raise ValueError("maxRetriesOnFailure is refused: ccxt would re-send a failed "
+                             "order blindly; the router retries itself, after a look-up")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:

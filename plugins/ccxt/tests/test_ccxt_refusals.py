@@ -78,6 +78,8 @@ def test_missing_key_names_the_field() -> None:
     ({"exchange": "kraken", "market_type": "swap"}, "market_type", "no swap markets"),
     ({"exchange": "kraken", "base_url": "http://example.com"}, "base_url", "https://"),
     ({"exchange": "kraken", "contract": "linear"}, "contract", "not spot"),
+    ({"exchange": "kraken", "options": {"maxRetriesOnFailure": 3}}, "options",
+     "re-send a failed order blindly"),
     ({"exchange": "kraken", "api_key_env": "kraken key pasted here"}, "api_key_env",
      "environment variable"),
 ])
