@@ -20,6 +20,7 @@ contract's (``root_overrides`` pins a root where two match).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import weakref
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from router_core import (
     Balance,
@@ -152,6 +153,25 @@ def registered_brokers() -> list[Broker]:
     return [broker for broker in alive if broker is not None]
 
 
+@dataclass
+class _Session:
+    client: ProjectXClient
+    users: int = 0
+
+
+# Clients by login, so the accounts of one login share its session token. The key holds a
+# digest of the credentials, never the credentials.
+_SESSIONS: dict[tuple[object, ...], _Session] = {}
+
+
+def _session_key(config: ProjectXConfig, context: BrokerContext, username: SecretStr,
+                 api_key: SecretStr) -> tuple[object, ...]:
+    digest = hashlib.sha256(
+        f"{username.get_secret_value()}\x1f{api_key.get_secret_value()}".encode()).hexdigest()
+    return (config.gateway_url, digest, config.timeout_seconds, id(context.transport),
+            id(context.clock))
+
+
 class ProjectXBroker(Broker):
     """One ProjectX account: contracts from Contract/search, orders tagged with the client
     order id (``customTag``), net positions per contract."""
@@ -180,6 +200,7 @@ class ProjectXBroker(Broker):
         self.simulated = (config.gateway == "demo" if config.simulated_account is None
                           else config.simulated_account)
         self._client: ProjectXClient | None = None
+        self._session_key: tuple[object, ...] = ()
         self._account_id: int | None = config.account_id
         self._searches: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self._roots: dict[str, str] = {}  # venue contract id -> CME root, as resolved
@@ -189,15 +210,23 @@ class ProjectXBroker(Broker):
 
     @property
     def client(self) -> ProjectXClient:
+        """The login's client, shared by every account of the same login in this process:
+        one session token for many evaluation accounts (whether the Gateway keeps several
+        sessions of one user alive is not documented, so the router opens one)."""
         if self._client is None:
-            self._client = ProjectXClient(
-                base_url=self.config.gateway_url,
-                username=self.context.secret(self.config.username_env, key="username_env"),
-                api_key=self.context.secret(self.config.api_key_env, key="api_key_env"),
-                clock=self.context.clock,
-                transport=self.context.transport,
-                timeout=self.config.timeout_seconds,
-            )
+            username = self.context.secret(self.config.username_env, key="username_env")
+            api_key = self.context.secret(self.config.api_key_env, key="api_key_env")
+            self._session_key = _session_key(self.config, self.context, username, api_key)
+            shared = _SESSIONS.get(self._session_key)
+            if shared is None:
+                shared = _Session(ProjectXClient(
+                    base_url=self.config.gateway_url, username=username, api_key=api_key,
+                    clock=self.context.clock, transport=self.context.transport,
+                    timeout=self.config.timeout_seconds,
+                ))
+                _SESSIONS[self._session_key] = shared
+            shared.users += 1
+            self._client = shared.client
         return self._client
 
     async def start(self) -> None:
@@ -205,8 +234,16 @@ class ProjectXBroker(Broker):
         await self.account_id()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
+        if self._client is None:
+            return
+        self._client = None
+        shared = _SESSIONS.get(self._session_key)
+        if shared is None:
+            return
+        shared.users -= 1
+        if shared.users <= 0:
+            del _SESSIONS[self._session_key]
+            await shared.client.close()
 
     async def _accounts(self) -> list[dict[str, Any]]:
         answer = await self.client.call("/api/Account/search", {"onlyActiveAccounts": True})

@@ -74,6 +74,7 @@ async def test_one_alert_to_twenty_evaluation_accounts(tmp_path: Path) -> None:
         assert fake.account(f"EVAL-{n:02d}").positions[NQ].size == 1 + n % 3
     assert NQ not in fake.account(f"EVAL-{BREAKER:02d}").positions
     assert not report.ok  # one account was refused, and the report says which
+    assert fake.logins == 1  # the twenty accounts of one login share its session
     assert len(report.positions) == EVALUATIONS
 
 
