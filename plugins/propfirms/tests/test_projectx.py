@@ -293,3 +293,11 @@ async def test_balance_moves_with_closed_profit(broker: ProjectXBroker,
     assert (await broker.balance()).equity == Decimal("50000") - 10 * 20
     figures = await broker.account_figures()
     assert figures.balance == Decimal(49800) and figures.positions == {}
+
+
+def test_pending_and_unknown_codes_leave_an_order_unknown() -> None:
+    for code in ("6", "7", "99"):  # 99: undocumented
+        placing = ERRORS.error(code, action="/api/Order/place", places_order=True)
+        assert isinstance(placing, AmbiguousOutcome), code
+    reading = ERRORS.error("7", action="/api/Order/search")
+    assert not isinstance(reading, AmbiguousOutcome) and reading.from_venue
