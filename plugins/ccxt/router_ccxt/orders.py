@@ -5,8 +5,10 @@ Only ccxt's unified parameters are used (``clientOrderId``, ``reduceOnly``, ``po
 ``timeInForce``, ``triggerPrice``, ``stopLossPrice``, ``takeProfitPrice``, ``trailingAmount``,
 ``trailingPercent``, ``stopLoss``/``takeProfit``): ccxt maps each to the exchange's own name
 (``clientOrderId`` becomes Kraken's ``cl_ord_id``, Bybit's ``orderLinkId``, OKX's
-``clOrdId``...). Everything here refuses before sending: an order type, flag or time in force
-the account's capabilities do not declare, an amount that truncates below the minimum.
+``clOrdId``...); the one exception is a time in force ccxt reads only in the exchange's own
+spelling (``quirks.TIME_IN_FORCE_WORDS``). Everything here refuses before sending: an order
+type, flag or time in force the account's capabilities do not declare, an amount that
+truncates below the minimum.
 """
 
 from __future__ import annotations
