@@ -351,7 +351,7 @@ def build_config(
 ) -> RouterConfig:
     file = str(path) if path else None
     known = {"router", "server", "defaults", "accounts", "journal", "plugins", "dashboard",
-             "metrics"}
+             "metrics", "cluster"}
     for key in data:
         if key not in known:
             raise ConfigError(
@@ -384,7 +384,8 @@ def build_config(
     return RouterConfig(path, router, server, defaults, accounts, journal=journal,
                         dashboard=dashboard,
                         plugins=_plugin_tables(data.get("plugins", {}), file),
-                        metrics=_validate(MetricsConfig, data.get("metrics", {}), file, "metrics"))
+                        metrics=_validate(MetricsConfig, data.get("metrics", {}), file, "metrics"),
+                        cluster=_validate(ClusterConfig, data.get("cluster", {}), file, "cluster"))
 
 
 def _plugin_tables(data: Any, file: str | None) -> dict[str, dict[str, Any]]:

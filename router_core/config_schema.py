@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from .config import (
     ACCOUNT_KEYS,
+    ClusterConfig,
     DashboardConfig,
     Defaults,
     JournalConfig,
@@ -154,6 +155,20 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
                                      "sell means 'sell what I hold', and on a futures account "
                                      "it would open a short.",
     },
+    "ClusterConfig": {
+        "": "[cluster]: several `serve` instances on one PostgreSQL journal (docs/operations.md,"
+            " \"Several instances\").",
+        "enabled": "Run as one instance of a cluster: each API key driven by one instance at a "
+                   "time. Unset: on when [journal] url is PostgreSQL, off for SQLite.",
+        "instance_id": "This instance's name in logs, /healthz and the lease table; unset: "
+                       "hostname-pid.",
+        "lease_seconds": "How long an instance's keys stay its own without a heartbeat: after "
+                         "a crash, the others take them over this long after its last one.",
+        "heartbeat_seconds": "How often an instance renews its lease and balances the keys "
+                             "(at most half of lease_seconds).",
+        "poll_seconds": "How often work for this instance's keys and results from the others "
+                        "are looked for when no notification came (LISTEN/NOTIFY fallback).",
+    },
     "RiskLimits": {
         "": "[accounts.NAME.risk]: pre-trade limits; a breach places nothing. Unset: no limit.",
         "max_order_notional": "Largest value of one order, in the quote currency.",
@@ -171,6 +186,7 @@ _SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("metrics", MetricsConfig),
     ("dashboard", DashboardConfig),
     ("journal", JournalConfig),
+    ("cluster", ClusterConfig),
 )
 
 

@@ -5,6 +5,10 @@ past it when many requests share one millisecond or the clock steps backwards. R
 covered by a persisted *ceiling*: before a nonce above the ceiling is handed out, a new ceiling
 (``LEASE`` ahead) is written and fsynced, and a restarted process starts above the old ceiling.
 So one file write covers ``LEASE`` nonces instead of one write per request.
+
+Several instances sharing a key over time (``router_core.cluster``: one drives it at a time) also
+keep the ceiling in a shared ``CeilingStore``: an instance taking a key over starts above every
+nonce its previous owner could have handed out (``NonceRegistry.refresh``).
 """
 
 from __future__ import annotations
@@ -16,15 +20,28 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from .errors import ConfigError
 
 LEASE = 60_000  # nonces (one minute of milliseconds) covered by one persisted ceiling
 
 
+class CeilingStore(Protocol):
+    """Ceilings shared by the instances that drive a key in turn (keyed by fingerprint)."""
+
+    def read(self, key_fingerprint: str) -> int: ...
+
+    def write(self, key_fingerprint: str, ceiling: int) -> None:
+        """Store ``ceiling`` unless a higher one is stored; durable before it returns."""
+
+
 class NonceSource:
-    def __init__(self, path: Path | None, *, now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, path: Path | None, *, now_ms: Callable[[], int] | None = None,
+                 store: CeilingStore | None = None, fingerprint: str = "") -> None:
         self._path = path
+        self._store = store
+        self._fingerprint = fingerprint
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self._lock = threading.Lock()
         self._ceiling = self._read_ceiling()
@@ -38,13 +55,24 @@ class NonceSource:
             self._last = nonce
             return nonce
 
+    def refresh(self, store: CeilingStore | None = None) -> None:
+        """Start above the shared ceiling (another instance may have used the key since)."""
+        with self._lock:
+            if store is not None:
+                self._store = store
+            ceiling = self._read_ceiling()
+            if ceiling > self._ceiling:
+                self._ceiling = ceiling
+            self._last = max(self._last, ceiling)
+
     def _read_ceiling(self) -> int:
+        shared = self._store.read(self._fingerprint) if self._store is not None else 0
         if self._path is None:
-            return 0
+            return shared
         try:
-            return int(self._path.read_text().strip() or 0)
+            return max(shared, int(self._path.read_text().strip() or 0))
         except FileNotFoundError:
-            return 0
+            return shared
 
     def _write_ceiling(self, ceiling: int) -> None:
         if self._path is not None:
@@ -54,6 +82,8 @@ class NonceSource:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self._path)
+        if self._store is not None:
+            self._store.write(self._fingerprint, ceiling)
         self._ceiling = ceiling
 
 
@@ -67,6 +97,19 @@ class NonceRegistry:
         self._dir = None if state_dir is None else Path(state_dir) / "nonces"
         self._sources: dict[str, NonceSource] = {}
         self._lock = threading.Lock()
+        self._store: CeilingStore | None = None
+
+    def share_ceilings(self, store: CeilingStore) -> None:
+        """Keep every key's ceiling in ``store`` too (several instances, one at a time)."""
+        with self._lock:
+            self._store = store
+            sources = list(self._sources.values())
+        for source in sources:
+            source.refresh(store)
+
+    def refresh(self, key_id: str) -> None:
+        """Before driving a key another instance may have used: nonces above its ceiling."""
+        self.for_key(key_id).refresh()
 
     def for_key(self, key_id: str) -> NonceSource:
         """The key's nonce source. Raises ConfigError when another process uses the key with
@@ -79,7 +122,8 @@ class NonceRegistry:
                     self._dir.mkdir(parents=True, exist_ok=True)
                     path = self._dir / f"{key_fingerprint(key_id)}.nonce"
                     _hold_for_this_process(path.with_suffix(".lock"))
-                source = self._sources[key_id] = NonceSource(path)
+                source = self._sources[key_id] = NonceSource(
+                    path, store=self._store, fingerprint=key_fingerprint(key_id))
             return source
 
 

@@ -122,6 +122,9 @@ class Router:
             config=config, plugins=plugins, journal=journal, clock=clock, transport=transport
         )
         router._build_brokers()
+        from .cluster import cluster_for  # several instances on one PostgreSQL journal
+
+        router.cluster = cluster_for(router)
         return router
 
     def _build_brokers(self) -> None:

@@ -189,17 +189,22 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
             "journal_writable": writable, "accounts": accounts, "halted": halted,
             "version": __version__,
         }
+        if router.cluster is not None:  # which instance this is, what it drives
+            body["cluster"] = router.cluster.status()
         return JSONResponse(body, 200 if ok else 503)
 
     @app.get("/readyz", summary="Whether each account's keys work; no secrets")
     async def readyz() -> JSONResponse:
+        mine = _driven_here(router)
         accounts = {
             name: state.keys[name].to_dict() if name in state.keys
             else {"broker": broker.name, "state": "checking", "detail": "not checked yet"}
+            if name in mine else {"broker": broker.name, "state": "elsewhere",
+                                  "detail": "driven by another instance of the cluster"}
             for name, broker in router.brokers.items()
         }
         ready = state.ready and all(name in state.keys and state.keys[name].state.usable
-                                    for name in router.brokers)
+                                    for name in mine)
         return JSONResponse({"ready": ready, "accounts": accounts,
                              "checked_at": state.keys_checked_at}, 200 if ready else 503)
 
@@ -331,11 +336,22 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return document
 
 
+def _driven_here(router: Router) -> set[str]:
+    """The accounts whose keys this process drives: all of them, unless it is one instance of
+    a cluster (router_core.cluster)."""
+    if router.cluster is None:
+        return set(router.brokers)
+    return {name for name in router.brokers if router.cluster.drives(name)}
+
+
 async def _check_keys_forever(router: Router, state: _State, interval: float) -> None:
     """Check every account's keys now, then every ``interval`` seconds; one log line per
     account at start and whenever an account's verdict changes."""
     while True:
-        checks = await check_accounts(list(router.brokers.items()))
+        # In a cluster only the keys this instance drives: a check is a signed call, and a
+        # key's nonces must come from one instance at a time.
+        mine = _driven_here(router)
+        checks = await check_accounts([(n, b) for n, b in router.brokers.items() if n in mine])
         for check in checks:
             previous = state.keys.get(check.account)
             if previous is None or previous.state is not check.state:

@@ -10,7 +10,6 @@ is found by client order id, not sent again; halt and limits hold across instanc
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 from collections import Counter
@@ -27,10 +26,9 @@ from router_kraken_spot.fake import FakeKraken
 from router_kraken_spot.fake_data import extra_key
 
 from router_core import hookimpl
-from router_core.cluster import Cluster, ClusterSettings, lease_keys
+from router_core.cluster import cluster_for, lease_keys
 from router_core.config import build_config
 from router_core.journal import AlertState, ClaimOutcome, Journal
-from router_core.journal_location import PgTarget
 from router_core.plugins import make_plugin_manager
 from router_core.router import Router
 
@@ -38,8 +36,7 @@ pytestmark = pytest.mark.slow
 
 KEYS = 3  # API keys; two accounts on key 1 (they must share an owner), one on each other key
 ACCOUNTS = {"a1": 1, "a2": 1, "b": 2, "c": 3}
-SETTINGS = ClusterSettings(instance_id="x", lease_seconds=1.0, heartbeat_seconds=0.1,
-                           poll_seconds=0.2)
+CLUSTER = {"lease_seconds": 1, "heartbeat_seconds": 0.1, "poll_seconds": 0.2}
 
 
 def _config(state_dir: Path, limits: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -51,6 +48,7 @@ def _config(state_dir: Path, limits: dict[str, Any] | None = None) -> dict[str, 
     }
     return {"router": {"state_dir": str(state_dir), "plugins": ["kraken-spot"],
                        "reconcile_attempts": 2, "reconcile_window_seconds": 0.4},
+            "cluster": {**CLUSTER, "instance_id": state_dir.name},
             "accounts": accounts}
 
 
@@ -75,12 +73,12 @@ async def instances(tmp_path: Path, pg_url: str, fake: FakeKraken
         plugins = make_plugin_manager(["kraken-spot"])
         if extra_plugin is not None:
             plugins.pm.register(extra_plugin)
-        config = build_config(_config(tmp_path / name, limits), plugins.brokers, path=None)
-        router = Router(config=config, plugins=plugins, journal=Journal(pg_url),
+        data = {**_config(tmp_path / name, limits), "journal": {"url": pg_url}}
+        config = build_config(data, plugins.brokers, path=None)
+        router = Router(config=config, plugins=plugins, journal=Journal(config.journal_target()),
                         transport=fake.transport())
         router._build_brokers()
-        settings = dataclasses.replace(SETTINGS, instance_id=name)
-        router.cluster = Cluster(router, settings, PgTarget.from_url(pg_url))
+        router.cluster = cluster_for(router)  # what Router.from_config_file does
         await router.start()
         started.append(router)
         return router
@@ -212,3 +210,26 @@ async def test_halt_and_limits_hold_across_instances(instances: Any, fake: FakeK
     statuses = [r.legs[0].result.status.value for r in results]
     assert statuses[:2] == ["filled", "filled"] and statuses[2] == "denied", statuses
     assert "per minute" in (results[2].legs[0].result.reason or "")
+
+
+async def test_the_next_owner_of_a_key_starts_above_every_nonce_the_last_one_used(
+        instances: Any, fake: FakeKraken, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    a = await instances("a")
+    first = await a.accept_async(_body(40, "c"), "application/json")
+    assert (await a.execute(first.alert_id)).ok
+    # "a" restarted a moment ago: its nonces run ahead of the clock (it resumed above the
+    # ceiling in its own state folder), as a restarted single instance's do.
+    source = a._nonces.for_key(os.environ["CL_KEY_3"])
+    source._last = time.time_ns() // 1_000_000 + 30_000
+    second = await a.accept_async(_body(41, "c"), "application/json")
+    assert (await a.execute(second.alert_id)).ok
+    _stop_heartbeat(a)
+    b = await instances("b")
+    await _until(lambda: b.cluster.drives("c") and b.cluster._keys[
+        next(iter(set(lease_keys([b.config.accounts["c"]]).values())))].ready.is_set())
+    third = await b.accept_async(_body(42, "c"), "application/json")
+    report = await b.execute(third.alert_id)
+    assert report.ok, report.to_dict()
+    assert "EAPI:Invalid nonce" not in fake.errors_sent

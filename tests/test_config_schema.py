@@ -48,7 +48,8 @@ def test_every_key_is_described():
 def test_schema_covers_the_core_and_leaves_broker_keys_open():
     schema = config_json_schema()
     assert set(schema["properties"]) == {"router", "server", "defaults", "accounts", "journal",
-                                          "plugins", "dashboard", "metrics"}
+                                          "plugins", "dashboard", "metrics",
+                                          "cluster"}
     assert schema["additionalProperties"] is False
     account = schema["$defs"]["Account"]
     assert set(account["properties"]) == ACCOUNT_KEYS

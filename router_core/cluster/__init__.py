@@ -8,6 +8,7 @@ Nothing here is imported unless the config enables the cluster: a single instanc
 from __future__ import annotations
 
 from .keys import lease_key, lease_keys
-from .node import Cluster, ClusterSettings, default_instance_id
+from .node import Cluster, ClusterSettings, cluster_for, default_instance_id
 
-__all__ = ["Cluster", "ClusterSettings", "default_instance_id", "lease_key", "lease_keys"]
+__all__ = ["Cluster", "ClusterSettings", "cluster_for", "default_instance_id", "lease_key",
+           "lease_keys"]

@@ -15,13 +15,20 @@ from ..config import AccountConfig
 from ..nonces import key_fingerprint
 
 
+def api_key(account: AccountConfig, environ: Mapping[str, str] | None = None) -> str | None:
+    """The public API key the account signs with (from ``api_key_env``), if it has one."""
+    env_name = getattr(account.settings, "api_key_env", None)
+    if not env_name:
+        return None
+    return (environ if environ is not None else os.environ).get(env_name) or None
+
+
 def lease_key(account: AccountConfig, environ: Mapping[str, str] | None = None) -> str:
-    """The lease an account belongs to: ``key:<fingerprint>`` of its API key, or
+    """The lease an account belongs to: ``key:<broker>:<fingerprint>`` of its API key, or
     ``account:<name>`` when its broker takes no API key (or the variable is unset: the broker
     refuses to start then, and the account still needs one owner)."""
-    env_name = getattr(account.settings, "api_key_env", None)
-    value = (environ if environ is not None else os.environ).get(env_name or "", "")
-    if env_name and value:
+    value = api_key(account, environ)
+    if value is not None:
         return f"key:{account.broker}:{key_fingerprint(value)}"
     return f"account:{account.name}"
 

@@ -33,8 +33,9 @@ from ..account import AccountResult
 from ..config import AccountConfig
 from ..models import LegPurpose, LegReport, OrderResult, OrderStatus
 from .db import Connection
-from .keys import lease_keys
+from .keys import api_key, lease_keys
 from .leases import LeaseTable
+from .nonce_ceilings import PgCeilings
 from .results import result_from_dict, result_to_dict
 from .schema import ensure_schema
 from .work import DONE_CHANNEL, WORK_CHANNEL, WorkRow, WorkTable
@@ -78,8 +79,10 @@ class _Key:
 
 
 class Cluster:
-    def __init__(self, router: Router, settings: ClusterSettings, target: PgTarget) -> None:
+    def __init__(self, router: Router, settings: ClusterSettings, target: PgTarget,
+                 ceilings: PgCeilings | None = None) -> None:
         self.router = router
+        self.ceilings = ceilings  # the nonce ceilings shared with the key's next owner
         self.settings = settings
         self.target = target
         self.leases = LeaseTable(Connection(target, "leases"), settings.lease_seconds)
@@ -149,12 +152,16 @@ class Cluster:
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._keys.clear()
         try:
-            await self.leases.retire(self.incarnation)
-        except Exception as exc:  # the leases expire by themselves
+            await asyncio.wait_for(self.leases.retire(self.incarnation),
+                                   self.settings.lease_seconds)
+        except (Exception, TimeoutError) as exc:  # the leases expire by themselves
             log.warning("cluster: could not release the leases (%s); they expire in %.0f s",
                         type(exc).__name__, self.settings.lease_seconds)
-        await self.leases.db.close()
-        await self.work.db.close()
+        for db in (self.leases.db, self.work.db):
+            with contextlib.suppress(Exception, TimeoutError):
+                await asyncio.wait_for(db.close(), self.settings.lease_seconds)
+        if self.ceilings is not None:
+            self.ceilings.close()
 
     # -- the accounts of an alert ----------------------------------------------------------------
 
@@ -298,12 +305,22 @@ class Cluster:
         """Settle the legs a previous owner left without a final outcome (looked up by client
         order id), then let the key's work run."""
         try:
+            self._refresh_nonces(accounts)
             await self.router.recover(accounts=set(accounts))
         except Exception as exc:  # the next takeover looks again; the work re-runs look up too
             log.error("cluster: takeover of key %s: reconciling failed: %s", key,
                       type(exc).__name__)
         held.ready.set()
         self._wake.set()
+
+    def _refresh_nonces(self, accounts: list[str]) -> None:
+        """Nonces for the key start above the ceiling its previous owner stored."""
+        nonces = getattr(self.router, "_nonces", None)
+        for name in accounts:
+            account = self.router.config.accounts.get(name)
+            public = api_key(account) if account is not None else None
+            if nonces is not None and public is not None:
+                nonces.refresh(public)
 
     async def _give_back_one(self, share: int) -> None:
         """Rebalance: when this instance drives more keys than its share, release one idle key
@@ -414,3 +431,32 @@ class Cluster:
                         self.router.spawn(record.alert_id)
             except Exception as exc:
                 log.warning("cluster: sweeping unfinished alerts failed: %s", type(exc).__name__)
+
+
+def cluster_for(router: Router) -> Cluster | None:
+    """The router's cluster membership under its config: ``[cluster] enabled``, by default on
+    exactly when the journal is PostgreSQL (a SQLite journal cannot be shared)."""
+    config = router.config.cluster
+    target = getattr(router.journal, "pg_target", None)
+    enabled = config.enabled if config.enabled is not None else target is not None
+    if not enabled:
+        return None
+    if target is None:
+        from ..errors import ConfigError
+
+        raise ConfigError("several instances need a shared journal: set [journal] url to a "
+                          "PostgreSQL database, or remove [cluster] enabled = true",
+                          file=str(router.config.path) if router.config.path else None,
+                          key="cluster.enabled")
+    settings = ClusterSettings(
+        instance_id=config.instance_id or default_instance_id(),
+        lease_seconds=config.lease_seconds,
+        heartbeat_seconds=config.heartbeat_seconds,
+        poll_seconds=config.poll_seconds,
+    )
+    ensure_schema(target)  # before the first shared read (instances migrate one at a time)
+    ceilings = PgCeilings(target)
+    nonces = getattr(router, "_nonces", None)
+    if nonces is not None:  # each key's nonce ceiling is shared with its next owner
+        nonces.share_ceilings(ceilings)
+    return Cluster(router, settings, target, ceilings)

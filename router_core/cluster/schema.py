@@ -1,6 +1,6 @@
 """The cluster's own tables in the journal's PostgreSQL database, created idempotently.
 
-Four tables, all prefixed ``cluster_``:
+Five tables, all prefixed ``cluster_``:
 
 * ``cluster_instances``: one row per running process (an *incarnation*: the instance id plus a
   random suffix, new at every start and after every lost lease), with ``expires_at`` pushed
@@ -12,6 +12,8 @@ Four tables, all prefixed ``cluster_``:
   owner of the account's key. ``state`` is pending, running (``owner``) or done (``result``).
 * ``cluster_alerts``: which incarnation assembles an alert's report (the one that accepted it,
   or the one that adopted it after that one died).
+* ``cluster_nonces``: each key's nonce ceiling (``router_core.nonces``), so the next owner of a
+  key starts above every nonce the previous one could have used.
 
 They are versioned migrations of the component ``cluster`` (``journal_pg.migrate``: one
 transaction holding the migration lock, so instances starting together never race each other's
@@ -59,6 +61,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE cluster_alerts (
         alert_id text PRIMARY KEY,
         incarnation text NOT NULL
+    );
+    CREATE TABLE cluster_nonces (
+        key_fingerprint text PRIMARY KEY,
+        ceiling bigint NOT NULL
     );
     """,
 )
