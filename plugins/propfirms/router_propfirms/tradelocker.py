@@ -54,6 +54,7 @@ from router_core import (
     CanonicalSymbol,
     Capabilities,
     ConfigError,
+    DecayingCounter,
     Instrument,
     InstrumentCache,
     InstrumentKind,
@@ -65,6 +66,7 @@ from router_core import (
     OrderStatus,
     OrderType,
     Position,
+    RateLimited,
     Side,
     TimeInForce,
     UnknownSymbol,
@@ -167,6 +169,7 @@ class TradeLockerBroker(Broker):
         self._columns: dict[str, list[str]] = {}
         self._details: dict[int, dict[str, Any]] = {}
         self._tags: dict[str, str] = {}  # strategy tag -> client order id, this session
+        self._order_budget: DecayingCounter | None = None
         self._instruments: InstrumentCache[dict[str, dict[str, Any]]] = InstrumentCache(
             self._load_instruments, clock=context.clock,
             refresh_seconds=INSTRUMENT_REFRESH_SECONDS)
@@ -186,6 +189,7 @@ class TradeLockerBroker(Broker):
             timeout=config.timeout_seconds)
         await self.client.login()
         await self._pick_account()
+        await self._read_config()
         await self._instruments.get()
 
     async def close(self) -> None:
@@ -229,13 +233,25 @@ class TradeLockerBroker(Broker):
         values = (answer or {}).get(key) or []
         return [dict(zip(columns, row, strict=False)) for row in values]
 
+    async def _read_config(self) -> None:
+        """``/trade/config``: the column names of the lists, and the PLACE_ORDER route's rate
+        limit, which orders then keep to (``DecayingCounter`` per account)."""
+        answer = await self._api().request("GET", "/trade/config") or {}
+        for name, entry in answer.items():
+            if isinstance(entry, dict) and isinstance(entry.get("columns"), list):
+                self._columns[name] = [str(c.get("id")) for c in entry["columns"]]
+        for limit in answer.get("rateLimits") or []:
+            if isinstance(limit, dict) and limit.get("rateLimitType") == "PLACE_ORDER":
+                self._order_budget = _budget(limit, self.context, self._budget_key())
+
+    def _budget_key(self) -> str:
+        acc_num = self.client.acc_num if self.client is not None else None
+        return f"tradelocker:{self.config.rest_url}:{self.config.server}:{acc_num}:PLACE_ORDER"
+
     async def _column_names(self, config_key: str) -> list[str]:
         """The column names of one kind of list, from ``/trade/config`` (read once)."""
         if not self._columns:
-            answer = await self._api().request("GET", "/trade/config")
-            for name, entry in (answer or {}).items():
-                if isinstance(entry, dict) and isinstance(entry.get("columns"), list):
-                    self._columns[name] = [str(c.get("id")) for c in entry["columns"]]
+            await self._read_config()
         columns = self._columns.get(config_key)
         if columns is None:
             raise BrokerError(f"tradelocker: /trade/config has no {config_key}",
@@ -380,8 +396,16 @@ class TradeLockerBroker(Broker):
         if order.order_type is OrderType.STOP:
             body["stopPrice"] = order.stop_price
         body.update(self._brackets(order))
-        answer = await self._api().request(
-            "POST", f"/trade/accounts/{self.account_id}/orders", body=body, places_order=True)
+        if self._order_budget is not None:
+            await self._order_budget.acquire()  # the route's limit from /trade/config
+        try:
+            answer = await self._api().request(
+                "POST", f"/trade/accounts/{self.account_id}/orders", body=body,
+                places_order=True)
+        except RateLimited as exc:
+            if self._order_budget is not None:
+                self._order_budget.pause(exc.retry_after or 1.0)
+            raise
         order_id = _int((answer or {}).get("orderId"))
         if order_id is None:
             raise BrokerError("tradelocker: the order was answered without an orderId",
@@ -511,6 +535,18 @@ class TradeLockerBroker(Broker):
         await self._api().request("DELETE", f"/trade/orders/{venue_order_id}")
         return OrderResult(status=OrderStatus.CANCELED, client_order_id="",
                            venue_order_id=venue_order_id)
+
+
+def _budget(limit: Mapping[str, Any], context: BrokerContext, key: str) -> DecayingCounter | None:
+    """A route's ``{limit, intervalNum, measure}`` [documented in the official client] as a
+    decaying counter shared by the brokers of the same account; ``None`` when unreadable."""
+    count, interval = _decimal(limit.get("limit")), _decimal(limit.get("intervalNum"))
+    unit = {"SECONDS": 1, "MINUTES": 60}.get(str(limit.get("measure")))
+    if not count or not interval or count <= 0 or interval <= 0 or unit is None:
+        return None
+    per_second = float(count) / (float(interval) * unit)
+    return context.limiters.get(key, lambda clock: DecayingCounter(
+        float(count), per_second, clock=clock, name=key))
 
 
 def _result(row: Mapping[str, Any], client_order_id: str) -> OrderResult:

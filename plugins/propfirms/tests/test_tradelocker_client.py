@@ -381,3 +381,16 @@ async def test_open_orders_name_this_sessions_orders_only(
     (again,) = await restarted.open_orders(instrument)
     assert (again.client_order_id, again.venue_order_id) == ("", listed.venue_order_id)
     assert (await restarted.find_order(resting.client_order_id, instrument)) is not None
+
+
+async def test_orders_keep_to_the_place_order_limit_of_the_config(
+    build: Build, fake: FakeTradeLocker, clock: FakeClock
+) -> None:
+    broker = await build()  # the fake's /trade/config: PLACE_ORDER, 10 a second
+    instrument = await _eurusd(broker)
+    for _ in range(10):
+        await broker.submit_order(lots_order(instrument))
+    assert clock.sleeps == []  # the first ten fit
+    await broker.submit_order(lots_order(instrument))
+    assert clock.sleeps and sum(clock.sleeps) > 0  # the eleventh waited for the route
+    assert len(fake.placed) == 11
