@@ -46,7 +46,7 @@ FUTURES_ACCOUNTS = 3
 INSTANCES = 3
 PASSPHRASE = "chaos-test-passphrase"
 TRADINGVIEW_TIMEOUT = 3.0  # TradingView gives up on a webhook after 3 s
-SETTLE_SECONDS = 120.0
+SETTLE_SECONDS = 60.0  # without any alert finishing
 
 
 def free_port() -> int:
@@ -381,11 +381,17 @@ def run(pg_url: str, workdir: Path, *, seconds: float, kills: int, alerts_per_se
             if not instance.alive():
                 instance.start(env)
         acked = {a.intent for a in alerts if a.acked}
-        deadline = time.monotonic() + SETTLE_SECONDS
+        # The backlog drains at the venues' pace (the router keeps to Kraken's rate limits):
+        # wait while it shrinks, give up after SETTLE_SECONDS without progress.
+        progress_at, best = time.monotonic(), None
         while True:
             states, unsettled = journal_state(pg_url)
             waiting = [i for i in acked if states.get(i) not in ("done", "refused")]
-            if (not waiting and not unsettled) or time.monotonic() > deadline:
+            if not waiting and not unsettled:
+                break
+            if best is None or len(waiting) + unsettled < best:
+                progress_at, best = time.monotonic(), len(waiting) + unsettled
+            if time.monotonic() - progress_at > SETTLE_SECONDS:
                 break
             time.sleep(0.5)
         result.unfinished, result.unsettled_legs = len(waiting), unsettled
@@ -453,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     fake.add_argument("--keys", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--kills", type=int, default=40)
-    parser.add_argument("--rate", type=float, default=4.0, help="alerts per second")
+    parser.add_argument("--rate", type=float, default=2.0, help="alerts per second")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--pg-url", default=os.environ.get("ALERT_ROUTER_TEST_PG_URL"),
                         help="a database to use (default: a throw-away cluster)")
