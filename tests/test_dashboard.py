@@ -455,12 +455,16 @@ async def test_the_dashboard_adds_no_middleware_to_the_webhook_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_DASHBOARD_PASSWORD", PASSWORD)
-    on = create_app(build_router(tmp_path / "on"), webhook_settings())
     off_config = CONFIG.replace('password_env = "TEST_DASHBOARD_PASSWORD"', "enabled = false")
-    off = create_app(build_router(tmp_path / "off", off_config), webhook_settings())
-    assert [m.cls for m in on.user_middleware] == [m.cls for m in off.user_middleware]
-    assert any(getattr(r, "path", "") == "/ui/static" for r in on.routes)
-    assert not any(getattr(r, "path", "") == "/ui/static" for r in off.routes)
+    routers = [build_router(tmp_path / "on"), build_router(tmp_path / "off", off_config)]
+    try:
+        on, off = (create_app(router, webhook_settings()) for router in routers)
+        assert [m.cls for m in on.user_middleware] == [m.cls for m in off.user_middleware]
+        assert any(getattr(r, "path", "") == "/ui/static" for r in on.routes)
+        assert not any(getattr(r, "path", "") == "/ui/static" for r in off.routes)
+    finally:
+        for router in routers:
+            router.journal.close()
 
 
 async def test_an_old_report_with_missing_fields_still_renders(client: Client) -> None:
