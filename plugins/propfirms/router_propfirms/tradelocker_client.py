@@ -33,7 +33,6 @@ import httpx
 from pydantic import SecretStr
 
 from router_core import (
-    NOT_SENT_ERRORS,
     AmbiguousOutcome,
     AuthError,
     BrokerError,
@@ -47,6 +46,7 @@ from router_core import (
     venue_http_client,
 )
 
+from .http_send import send
 from .wire import dumps, loads
 
 logger = logging.getLogger("router_propfirms.tradelocker")
@@ -71,10 +71,6 @@ ERRORS = ErrorTable(
     ],
     prefix_separators=(),
 )
-
-_NOT_SENT: tuple[type[Exception], ...] = (*NOT_SENT_ERRORS, httpx.ProxyError)
-_AFTER_WRITE: tuple[type[Exception], ...] = (httpx.TransportError, httpx.DecodingError,
-                                             asyncio.TimeoutError)
 
 
 def jwt_expiry(token: str, issued_at: float) -> float:
@@ -227,20 +223,8 @@ class TradeLockerClient:
 
     async def _send(self, request: httpx.Request, *, path: str,
                     places_order: bool) -> httpx.Response:
-        try:
-            response = await asyncio.wait_for(self._http.send(request), self._timeout)
-        except _NOT_SENT as exc:
-            raise VenueUnavailable(f"cannot reach TradeLocker at {self.base_url} "
-                                   f"({type(exc).__name__}); nothing was sent") from None
-        except _AFTER_WRITE as exc:
-            what = type(exc).__name__
-            if places_order:
-                raise AmbiguousOutcome(f"TradeLocker {path}: the request was sent but no "
-                                       f"answer came ({what}); the order may exist") from None
-            raise VenueUnavailable(f"TradeLocker {path}: no answer ({what})") from None
-        logger.debug("tradelocker %s %s -> HTTP %s", request.method, path,
-                     response.status_code)
-        return response
+        return await send(self._http, request, venue="TradeLocker", path=path,
+                          places_order=places_order, timeout=self._timeout)
 
     def _read(self, response: httpx.Response, path: str, *, places_order: bool) -> Any:
         status = response.status_code

@@ -41,7 +41,6 @@ import httpx
 from pydantic import SecretStr
 
 from router_core import (
-    NOT_SENT_ERRORS,
     AmbiguousOutcome,
     AuthError,
     BrokerError,
@@ -57,6 +56,7 @@ from router_core import (
     venue_http_client,
 )
 
+from .http_send import send
 from .wire import dumps, loads
 
 logger = logging.getLogger("router_propfirms.tradovate")
@@ -124,11 +124,6 @@ ERRORS = ErrorTable(
     ],
     prefix_separators=(),
 )
-
-# Raised only before anything was written (see router_core.NOT_SENT_ERRORS).
-_NOT_SENT: tuple[type[Exception], ...] = (*NOT_SENT_ERRORS, httpx.ProxyError)
-_AFTER_WRITE: tuple[type[Exception], ...] = (httpx.TransportError, httpx.DecodingError,
-                                             asyncio.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -322,21 +317,8 @@ class TradovateClient:
 
     async def _send(self, request: httpx.Request, *, path: str,
                     places_order: bool) -> httpx.Response:
-        try:
-            response = await asyncio.wait_for(self._http.send(request), self._timeout)
-        except _NOT_SENT as exc:
-            raise VenueUnavailable(
-                f"cannot reach Tradovate at {self.base_url} ({type(exc).__name__}); "
-                "nothing was sent") from None
-        except _AFTER_WRITE as exc:
-            what = type(exc).__name__
-            if places_order:
-                raise AmbiguousOutcome(
-                    f"Tradovate {path}: the request was sent but no answer came ({what}); "
-                    "the order may exist") from None
-            raise VenueUnavailable(f"Tradovate {path}: no answer ({what})") from None
-        logger.debug("tradovate %s %s -> HTTP %s", request.method, path, response.status_code)
-        return response
+        return await send(self._http, request, venue="Tradovate", path=path,
+                          places_order=places_order, timeout=self._timeout)
 
     def _read(self, response: httpx.Response, path: str, *, places_order: bool,
               ticket_key: tuple[str, str] | None = None) -> Any:

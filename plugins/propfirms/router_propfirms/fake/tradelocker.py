@@ -31,15 +31,13 @@ import itertools
 import json
 import re
 import secrets
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from typing import Any
 
-from ..wire import dumps, loads
+from ..wire import loads
+from .asgi import Clock, Receive, Scope, Send, SystemClock, read_request, send_json
 
 FAKE_EMAIL = "trader@fake-tradelocker.invalid"
 FAKE_PASSWORD = "fake-tradelocker-password-loopback"  # noqa: S105 - a loopback fake's
@@ -55,20 +53,6 @@ POSITION_COLUMNS = ["id", "tradableInstrumentId", "routeId", "side", "qty", "avg
                     "stopLossId", "takeProfitId", "openDate", "unrealizedPl", "strategyId"]
 ACCOUNT_COLUMNS = ["balance", "projectedBalance", "availableFunds", "blockedBalance",
                    "initialMarginReq", "openGrossPnL", "positionsCount", "ordersCount"]
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-class Clock(Protocol):
-    def time(self) -> float: ...
-
-
-class _SystemClock:
-    def time(self) -> float:
-        return time.time()
-
 
 class Refused(Exception):
     """A refusal: HTTP ``status`` with ``{"s": "error", "errmsg": message}``."""
@@ -177,7 +161,7 @@ class FakeTradeLocker:
     """The fake venue; an ASGI application. State is plain attributes, for tests."""
 
     def __init__(self, *, clock: Clock | None = None) -> None:
-        self.clock: Clock = clock or _SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self.access_seconds = 3600.0
         self.refresh_seconds = 7 * 24 * 3600.0
         self.users = {FAKE_EMAIL: (FAKE_PASSWORD, FAKE_SERVER)}
@@ -222,19 +206,10 @@ class FakeTradeLocker:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        query = dict(parse_qsl(scope.get("query_string", b"").decode()))
-        status, answer = self.handle(scope["method"], scope["path"], headers, query, raw)
-        payload = b"" if answer is None else dumps(answer).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": payload})
+        request = await read_request(scope, receive)
+        status, answer = self.handle(request.method, request.path, request.headers,
+                                     request.query, request.body)
+        await send_json(send, status, answer)
 
     def handle(self, method: str, path: str, headers: dict[str, str], query: dict[str, str],
                raw: bytes) -> tuple[int, Any]:

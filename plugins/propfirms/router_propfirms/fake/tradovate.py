@@ -27,16 +27,15 @@ import asyncio
 import itertools
 import re
 import secrets
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from typing import Any
 
 from ..futures import SPECS
-from ..wire import dumps, loads
+from ..wire import loads
+from .asgi import Clock, Receive, Scope, Send, SystemClock, read_request, send_json
 
 FAKE_USERNAME = "fake-tradovate-trader"
 FAKE_PASSWORD = "fake-tradovate-password-loopback"  # noqa: S105 - a loopback fake's
@@ -53,20 +52,6 @@ DEFAULT_PRICES = {"ES": "6000", "MES": "6000", "NQ": "21000", "MNQ": "21000", "R
                   "ZN": "110", "CL": "70", "MCL": "70", "GC": "2650", "MGC": "2650",
                   "SI": "31", "MBT": "95000"}
 _NAME = re.compile(r"^([A-Z0-9]{1,4}?)([FGHJKMNQUVXZ])(\d)$")
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-class Clock(Protocol):
-    def time(self) -> float: ...
-
-
-class _SystemClock:
-    def time(self) -> float:
-        return time.time()
-
 
 class Failure(Exception):
     """A business refusal: answered as HTTP 200 with ``failureReason`` / ``failureText``."""
@@ -111,7 +96,7 @@ class FakeTradovate:
     """The fake venue; an ASGI application. State is plain attributes, for tests."""
 
     def __init__(self, *, clock: Clock | None = None, accounts: int = 1) -> None:
-        self.clock: Clock = clock or _SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self.token_seconds = TOKEN_SECONDS
         self.max_position = MAX_POSITION
         self.users = {FAKE_USERNAME: (FAKE_PASSWORD, FAKE_APP_ID, FAKE_CID, FAKE_SEC)}
@@ -186,23 +171,13 @@ class FakeTradovate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        path: str = scope["path"]
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        query = dict(parse_qsl(scope.get("query_string", b"").decode()))
-        status, answer = self.handle(scope["method"], path, headers, query, raw)
-        if path in self.drops and status == 200:
-            self.drops.remove(path)
+        request = await read_request(scope, receive)
+        status, answer = self.handle(request.method, request.path, request.headers,
+                                     request.query, request.body)
+        if request.path in self.drops and status == 200:
+            self.drops.remove(request.path)
             await asyncio.Event().wait()  # carried out; the answer never comes
-        payload = b"" if answer is None else dumps(answer).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, status, answer)
 
     def handle(self, method: str, path: str, headers: dict[str, str], query: dict[str, str],
                raw: bytes) -> tuple[int, Any]:

@@ -6,25 +6,17 @@ of others can share them.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from router_core import (
-    BrokerContext,
-    Instrument,
-    NonceRegistry,
-    Order,
-    OrderType,
-    RateLimiterRegistry,
-    Side,
-)
+from router_core import BrokerContext, Instrument, Order, OrderType, Side
 from router_core.testing import FakeClock
 
 from ..tradovate import TradovateBroker, TradovateConfig
+from .kit import fake_context, new_order
 from .tradovate import FAKE_APP_ID, FAKE_CID, FAKE_PASSWORD, FAKE_SEC, FAKE_USERNAME, FakeTradovate
 
 ENV = {"TRADOVATE_USERNAME": FAKE_USERNAME, "TRADOVATE_PASSWORD": FAKE_PASSWORD,
@@ -35,14 +27,8 @@ BASE_URL = "https://tradovate.invalid/v1"  # never dialled: the ASGI transport a
 def tradovate_context(tmp_path: Path, fake: FakeTradovate, clock: FakeClock, *,
                       account: str = "tv", environ: dict[str, str] | None = None,
                       transport: httpx.AsyncBaseTransport | None = None) -> BrokerContext:
-    state = tmp_path / account
-    state.mkdir(parents=True, exist_ok=True)
-    return BrokerContext(
-        account=account, state_dir=state, nonces=NonceRegistry(state),
-        limiters=RateLimiterRegistry(clock), clock=clock,
-        transport=transport or httpx.ASGITransport(app=fake),
-        environ=dict(ENV if environ is None else environ),
-    )
+    return fake_context(tmp_path, fake, clock, account=account,
+                        environ=ENV if environ is None else environ, transport=transport)
 
 
 def tradovate_broker(tmp_path: Path, fake: FakeTradovate, clock: FakeClock, *,
@@ -58,10 +44,7 @@ def tradovate_broker(tmp_path: Path, fake: FakeTradovate, clock: FakeClock, *,
     return TradovateBroker(config, context)
 
 
-def futures_order(instrument: Instrument, quantity: str | Decimal = "1", side: Side = Side.BUY,
-                  order_type: OrderType = OrderType.MARKET, *,
-                  client_order_id: str | None = None, account: str = "tv",
-                  **fields: Any) -> Order:
-    return Order(client_order_id=client_order_id or str(uuid.uuid4()), account=account,
-                 instrument=instrument, side=side, quantity=Decimal(quantity),
-                 order_type=order_type, **fields)
+def futures_order(instrument: Instrument, quantity: str | Decimal = "1",
+                  side: Side = Side.BUY, order_type: OrderType = OrderType.MARKET, *,
+                  account: str = "tv", **fields: Any) -> Order:
+    return new_order(instrument, quantity, side, order_type, account=account, **fields)
