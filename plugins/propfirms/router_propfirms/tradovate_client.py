@@ -248,7 +248,9 @@ class TradovateClient:
                 self._build("GET", path, token=self._token),
                 path=path, places_order=False)
             answer = self._read(response, path, places_order=False)
-        except AuthError:
+        except BrokerError as exc:
+            if not isinstance(exc, AuthError) and exc.venue_code != "errorText":
+                raise  # a rate limit or an outage: the token is still good until it expires
             await self._request_token()  # the old token was refused: start a new session
             return
         token = answer.get("accessToken") if isinstance(answer, dict) else None

@@ -388,3 +388,14 @@ async def test_open_orders_list_the_working_ones_with_their_clordid(
     cancelled = await broker.cancel_venue_order(listed.venue_order_id, instrument)
     assert cancelled.status is OrderStatus.CANCELED
     assert await broker.open_orders(instrument) == []
+
+
+async def test_a_refused_renewal_starts_a_new_session(
+    build: Build, fake: FakeTradovate, clock: FakeClock
+) -> None:
+    broker = await build()
+    instrument = await _mnq(broker)
+    fake.expire_tokens()  # the venue dropped the session before the renewal window
+    clock.advance(70 * 60)
+    await broker.position(instrument)
+    assert (fake.renewals, fake.token_requests) == (0, 2)
