@@ -37,6 +37,7 @@ its official Python client):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -170,6 +171,8 @@ class TradeLockerBroker(Broker):
         self._details: dict[int, dict[str, Any]] = {}
         self._tags: dict[str, str] = {}  # strategy tag -> client order id, this session
         self._order_budget: DecayingCounter | None = None
+        self._started = False
+        self._start_lock = asyncio.Lock()
         self._instruments: InstrumentCache[dict[str, dict[str, Any]]] = InstrumentCache(
             self._load_instruments, clock=context.clock,
             refresh_seconds=INSTRUMENT_REFRESH_SECONDS)
@@ -178,19 +181,28 @@ class TradeLockerBroker(Broker):
 
     async def start(self) -> None:
         """Log in, pick the account, read the column names and the instrument list."""
-        if self.client is not None:
-            return
-        config, context = self.config, self.context
-        self.client = TradeLockerClient(
-            base_url=config.rest_url,
-            email=context.secret(config.email_env, key="email_env"),
-            password=context.secret(config.password_env, key="password_env"),
-            server=config.server, clock=context.clock, transport=context.transport,
-            timeout=config.timeout_seconds)
-        await self.client.login()
-        await self._pick_account()
-        await self._read_config()
-        await self._instruments.get()
+        async with self._start_lock:
+            if self._started:
+                return
+            config, context = self.config, self.context
+            if self.client is None:
+                self.client = TradeLockerClient(
+                    base_url=config.rest_url,
+                    email=context.secret(config.email_env, key="email_env"),
+                    password=context.secret(config.password_env, key="password_env"),
+                    server=config.server, clock=context.clock, transport=context.transport,
+                    timeout=config.timeout_seconds)
+            await self.client.login()
+            await self._pick_account()
+            await self._read_config()
+            await self._instruments.get()
+            self._started = True
+
+    async def _ready(self) -> None:
+        """Started, whoever calls first (``check-config --online`` reads a balance without
+        starting the broker)."""
+        if not self._started:
+            await self.start()
 
     async def close(self) -> None:
         if self.client is not None:
@@ -270,6 +282,7 @@ class TradeLockerBroker(Broker):
         return table
 
     async def instruments(self) -> Sequence[Instrument]:
+        await self._ready()
         rows = await self._instruments.get()
         return [await self._instrument(row, None) for row in rows.values()]
 
@@ -279,6 +292,7 @@ class TradeLockerBroker(Broker):
 
     async def resolve(self, symbol: CanonicalSymbol) -> Instrument:
         name = self.instrument_name(symbol)
+        await self._ready()
         row = await self._instruments.find(lambda table: table.get(name))
         if row is None:
             raise UnknownSymbol(f"tradelocker: {symbol.raw!r} is {name}, which the account's "
@@ -316,6 +330,7 @@ class TradeLockerBroker(Broker):
         )
 
     async def reference_price(self, instrument: Instrument) -> Decimal | None:
+        await self._ready()
         quote = await self._api().request(
             "GET", "/trade/quotes",
             params={"tradableInstrumentId": instrument.venue["tradableInstrumentId"],
@@ -328,6 +343,7 @@ class TradeLockerBroker(Broker):
     # -- account ------------------------------------------------------------------------------
 
     async def balance(self, currency: str | None = None) -> Balance:
+        await self._ready()
         if currency is not None and currency.upper() != self.currency.upper():
             raise NotSupported(f"tradelocker: the account's balance is in {self.currency}, "
                                f"not {currency}")
@@ -350,6 +366,7 @@ class TradeLockerBroker(Broker):
     async def position(self, instrument: Instrument) -> Position:
         """The net of every position on ``instrument``; the average price is that of the
         positions on the net's side."""
+        await self._ready()
         held = {"buy": Decimal(0), "sell": Decimal(0)}
         cost = {"buy": Decimal(0), "sell": Decimal(0)}
         for row in await self._positions(instrument):
@@ -364,6 +381,7 @@ class TradeLockerBroker(Broker):
 
     async def close_position(self, instrument: Instrument) -> OrderResult:
         """Close every position of ``instrument`` at market (``DELETE .../positions``)."""
+        await self._ready()
         before = (await self.position(instrument)).quantity
         await self._api().request(
             "DELETE", f"/trade/accounts/{self.account_id}/positions",
@@ -378,6 +396,7 @@ class TradeLockerBroker(Broker):
     # -- orders -------------------------------------------------------------------------------
 
     async def submit_order(self, order: Order) -> OrderResult:
+        await self._ready()
         validity = self._check(order)
         if order.reduce_only:
             return await self._reduce(order)
@@ -495,6 +514,7 @@ class TradeLockerBroker(Broker):
             reason=f"closed {order.quantity - left} lots of {closing} positions{failure}")
 
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
+        await self._ready()
         return await self._find(client_order_id)
 
     async def _find(self, client_order_id: str, *, order_id: int | None = None,
@@ -512,6 +532,7 @@ class TradeLockerBroker(Broker):
         return None
 
     async def cancel_order(self, client_order_id: str, instrument: Instrument) -> OrderResult:
+        await self._ready()
         found = await self._find(client_order_id)
         if found is None or found.venue_order_id is None:
             raise OrderNotFound(f"tradelocker: no order with client order id {client_order_id}",
@@ -525,6 +546,7 @@ class TradeLockerBroker(Broker):
     async def open_orders(self, instrument: Instrument) -> list[OrderResult]:
         """The open orders on ``instrument``, whoever placed them. The client order id is
         known only for this session's orders (the strategy tag is a digest of it)."""
+        await self._ready()
         rows = await self._rows(f"/trade/accounts/{self.account_id}/orders", "orders",
                                 "ordersConfig")
         wanted = instrument.venue["tradableInstrumentId"]
@@ -532,6 +554,7 @@ class TradeLockerBroker(Broker):
                 for row in rows if _int(row.get("tradableInstrumentId")) == wanted]
 
     async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
+        await self._ready()
         await self._api().request("DELETE", f"/trade/orders/{venue_order_id}")
         return OrderResult(status=OrderStatus.CANCELED, client_order_id="",
                            venue_order_id=venue_order_id)

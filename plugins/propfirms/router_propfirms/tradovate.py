@@ -176,13 +176,21 @@ class TradovateBroker(Broker):
     async def start(self) -> None:
         """Read the credentials, ask for a token and pick the account."""
         async with self._lock:
+            if self.account_id is not None:
+                return
             if self.client is None:
                 self.client = TradovateClient(
                     base_url=self.config.rest_url, credentials=self._credentials(),
                     clock=self.context.clock, transport=self.context.transport,
                     timeout=self.config.timeout_seconds)
-                await self.client.login()
-                await self._pick_account()
+            await self.client.login()
+            await self._pick_account()
+
+    async def _ready(self) -> None:
+        """Started, whoever calls first (``check-config --online`` reads a balance without
+        starting the broker)."""
+        if self.account_id is None:
+            await self.start()
 
     async def close(self) -> None:
         if self.client is not None:
@@ -246,6 +254,7 @@ class TradovateBroker(Broker):
 
     async def contract_id(self, instrument: Instrument) -> int:
         """The venue's id of ``instrument`` (``contract/find``), read once and kept."""
+        await self._ready()
         name = instrument.symbol
         found = self._contract_ids.get(name)
         if found is None:
@@ -259,6 +268,7 @@ class TradovateBroker(Broker):
 
     async def contract_name(self, contract_id: int) -> str:
         """The venue's name of a contract id (``contract/item``), read once and kept."""
+        await self._ready()
         name = self._contract_names.get(contract_id)
         if name is None:
             row = await self._api().get("/contract/item", {"id": contract_id}, missing_ok=True)
@@ -270,6 +280,7 @@ class TradovateBroker(Broker):
     # -- account ------------------------------------------------------------------------------
 
     async def balance(self, currency: str | None = None) -> Balance:
+        await self._ready()
         if currency is not None and currency.upper() != "USD":
             raise NotSupported(f"tradovate: balances are in USD, not {currency}")
         account_id, _ = self._account()
@@ -282,6 +293,7 @@ class TradovateBroker(Broker):
         return Balance(currency="USD", equity=equity, available=equity - margin)
 
     async def position(self, instrument: Instrument) -> Position:
+        await self._ready()
         account_id, _ = self._account()
         contract_id = await self.contract_id(instrument)
         rows = await self._api().get("/position/list") or []
@@ -296,6 +308,7 @@ class TradovateBroker(Broker):
     async def account_figures(self) -> AccountFigures:
         """Cash balance, open profit and loss and every open position, for the prop-firm
         rules (``totalCashValue`` and ``openPnL`` of the cash balance snapshot)."""
+        await self._ready()
         account_id, _ = self._account()
         snapshot = await self._api().post("/cashBalance/getcashbalancesnapshot",
                                           {"accountId": account_id})
@@ -312,6 +325,7 @@ class TradovateBroker(Broker):
     async def flatten_account(self, is_ours: Callable[[str], bool]) -> list[str]:
         """Cancel the working orders ``is_ours(clOrdId)`` accepts, then liquidate every open
         position; what was done, one line each (the prop-firm rules' flatten)."""
+        await self._ready()
         account_id, _ = self._account()
         done = []
         for command in await self._api().get("/command/list") or []:
@@ -335,6 +349,7 @@ class TradovateBroker(Broker):
     async def close_position(self, instrument: Instrument) -> OrderResult:
         """Flatten ``instrument`` at market with ``order/liquidateposition`` (cancels the
         contract's working orders too, as Tradovate's liquidation does)."""
+        await self._ready()
         answer = await self._liquidate(await self.contract_id(instrument))
         order_id = answer.get("orderId") if isinstance(answer, dict) else None
         if not isinstance(order_id, int):
@@ -352,6 +367,7 @@ class TradovateBroker(Broker):
     # -- orders -------------------------------------------------------------------------------
 
     async def submit_order(self, order: Order) -> OrderResult:
+        await self._ready()
         body = self._order_body(order)
         path = "/order/placeorder"
         if order.take_profit is not None or order.stop_loss is not None:
@@ -438,10 +454,12 @@ class TradovateBroker(Broker):
         return brackets
 
     async def find_order(self, client_order_id: str, instrument: Instrument) -> OrderResult | None:
+        await self._ready()
         order_id = await self._order_id(client_order_id)
         return None if order_id is None else await self._result(order_id, client_order_id)
 
     async def cancel_order(self, client_order_id: str, instrument: Instrument) -> OrderResult:
+        await self._ready()
         order_id = await self._order_id(client_order_id)
         if order_id is None:
             raise OrderNotFound(f"tradovate: no order with client order id {client_order_id}",
@@ -451,6 +469,7 @@ class TradovateBroker(Broker):
     async def open_orders(self, instrument: Instrument) -> list[OrderResult]:
         """The working orders on ``instrument`` (``order/list``), whoever placed them; the
         client order id is the ``clOrdId`` their placement carried, if any."""
+        await self._ready()
         account_id, _ = self._account()
         contract_id = await self.contract_id(instrument)
         rows, commands = await asyncio.gather(self._api().get("/order/list"),
@@ -462,6 +481,7 @@ class TradovateBroker(Broker):
         return [await self._result(int(r["id"]), str(tags.get(r["id"], ""))) for r in working]
 
     async def cancel_venue_order(self, venue_order_id: str, instrument: Instrument) -> OrderResult:
+        await self._ready()
         if not venue_order_id.isdigit():
             raise OrderNotFound(f"tradovate: {venue_order_id!r} is not a Tradovate order id")
         return await self._cancel(int(venue_order_id), "")

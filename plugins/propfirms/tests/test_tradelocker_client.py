@@ -394,3 +394,12 @@ async def test_orders_keep_to_the_place_order_limit_of_the_config(
     await broker.submit_order(lots_order(instrument))
     assert clock.sleeps and sum(clock.sleeps) > 0  # the eleventh waited for the route
     assert len(fake.placed) == 11
+
+
+async def test_online_check_reads_the_balance_of_an_unstarted_broker(build: Build) -> None:
+    from router_core.credentials import KeyState, check_account
+
+    good = await build(start=False)  # check-config --online does not call start()
+    assert (await check_account("tl", good)).state is KeyState.OK
+    bad = await build(start=False, environ={**ENV, "TRADELOCKER_PASSWORD": "wrong"})
+    assert (await check_account("tl", bad)).state is KeyState.REJECTED_KEY

@@ -399,3 +399,14 @@ async def test_a_refused_renewal_starts_a_new_session(
     clock.advance(70 * 60)
     await broker.position(instrument)
     assert (fake.renewals, fake.token_requests) == (0, 2)
+
+
+async def test_online_check_reads_the_balance_of_an_unstarted_broker(
+    build: Build, fake: FakeTradovate
+) -> None:
+    from router_core.credentials import KeyState, check_account
+
+    good = await build(start=False)  # check-config --online does not call start()
+    assert (await check_account("tv", good)).state is KeyState.OK
+    bad = await build(start=False, environ={**ENV, "TRADOVATE_PASSWORD": "wrong"})
+    assert (await check_account("tv", bad)).state is KeyState.REJECTED_KEY
