@@ -417,6 +417,30 @@ async def test_cancel_without_resting_orders_says_so(client: Client) -> None:
     assert "paper has no resting order" in (await client.http.get("/ui/controls")).text
 
 
+async def test_cancel_sends_one_journaled_cancel_alert_per_symbol(client: Client) -> None:
+    journal = client.router.journal
+    sent = await client.send(id="resting-parent", accounts=["paper"])
+    for symbol, ticker in (("BTCUSD", "BTCUSD"), ("ETHUSD", "ETHUSD")):
+        journal.record_intent(client_order_id=f"resting-{symbol}", alert_id=sent["alert_id"],
+                              account="paper", broker="paper", symbol=symbol, purpose="open",
+                              side="buy", quantity="1", notional=None,
+                              order={"ticker": ticker})
+        journal.record_outcome(f"resting-{symbol}", {"status": "accepted"})
+    await client.login()
+    token = await client.csrf()
+    assert "Cancel them" in (await client.http.get("/ui/controls")).text
+    answer = await client.http.post("/ui/controls/cancel",
+                                    data={"csrf_token": token, "account": "paper"})
+    assert answer.status_code == 303
+    notice = (await client.http.get("/ui/controls")).text
+    assert "Cancel sent for paper: BTCUSD:" in notice and "ETHUSD:" in notice
+    cancels = [r for r in journal.recent_alerts(20) if r.source == "dashboard"]
+    assert sorted((r.alert["ticker"], r.alert["action"], tuple(
+        t["account"] if isinstance(t, dict) else t for t in r.alert["accounts"]))
+        for r in cancels) == [("BTCUSD", "cancel", ("paper",)), ("ETHUSD", "cancel", ("paper",))]
+    assert all(r.state.value in ("done", "refused") for r in cancels)
+
+
 async def test_accounts_and_pnl_pages_show_venue_and_fills(client: Client) -> None:
     await client.send(id="b1", accounts=["paper"], quantity="2", price="100")
     await client.send(id="s1", accounts=["paper"], action="sell", quantity="1", price="100")

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from starlette.staticfiles import StaticFiles
 
 from .. import journal_views
+from ..journal import ClaimOutcome
 from ..router import HALT_FLAG
 from ..security import client_address, in_networks
 from . import auth, pnl
@@ -453,13 +454,17 @@ async def _cancel_resting(router: Router, account: str, peer: str) -> str:
     stamp = datetime.now(UTC)
     outcomes = []
     for ticker in tickers:
+        # Its own id per click, account and ticker: the id is the alert's intent key.
         body = {"ticker": ticker, "action": "cancel", "accounts": [account],
-                "id": f"dashboard-cancel-{stamp.strftime('%Y%m%dT%H%M%S.%f')}",
+                "id": f"dashboard-cancel-{account}-{ticker}-{stamp.strftime('%Y%m%dT%H%M%S.%f')}",
                 "timenow": stamp.isoformat().replace("+00:00", "Z")}
         raw = json.dumps(body).encode()
         try:
             accepted = await router.accept_async(raw, "application/json", peer=peer,
                                                  source="dashboard")
+            if accepted.outcome is not ClaimOutcome.NEW:
+                outcomes.append(f"{ticker}: already sent (alert {accepted.alert_id})")
+                continue
             report = await router.spawn(accepted.alert_id)
         except Exception as exc:  # shown to the operator, who can retry
             outcomes.append(f"{ticker}: {type(exc).__name__}: {exc}")
