@@ -194,8 +194,14 @@ async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy(tmp_path: Path,
     app = create_app(router, settings)
     async with app_client(app) as http:
         answer = await http.post("/ui/login", data={"password": PASSWORD},
-                                 headers={"X-Forwarded-Proto": "https"})
+                                 headers={"X-Forwarded-Proto": "https",
+                                          "Origin": "https://router.example",
+                                          "X-Forwarded-Host": "router.example"})
         assert "secure" in answer.headers["set-cookie"].lower()
+        foreign = await http.post("/ui/login", data={"password": PASSWORD},
+                                  headers={"Origin": "https://evil.test",
+                                           "X-Forwarded-Host": "router.example"})
+        assert foreign.status_code == 403
 
 
 async def test_neither_the_passphrase_nor_a_wrong_password_opens_it(client: Client) -> None:

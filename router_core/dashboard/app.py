@@ -147,10 +147,16 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
                                 headers=SECURITY_HEADERS)
 
     def foreign_origin(request: Request) -> bool:
+        """Whether the browser says the request comes from another site's page. Behind a
+        trusted proxy that rewrites Host, its X-Forwarded-Host names this site too."""
         origin = request.headers.get("origin")
         if not origin or origin == "null":
             return origin == "null"
-        return urlsplit(origin).netloc != request.headers.get("host", "")
+        hosts = {request.headers.get("host", "")}
+        socket_peer = request.client.host if request.client else None
+        if in_networks(socket_peer, webhook.trusted_proxies):
+            hosts.add(request.headers.get("x-forwarded-host", "").split(",")[0].strip())
+        return urlsplit(origin).netloc not in hosts - {""}
 
     async def form_of(request: Request) -> dict[str, str]:
         body = b""
