@@ -210,7 +210,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         if session_of(request) is not None:  # logged in already
             return RedirectResponse(_safe_next(request.query_params), 303)
         return await page(request, "login.html", None, next=_safe_next(request.query_params),
-                    error=None, generated=secret.generated)
+                          error=None, generated=secret.generated)
 
     @api.post("/ui/login")
     async def login(request: Request) -> Response:
@@ -264,8 +264,8 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         chosen = filters(request)
         rows = await asyncio.to_thread(alert_rows, chosen)
         return await page(request, "alerts.html", session, rows=rows, filters=chosen,
-                    outcomes=OUTCOMES, accounts=list(router.config.accounts),
-                    stream="/ui/events?" + urlencode(chosen))
+                          outcomes=OUTCOMES, accounts=list(router.config.accounts),
+                          stream="/ui/events?" + urlencode(chosen))
 
     @api.get("/ui/events")
     async def events(request: Request) -> Response:
@@ -347,9 +347,9 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         points, zero_y = pnl.chart_points(result.curve)
         books = sorted(result.books.values(), key=lambda b: (b.account, b.symbol))
         return await page(request, "pnl.html", session, result=result, books=books, prices=prices,
-                    scan=scan, points=points, zero_y=zero_y,
-                    fees_seen=any(fill.fee is not None for fill in scan.fills),
-                    unrealised=pnl.unrealised_total(books, prices))
+                          scan=scan, points=points, zero_y=zero_y,
+                          fees_seen=any(fill.fee is not None for fill in scan.fills),
+                          unrealised=pnl.unrealised_total(books, prices))
 
     # -- refused deliveries and errors --------------------------------------------------------
 
@@ -379,7 +379,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         counts = {name: sum(1 for leg in resting if leg.account == name)
                   for name in router.config.accounts}
         return await page(request, "controls.html", session, accounts=list(router.config.accounts),
-                    resting=counts)
+                          resting=counts)
 
     @api.post("/ui/controls/halt")
     async def halt(request: Request) -> Response:
