@@ -396,10 +396,10 @@ async def test_orders_keep_to_the_place_order_limit_of_the_config(
     assert len(fake.placed) == 11
 
 
-async def test_online_check_reads_the_balance_of_an_unstarted_broker(build: Build) -> None:
-    from router_core.credentials import KeyState, check_account
-
-    good = await build(start=False)  # check-config --online does not call start()
-    assert (await check_account("tl", good)).state is KeyState.OK
+async def test_an_unstarted_broker_starts_when_its_balance_is_read(build: Build) -> None:
+    # check-config --online reads the balance of a broker it never started
+    good = await build(start=False)
+    assert (await good.balance()).currency == "USD"
     bad = await build(start=False, environ={**ENV, "TRADELOCKER_PASSWORD": "wrong"})
-    assert (await check_account("tl", bad)).state is KeyState.REJECTED_KEY
+    with pytest.raises(AuthError):  # a rejected key, in the check's words
+        await bad.balance()

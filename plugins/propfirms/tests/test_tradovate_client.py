@@ -401,12 +401,12 @@ async def test_a_refused_renewal_starts_a_new_session(
     assert (fake.renewals, fake.token_requests) == (0, 2)
 
 
-async def test_online_check_reads_the_balance_of_an_unstarted_broker(
+async def test_an_unstarted_broker_starts_when_its_balance_is_read(
     build: Build, fake: FakeTradovate
 ) -> None:
-    from router_core.credentials import KeyState, check_account
-
-    good = await build(start=False)  # check-config --online does not call start()
-    assert (await check_account("tv", good)).state is KeyState.OK
+    # check-config --online reads the balance of a broker it never started
+    good = await build(start=False)
+    assert (await good.balance()).currency == "USD"
     bad = await build(start=False, environ={**ENV, "TRADOVATE_PASSWORD": "wrong"})
-    assert (await check_account("tv", bad)).state is KeyState.REJECTED_KEY
+    with pytest.raises(AuthError):  # a rejected key, in the check's words
+        await bad.balance()
