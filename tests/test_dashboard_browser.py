@@ -266,7 +266,8 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
 def test_the_other_pages_render(page: Any, server: Server) -> None:
     server.send(id="take-profit", action="sell", quantity="0.01", price="66000")
     login(page, server)
-    for path, name, marker in (("/ui/accounts", "accounts", "#account-paper"),
+    for path, name, marker in (("/ui/", "alerts", "#alert-rows"),  # now with refusals too
+                               ("/ui/accounts", "accounts", "#account-paper"),
                                ("/ui/pnl", "pnl", "#pnl-books"),
                                ("/ui/config", "config", "#config")):
         page.goto(path)
