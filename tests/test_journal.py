@@ -200,3 +200,24 @@ def test_writes_left_queued_by_a_finished_loop_are_committed_by_close(journal_lo
     asyncio.run(queue_and_leave())
     journal.close()
     assert _leg_status_after_reopening(journal_location) == "filled"
+
+
+def test_reads_with_question_marks_run_unchanged_on_both_backends(journal_location):
+    """``_read`` is what read-only views build on: the same SQL text on SQLite and PostgreSQL
+    (``?`` placeholders, rowid as the tie-breaker, json_extract with a simple path)."""
+    journal = Journal(journal_location)
+    for n in range(3):
+        claim(journal, n, delivery=f"d{n}", intent=f"i{n}")
+    journal.record_intent(client_order_id="c1", alert_id="a1", account="acct", broker="b",
+                          symbol="S", purpose="open", side="buy", quantity="1", notional=None,
+                          order={"ticker": "X", "nested": {"price": "5"}})
+    rows = journal._read(
+        "SELECT alert_id FROM alerts WHERE source = ? AND alert_id != ?"
+        " ORDER BY received_at DESC, rowid DESC LIMIT ?", ("t", "a0", 5))
+    assert [row[0] for row in rows] == ["a2", "a1"]
+    rows = journal._read(
+        "SELECT json_extract(order_json, '$.nested.price'), json_extract(order_json, '$.none')"
+        " FROM legs WHERE account = ? AND status IN (?, ?)", ("acct", "pending", "unknown"))
+    assert [(str(rows[0][0]), rows[0][1])] == [("5", None)]
+    assert journal._read("SELECT count(*) FROM legs WHERE alert_id LIKE 'a%'")[0][0] == 1
+    journal.close()

@@ -20,7 +20,7 @@ from router_core.errors import ConfigError, RouterError
 from router_core.journal import AlertState, ClaimOutcome, Journal
 from router_core.journal_location import JournalUnavailable, PgTarget
 
-PASSWORD = "s3cret-Pa55word"  # noqa: S105 - a test value that must never be printed
+PASSWORD = "s3cret-Pa55word"  # a test value that must never be printed
 
 
 def _claim(journal: Journal, n: int, delivery: str = "d", intent: str = "i") -> Any:
@@ -237,7 +237,7 @@ def own_cluster(pg_cluster: Any) -> Any:
     yield pg_cluster
     try:
         pg_cluster.start()  # whatever the test did, the next one finds it running
-    except Exception:  # noqa: S110 - already running
+    except Exception:  # already running
         pass
 
 
@@ -268,8 +268,10 @@ def _pg_router(tmp_path: Path, pg_url: str) -> Any:
 
     pytest.importorskip("router_paper", reason="alert-router-paper is not installed")
     path = tmp_path / "router.toml"
+    # One instance on PostgreSQL (the journal's own behaviour); the cluster's behaviour in an
+    # outage is tested with the cluster (tests/test_cluster*.py).
     path.write_text(f'[router]\nstate_dir = "state"\nreconcile_window_seconds = 0.1\n'
-                    f'[journal]\nurl = "{pg_url}"\n'
+                    f'[journal]\nurl = "{pg_url}"\n[cluster]\nenabled = false\n'
                     '[accounts.paper]\nbroker = "paper"\nfill_price = 100\n')
     spy = SubmitSpy()
     plugins = make_plugin_manager(["paper"], extra=[("spy", spy)])
@@ -325,7 +327,7 @@ async def test_no_order_is_sent_when_its_intent_cannot_be_written(
     own_cluster.stop()
     try:
         await router.execute(accepted.alert_id)
-    except Exception:  # noqa: S110 - the journal is down: failing here is allowed
+    except Exception:  # the journal is down: failing here is allowed
         pass
     assert spy.orders == []  # never sent without its intent journaled
     own_cluster.start()
@@ -421,3 +423,16 @@ def test_check_config_online_asks_the_journal_database(
     assert main(["check-config", "--config", str(config)]) == 1
     assert "journal.password_env: environment variable JOURNAL_PW is not set" in (
         capsys.readouterr().out)
+
+
+def test_a_sqlite_journal_never_imports_psycopg(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from router_core.journal import Journal; "
+            "from router_core.config import load_journal_target; "
+            f"Journal({str(tmp_path / 'j.sqlite3')!r}).close(); "
+            "print('psycopg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
