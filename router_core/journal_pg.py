@@ -201,6 +201,8 @@ class PgStore:
 
 
 Outcome = tuple[Any, BaseException | None]  # (result, error)
+_BEGIN = b"BEGIN"
+_BEGIN_NOT_DURABLE = b"BEGIN; SET LOCAL synchronous_commit TO off"
 
 
 @dataclass(slots=True)
@@ -342,14 +344,13 @@ class PgWriter:
         durable = any(job.durable for job in group)
         try:
             try:
-                conn.execute("BEGIN")
+                # Outcomes alone skip the wait for the disk, as SQLite's synchronous=NORMAL;
+                # one round trip either way.
+                conn.execute(_BEGIN if durable else _BEGIN_NOT_DURABLE)
             except psycopg.OperationalError:
                 if conn.broken or conn.closed:
                     raise _Stale from None
                 raise
-            if not durable:
-                # Outcomes alone skip the wait for the disk, as SQLite's synchronous=NORMAL.
-                conn.execute("SET LOCAL synchronous_commit TO off")
             for job in group:
                 if not isolated:
                     outcomes.append((job.work(db), None))

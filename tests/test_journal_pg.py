@@ -436,3 +436,15 @@ def test_a_sqlite_journal_never_imports_psycopg(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_without_a_cluster_pg_tests_fail_under_ci_and_skip_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pg = __import__("alert_router_tests_pg")  # tests/pg.py, loaded by conftest
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run under CI=true: no initdb"):
+        pg._unavailable("no initdb")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no PostgreSQL: no initdb"):
+        pg._unavailable("no initdb")
