@@ -223,9 +223,9 @@ async def test_a_flood_from_one_address_is_counted_in_one_summary_row(site: Site
     assert f"198.51.100.9 ({summary.dropped})" in summary.reason
 
 
-def test_per_address_and_global_caps_per_minute(tmp_path: Path) -> None:
+def test_per_address_and_global_caps_per_minute(journal_location: Path | str) -> None:
     clock = FakeClock(1_700_000_020.0)  # 20 s before a minute starts
-    journal = Journal(tmp_path / "j.sqlite3", clock=clock)
+    journal = Journal(journal_location, clock=clock)  # SQLite, then PostgreSQL
     recorded = [
         journal.record_refused(status=401, reason="wrong passphrase", peer=f"10.0.0.{n % 7}")
         for n in range(100)
@@ -247,8 +247,10 @@ def test_per_address_and_global_caps_per_minute(tmp_path: Path) -> None:
     journal.close()
 
 
-async def test_the_summary_is_brought_up_to_date_by_one_queued_write(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite3", clock=FakeClock())
+async def test_the_summary_is_brought_up_to_date_by_one_queued_write(
+    journal_location: Path | str,
+) -> None:
+    journal = Journal(journal_location, clock=FakeClock())  # SQLite, then PostgreSQL
     writes = 0
     submit = journal._writer.submit_async
 
@@ -273,8 +275,8 @@ async def test_the_summary_is_brought_up_to_date_by_one_queued_write(tmp_path: P
     journal.close()
 
 
-def test_reasons_are_cut_short_and_printable(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_reasons_are_cut_short_and_printable(journal_location: Path | str) -> None:
+    journal = Journal(journal_location)  # SQLite, then PostgreSQL
     journal.record_refused(status=422, reason="field\x1b[31m\n" + "x" * 1000,
                            content_type="text/plain\r\nX-Evil: 1", peer="10.0.0.1")
     [row] = journal.refused_deliveries()
@@ -284,8 +286,8 @@ def test_reasons_are_cut_short_and_printable(tmp_path: Path) -> None:
     journal.close()
 
 
-def test_a_closed_journal_does_not_make_recording_raise(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_a_closed_journal_does_not_make_recording_raise(journal_location: Path | str) -> None:
+    journal = Journal(journal_location)  # SQLite, then PostgreSQL
     journal.close()
     journal.record_refused(status=401, reason="wrong passphrase")  # logged, not raised
 
@@ -293,9 +295,9 @@ def test_a_closed_journal_does_not_make_recording_raise(tmp_path: Path) -> None:
 # -- retention and schema ---------------------------------------------------------------------
 
 
-def test_purge_forgets_refused_rows_past_the_retention(tmp_path: Path) -> None:
+def test_purge_forgets_refused_rows_past_the_retention(journal_location: Path | str) -> None:
     clock = FakeClock(1_700_000_000.0)
-    journal = Journal(tmp_path / "j.sqlite3", clock=clock)
+    journal = Journal(journal_location, clock=clock)  # SQLite, then PostgreSQL
     journal.record_refused(status=401, reason="old", peer="10.0.0.1")
     clock.advance(8 * 86400)
     journal.record_refused(status=401, reason="new", peer="10.0.0.1")
