@@ -66,9 +66,12 @@ class PgTarget:
 
     @property
     def display(self) -> str:
-        """``host:port/database`` for messages; a unix socket's directory stands for the host."""
+        """``host:port/database`` for messages (a unix socket's directory stands for the host),
+        or ``service NAME`` for a libpq service."""
         parts = urlsplit(self.url)
         query = parse_qs(parts.query)
+        if "service" in query and not parts.hostname:
+            return f"service {query['service'][0]}"  # libpq reads the rest from the file
         host = parts.hostname or (query.get("host") or ["localhost"])[0]
         port = parts.port or int((query.get("port") or [str(DEFAULT_PORT)])[0])
         database = parts.path.lstrip("/") or (query.get("dbname") or [parts.username or ""])[0]

@@ -448,3 +448,20 @@ def test_without_a_cluster_pg_tests_fail_under_ci_and_skip_elsewhere(
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="no PostgreSQL: no initdb"):
         pg._unavailable("no initdb")
+
+
+def test_a_libpq_service_file_names_the_database(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(pg_url)
+    services = tmp_path / "pg_service.conf"
+    services.write_text(f"[alert_router]\nhost={parts.hostname}\nport={parts.port}\n"
+                        f"dbname={parts.path.lstrip('/')}\nuser={parts.username}\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    journal = Journal("postgresql://?service=alert_router")
+    assert journal.location == "service alert_router"
+    journal.set_flag("halt", "x")
+    journal.close()
+    assert Journal(pg_url).get_flag("halt") == "x"
