@@ -76,6 +76,12 @@ class _Key:
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # takeover recovery finished
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     busy: int = 0  # run_account calls between "mine?" and the start of their local task
+    draining: bool = False  # being given back: no new work starts here, running work finishes
+
+    @property
+    def open(self) -> bool:
+        """New work for the key starts here."""
+        return self.ready.is_set() and not self.draining
 
 
 class Cluster:
@@ -180,7 +186,7 @@ class Cluster:
         if waiter is None:
             waiter = self._waiters[pair] = asyncio.get_running_loop().create_future()
         held = self._keys.get(key)
-        mine = held is not None and held.ready.is_set()
+        mine = held is not None and held.open
         if held is not None:
             held.busy += 1
         try:
@@ -323,19 +329,33 @@ class Cluster:
                 nonces.refresh(public)
 
     async def _give_back_one(self, share: int) -> None:
-        """Rebalance: when this instance drives more keys than its share, release one idle key
-        (no work running, held a while) so a newer instance takes it."""
-        if len(self._keys) <= share or self._stopping:
+        """Rebalance: when this instance drives more keys than its share, it gives one back so
+        a newer instance takes it. The key drains first (no new work starts here; what runs
+        finishes), then its lease is released; its pending work waits in the table for the
+        next owner."""
+        over = len(self._keys) > share and not self._stopping
+        draining = [(key, held) for key, held in self._keys.items() if held.draining]
+        if not over:
+            for _, held in draining:  # an instance died meanwhile: keep driving it
+                held.draining = False
             return
-        now = time.monotonic()
-        for key, held in sorted(self._keys.items()):
-            idle = not held.tasks and held.busy == 0 and held.ready.is_set()
-            if idle and now - held.taken_at > MIN_HOLD_BEATS * self.settings.heartbeat_seconds:
-                del self._keys[key]  # no await since the check: no work can start on it now
-                await self.leases.release(self.incarnation, [key])
-                log.info("cluster: %s gives key %s back (it drives more than its share, %d)",
-                         self.settings.instance_id, key, share)
+        if not draining:
+            now = time.monotonic()
+            settled = [(len(held.tasks), key, held) for key, held in self._keys.items()
+                       if held.ready.is_set()
+                       and now - held.taken_at > MIN_HOLD_BEATS * self.settings.heartbeat_seconds]
+            if not settled:
                 return
+            _, key, held = min(settled, key=lambda item: (item[0], item[1]))
+            held.draining = True
+            draining = [(key, held)]
+        key, held = draining[0]
+        if held.tasks or held.busy:
+            return  # still finishing its work: the next heartbeat looks again
+        del self._keys[key]  # no await since the check: no work can start on it now
+        await self.leases.release(self.incarnation, [key])
+        log.info("cluster: %s gives key %s back (it drives more than its share, %d)",
+                 self.settings.instance_id, key, share)
 
     def _drop(self, keys: set[str]) -> None:
         for key in keys:
@@ -360,7 +380,7 @@ class Cluster:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
             self._wake.clear()
-            ready = {key: held for key, held in self._keys.items() if held.ready.is_set()}
+            ready = {key: held for key, held in self._keys.items() if held.open}
             if not ready or self._stopping:
                 continue
             try:
