@@ -20,7 +20,8 @@ machine's figures move with the other processes on its 2 cores; read the ratios)
   alert at a time: ack p50/p99 and orders/s; and a burst of 100 ``accept_async`` at once: ack
   p50/p99 (what TradingView waits for).
 
-Writes ``bench/results/journal_backends.json`` and prints a table with PostgreSQL ÷ SQLite.
+Writes ``bench/results/journal_backends.json`` (and ``.md``: the table) and prints the table
+with PostgreSQL ÷ SQLite.
 """
 
 from __future__ import annotations
@@ -232,7 +233,12 @@ def main() -> int:
     out = HERE / "results" / "journal_backends.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    print(render(report))
+    table = render(report)
+    out.with_suffix(".md").write_text(
+        f"# Journal: PostgreSQL against SQLite (same run)\n\n{table}\n\n"
+        f"Medians of {args.rounds} alternating rounds; {report['machine']['cpus']} CPUs, "
+        f"Python {report['machine']['python']}. `python bench/journal_backends.py`.\n")
+    print(table)
     print(f"(medians of {args.rounds} alternating rounds; all figures in {out})")
     return 0
 
