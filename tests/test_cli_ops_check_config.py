@@ -253,3 +253,48 @@ def test_every_example_passes_with_its_environment(name, capsys, monkeypatch):
     code, out = _run(capsys, ["check-config", "-c", str(ROOT / "examples" / name)],
                      monkeypatch, env)
     assert code == 0, out
+
+
+def test_the_dashboard_metrics_and_plugin_settings_variables_must_be_set(tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+[dashboard]
+password_env = "ROUTER_DASH_PASSWORD"
+
+[metrics]
+token_env = "ROUTER_METRICS_TOKEN"
+
+[plugins.notify]
+urls_env = ["ROUTER_NOTIFY_URL"]
+
+[accounts.paper]
+broker = "paper"
+""")
+    lines = [str(f) for f in check(path, {}).findings]
+    assert f"error: {path}: dashboard.password_env: environment variable ROUTER_DASH_PASSWORD " \
+        "is not set" in lines
+    assert f"error: {path}: metrics.token_env: environment variable ROUTER_METRICS_TOKEN " \
+        "is not set" in lines
+    assert f"error: {path}: plugins.notify.urls_env.0: environment variable ROUTER_NOTIFY_URL " \
+        "is not set" in lines
+    env = {"ROUTER_DASH_PASSWORD": "a-long-dashboard-password",
+           "ROUTER_METRICS_TOKEN": "t" * 24, "ROUTER_NOTIFY_URL": "json://127.0.0.1:9/x"}
+    assert check(path, env).findings == []
+
+
+def test_a_bad_plugin_settings_table_is_reported_with_its_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+[plugins.notify]
+level = "sometimes"
+
+[plugins.nosuchplugin]
+x = 1
+
+[accounts.paper]
+broker = "paper"
+""")
+    lines = [str(f) for f in check(path, {}).findings]
+    assert any(line.startswith(f"error: {path}: plugins.nosuchplugin: no loaded plugin")
+               for line in lines), lines
+    path.write_text(path.read_text().replace("[plugins.nosuchplugin]\nx = 1\n", ""))
+    lines = [str(f) for f in check(path, {}).findings]
+    assert any(line.startswith(f"error: {path}: plugins.notify.level:") for line in lines), lines

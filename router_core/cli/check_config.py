@@ -417,12 +417,17 @@ def _check_environment(config: RouterConfig, plugins: PluginSet, environ: Mappin
                     for i, name in enumerate(server.hmac_secrets_env)]
     if config.journal.password_env:  # the PostgreSQL journal's password
         server_vars.append(("journal.password_env", config.journal.password_env))
+    if config.dashboard.enabled and config.dashboard.password_env:
+        server_vars.append(("dashboard.password_env", config.dashboard.password_env))
+    if config.metrics.enabled and config.metrics.token_env:
+        server_vars.append(("metrics.token_env", config.metrics.token_env))
     for key, name in server_vars:
         if not environ.get(name, "").strip():
             out.add(key, f"environment variable {name} is not set")
     if server.passphrase_file and not server.passphrase_env:
         _check_passphrase_file(config, out)
 
+    _check_plugin_settings(config, plugins, environ, out)
     live = live_accounts(config, plugins)
     for account_name, account in config.accounts.items():
         broker = plugins.brokers.get(account.broker)
@@ -455,6 +460,25 @@ def _check_environment(config: RouterConfig, plugins: PluginSet, environ: Mappin
                     f"live account(s) {accounts} but nothing guards the webhook: no "
                     "passphrase, route token or HMAC secret is configured, so `serve` refuses "
                     "to start; set passphrase_env or passphrase_file")
+
+
+def _check_plugin_settings(config: RouterConfig, plugins: PluginSet,
+                           environ: Mapping[str, str], out: _Collector) -> None:
+    """Each ``[plugins.NAME]`` table against its plugin's model, then the variables it names
+    (a notifier URL is a secret: only the variable's name is ever printed)."""
+    from router_core.config import plugin_settings
+    from router_core.errors import RouterError
+
+    loaded = [name for name, _ in plugins.pm.list_name_plugin()]
+    try:
+        settings = plugin_settings(config, plugins.calls.settings_models(), loaded)
+    except RouterError as exc:
+        out.add(getattr(exc, "key", None) or "plugins", getattr(exc, "reason", str(exc)))
+        return
+    for name, model in settings.items():
+        for field, variable in credential_variables(model):
+            if not environ.get(variable, "").strip():
+                out.add(f"plugins.{name}.{field}", f"environment variable {variable} is not set")
 
 
 def credential_variables(settings: BaseModel) -> Iterable[tuple[str, str]]:
