@@ -43,6 +43,19 @@ def fake_distribution(tmp_path: Path) -> Iterator[Callable[..., Path]]:
         del sys.modules[name]
 
 
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """``serve`` run in-process points the root logger at the stderr of that moment, which
+    pytest closes after the test; later log lines would then fail on a closed stream."""
+    import logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    yield
+    root.handlers[:], level = saved
+    root.setLevel(level)
+
+
 def _load_pg_fixtures() -> object:
     # The PostgreSQL fixtures live in tests/pg.py (a throw-away cluster, a database per test);
     # loaded by path because the tests folder is not a package (--import-mode=importlib).
