@@ -233,3 +233,13 @@ async def test_the_next_owner_of_a_key_starts_above_every_nonce_the_last_one_use
     report = await b.execute(third.alert_id)
     assert report.ok, report.to_dict()
     assert "EAPI:Invalid nonce" not in fake.errors_sent
+
+
+async def test_finished_work_is_forgotten_with_the_journals_retention(instances: Any) -> None:
+    a = await instances("a")
+    acceptance = await a.accept_async(_body(50, "b"), "application/json")
+    assert (await a.execute(acceptance.alert_id)).ok
+    assert await a.cluster.work.purge(3600) == 0  # younger than the retention: kept
+    async with a.cluster.work.db.use() as conn:
+        await conn.execute("UPDATE cluster_work SET finished_at = now() - interval '2 hours'")
+    assert await a.cluster.work.purge(3600) == 1

@@ -53,6 +53,7 @@ log = logging.getLogger("router_core.cluster")
 DEADLINE_FRACTION = 0.8
 MIN_HOLD_BEATS = 5  # a key is held this many heartbeats before it may be given back
 CLOSE_SECONDS = 10.0  # on shutdown, how long local work may still run before it is cancelled
+PURGE_INTERVAL_SECONDS = 3600.0  # finished work rows go with the journal's retention
 
 
 def default_instance_id() -> str:
@@ -434,10 +435,16 @@ class Cluster:
     async def _sweep_loop(self) -> None:
         """Alerts answered 2xx whose assembling instance died are adopted and finished here."""
         grace = 2 * self.settings.lease_seconds
+        purged_at = 0.0
         while True:
             await asyncio.sleep(self.settings.lease_seconds)
             if self._stopping or not self._registered:
                 continue
+            if time.monotonic() - purged_at > PURGE_INTERVAL_SECONDS:
+                purged_at = time.monotonic()
+                retention = self.router.config.server.dedup_retention_days * 86400
+                with contextlib.suppress(Exception):  # housekeeping: the next round retries
+                    await self.work.purge(retention)
             try:
                 unfinished = await asyncio.to_thread(self.router.journal.unfinished_alerts)
                 cutoff = time.time() - grace
