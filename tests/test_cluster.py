@@ -243,3 +243,25 @@ async def test_finished_work_is_forgotten_with_the_journals_retention(instances:
     async with a.cluster.work.db.use() as conn:
         await conn.execute("UPDATE cluster_work SET finished_at = now() - interval '2 hours'")
     assert await a.cluster.work.purge(3600) == 1
+
+
+async def test_the_cluster_reconnects_after_its_database_connections_are_cut(
+        instances: Any, pg_cluster: Any, pg_url: str) -> None:
+    a = await instances("a")
+    b = await instances("b")
+    await _balanced(a, b)
+    pg_cluster.terminate_backends(pg_url)  # what a database restart does to every connection
+    await asyncio.sleep(0.5)
+    for n, account in enumerate(ACCOUNTS):  # routed to the other instance, as before
+        receiver = b if a.cluster.drives(account) else a
+        acceptance = None
+        for _ in range(20):  # the journal answers 503 until it has reconnected
+            try:
+                acceptance = await receiver.accept_async(_body(60 + n, account),
+                                                         "application/json")
+                break
+            except Exception:
+                await asyncio.sleep(0.25)
+        assert acceptance is not None
+        report = await asyncio.wait_for(receiver.execute(acceptance.alert_id), 30)
+        assert report.ok, report.to_dict()
