@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,6 +23,7 @@ from .models import (
     AccountKind,
     Balance,
     CanonicalSymbol,
+    Fill,
     Instrument,
     LegPurpose,
     Order,
@@ -107,6 +108,9 @@ class Capabilities:
     fractional: bool = True
     cancel: bool = True
     find_order: bool = True
+    # The broker streams its account's fills (``stream_fills``) and can list them since a time
+    # (``fills_since``); the core then keeps the journal current without polling.
+    fill_stream: bool = False
     # How the account holds positions (see AccountKind). None derives it: ``net`` when the
     # broker nets positions or can short (its position() is a signed position), else ``cash``
     # (the safe reading for a broker that says nothing: the router only sells what it bought).
@@ -306,6 +310,31 @@ class Broker(ABC):
         Called after an ambiguous outcome and at restart, before anything is re-sent.
         """
         raise NotSupported(f"{self.name}: looking orders up is not supported")
+
+    def stream_fills(self) -> AsyncIterator[Fill | None]:
+        """The account's fills as they happen, over one connection to the venue's private
+        stream: an async iterator that ends (or raises) when the connection does. Yield
+        ``None`` once the subscription is live (the venue confirmed it, its snapshot is read):
+        the core then catches up through ``fills_since``, so nothing falls between the two.
+
+        Only brokers that declare ``fill_stream`` implement it. The core owns the lifecycle
+        (``router_core.fills``): it runs one stream per API key under ``serve``, and after every
+        (re)connect it calls ``fills_since`` to catch up, so a stream needs no replay of its own.
+        Yield every execution of the account, the router's orders and others alike (a fill with
+        an empty ``client_order_id`` is recorded as foreign, never attached to a leg). Detect a
+        dead connection (heartbeats, a read timeout, a sequence gap) and raise
+        ``VenueUnavailable``: the core reconnects with a jittered backoff. Raise another
+        ``BrokerError`` (``from_venue=True``) for a refusal such as a bad signature: the core
+        logs it as such and retries slowly.
+        """
+        raise NotSupported(f"{self.name}: streaming fills is not supported")
+
+    async def fills_since(self, since: float) -> Sequence[Fill]:
+        """Every fill of the account at or after ``since`` (Unix seconds) through the venue's
+        REST API, oldest first, with the same ``trade_id`` the stream gives. The core calls it
+        after each (re)connect of ``stream_fills`` from the last fill the journal holds, and
+        drops those it has already recorded."""
+        raise NotSupported(f"{self.name}: listing fills is not supported")
 
     async def close(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Release connections; called once at shutdown."""

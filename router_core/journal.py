@@ -30,6 +30,7 @@ from typing import Any
 
 from .journal_location import PgTarget, is_pg_url
 from .journal_store import Db, JournalStore, SqliteStore, Work
+from .models import Fill
 
 log = logging.getLogger("router_core.journal")
 
@@ -709,6 +710,137 @@ class Journal:
 
     def close(self) -> None:
         self._store.close()
+
+    # -- fills (router_core.fills: a broker's fill stream and its REST backfill) --------------
+
+    async def record_fill_async(self, account: str, fill: Fill, source: str) -> FillOutcome:
+        """Record one execution once per ``(account, trade_id)`` and, in the same transaction,
+        bring its leg up to date: filled quantity, average price and fees summed over the leg's
+        fills, its status, and the holdings ledger (``_count_fill`` counts only what is new,
+        so a REST lookup reporting the same fill later adds nothing). A fill whose order is not
+        a leg of this account is kept as foreign (``client_order_id`` NULL). ``source``:
+        "stream" or "rest", for the operator."""
+        return await self._write_async(self._fill_work(account, fill, source))
+
+    def _fill_work(self, account: str, fill: Fill, source: str) -> Work:
+        now = self._time()
+
+        def work(db: Db) -> FillOutcome:
+            leg = _leg_of_fill(db, account, fill)
+            cursor = db.execute(
+                "INSERT INTO fills (account, trade_id, venue_order_id, client_order_id, symbol,"
+                " side, quantity, price, fee, fee_currency, filled_at, recorded_at, source)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                (account, fill.trade_id, fill.venue_order_id, leg[0] if leg else None,
+                 leg[1] if leg else fill.symbol, fill.side.value, format(fill.quantity, "f"),
+                 format(fill.price, "f"), format(fill.fee, "f"), fill.fee_currency,
+                 fill.time, now, source),
+            )
+            if cursor.rowcount != 1:
+                return FillOutcome(new=False)
+            if leg is None:
+                return FillOutcome(new=True)
+            status = _apply_fill_to_leg(db, leg[0], fill.order_done, now)
+            return FillOutcome(new=True, client_order_id=leg[0], leg_status=status)
+
+        return work
+
+    def last_fill_time(self, account: str) -> float | None:
+        """When the newest fill journaled for ``account`` executed (the backfill's start)."""
+        rows = self._read("SELECT max(filled_at) FROM fills WHERE account = ?", (account,))
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def fills(self, account: str | None = None) -> list[FillRecord]:
+        """Journaled fills, oldest first; of one account, or of all."""
+        where, args = ("WHERE account = ?", (account,)) if account else ("", ())
+        rows = self._read(
+            f"SELECT {FILL_COLUMNS} FROM fills {where} ORDER BY filled_at, id", args
+        )
+        return [_fill_record(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class FillOutcome:
+    """What recording one fill did: ``new`` False for a trade id already journaled."""
+
+    new: bool
+    client_order_id: str | None = None  # the leg it updated; None for a foreign fill
+    leg_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    account: str
+    trade_id: str
+    venue_order_id: str
+    client_order_id: str | None  # None: foreign (not an order of this router)
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str | None
+    filled_at: float
+    source: str
+
+
+FILL_COLUMNS = (
+    "account, trade_id, venue_order_id, client_order_id, symbol, side, quantity, price, fee,"
+    " fee_currency, filled_at, source"
+)
+
+
+def _fill_record(row: tuple) -> FillRecord:
+    return FillRecord(row[0], row[1], row[2], row[3], row[4], row[5], Decimal(row[6]),
+                      Decimal(row[7]), Decimal(row[8]), row[9], row[10], row[11])
+
+
+def _leg_of_fill(db: Db, account: str, fill: Fill) -> tuple[str, str] | None:
+    """The leg (client order id, symbol) of this account a fill belongs to: by its client
+    order id, else by the venue order id the leg's outcome names; None for a foreign fill."""
+    if fill.client_order_id:
+        row = db.execute(
+            "SELECT client_order_id, symbol FROM legs WHERE client_order_id = ? AND account = ?",
+            (fill.client_order_id, account),
+        ).fetchone()
+        if row is not None:
+            return row[0], row[1]
+    row = db.execute(
+        "SELECT client_order_id, symbol FROM legs WHERE account = ?"
+        " AND json_extract(result, '$.venue_order_id') = ?",
+        (account, fill.venue_order_id),
+    ).fetchone()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _apply_fill_to_leg(db: Db, client_order_id: str, done: bool | None, now: float) -> str:
+    """Set a leg's outcome from all its journaled fills; returns its new status."""
+    rows = db.execute(
+        "SELECT quantity, price, fee FROM fills WHERE client_order_id = ?", (client_order_id,)
+    ).fetchall()
+    filled = sum((Decimal(row[0]) for row in rows), Decimal(0))
+    cost = sum((Decimal(row[0]) * Decimal(row[1]) for row in rows), Decimal(0))
+    fees = sum((Decimal(row[2]) for row in rows), Decimal(0))
+    leg = db.execute(
+        "SELECT quantity, result FROM legs WHERE client_order_id = ?", (client_order_id,)
+    ).fetchone()
+    result = json.loads(leg[1]) if leg[1] else {"client_order_id": client_order_id}
+    wanted = Decimal(leg[0]) if leg[0] else None
+    complete = wanted is not None and filled >= wanted
+    # the venue ended the order short of its size: the rest was cancelled
+    status = "filled" if complete or (done and wanted is None) else (
+        "canceled" if done else "partially_filled")
+    if result.get("status") == "filled" and not complete:
+        status = "filled"  # a lookup already saw it finished: fills arriving late keep that
+    result.update(status=status, filled_quantity=format(filled, "f"),
+                  average_price=format(cost / filled, "f") if filled else None,
+                  fees=format(fees, "f"))
+    db.execute(
+        "UPDATE legs SET status = ?, result = ?, updated_at = ? WHERE client_order_id = ?",
+        (status, json.dumps(result), now, client_order_id),
+    )
+    _count_fill(db, client_order_id, filled)
+    return status
 
 
 def _count_fill(db: Db, client_order_id: str, filled: Decimal) -> Decimal:

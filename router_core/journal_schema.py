@@ -86,6 +86,31 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE alerts ADD COLUMN routing TEXT;
     """,
+    # 6: every execution a venue reported for an account (its fill stream, or a REST backfill),
+    # once per trade id. ``client_order_id`` names the leg it updated; NULL for a foreign fill
+    # (an order this router did not place), kept for the position view and never attached to
+    # a leg. Quantities, prices and fees are decimal text
+    """
+    CREATE TABLE fills (
+        id              INTEGER PRIMARY KEY,
+        account         TEXT NOT NULL,
+        trade_id        TEXT NOT NULL,
+        venue_order_id  TEXT NOT NULL,
+        client_order_id TEXT,
+        symbol          TEXT NOT NULL,
+        side            TEXT NOT NULL,
+        quantity        TEXT NOT NULL,
+        price           TEXT NOT NULL,
+        fee             TEXT NOT NULL,
+        fee_currency    TEXT,
+        filled_at       REAL NOT NULL,
+        recorded_at     REAL NOT NULL,
+        source          TEXT NOT NULL,
+        UNIQUE (account, trade_id)
+    );
+    CREATE INDEX fills_account_time ON fills (account, filled_at);
+    CREATE INDEX fills_leg ON fills (client_order_id);
+    """,
 )
 
 # Refused deliveries recorded one by one, per minute (fixed windows of the journal's clock):

@@ -372,6 +372,41 @@ class OrderResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of one order, as a broker's fill stream (``Broker.stream_fills``) or its
+    REST backfill (``Broker.fills_since``) reports it. The core journals it once per
+    ``trade_id`` and account, updates the order's leg from it and wakes whoever waits for it.
+
+    Fields:
+
+    - ``trade_id``: the venue's id of this execution, unique per account; the same execution
+      seen on the stream and through REST carries the same id (that is how it counts once).
+    - ``venue_order_id``: the venue's id of the order that executed.
+    - ``client_order_id``: the order's client id; empty for an order this router did not place.
+    - ``symbol``: the instrument, as ``Instrument.symbol`` names it (the venue's own name).
+    - ``side``: buy or sell.
+    - ``quantity``, ``price``: the size and price of this execution (not the order's total).
+    - ``fee``, ``fee_currency``: what the venue charged for it, in ``fee_currency``
+      (``None``: the venue did not say).
+    - ``time``: when it executed, Unix seconds (the venue's clock).
+    - ``order_done``: the venue says the order has nothing left to execute (filled in full,
+      or the rest cancelled); ``None`` when this message does not tell.
+    """
+
+    trade_id: str
+    venue_order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal = Decimal(0)
+    fee_currency: str | None = None
+    time: float = 0.0
+    order_done: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Leg:
     """One step of a plan for one account: an order, or a denial decided before sending.
 

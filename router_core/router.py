@@ -27,6 +27,7 @@ from .clock import Clock, SystemClock
 from .config import AccountConfig, RouterConfig, load_config, plugin_settings
 from .errors import AlertError, ConfigError, RouterError
 from .execution import LegRunner, ReconcilePolicy
+from .fills import FillEvents, FillStreams
 from .hooks import StartupContext
 from .journal import AlertState, Claim, ClaimOutcome, Journal
 from .models import (
@@ -97,6 +98,11 @@ class Router:
     # Several instances on one PostgreSQL journal (router_core.cluster.Cluster); None: this
     # process drives every account itself, as a single instance always has.
     cluster: Any = None
+    # Real-time fills (router_core.fills): ``serve`` sets ``stream_fills`` before ``start()``;
+    # ``send`` and dry runs never open a stream.
+    stream_fills: bool = False
+    fill_events: FillEvents = field(default_factory=FillEvents)
+    fill_streams: FillStreams | None = None
 
     # -- building -----------------------------------------------------------------------------
 
@@ -139,6 +145,7 @@ class Router:
 
         self._planner = AccountPlanner(self.journal, self.plugins.hook, self.clock)
         self._sequencer = PlanSequencer(self._runner, self.journal, self.clock)
+        self._sequencer.fill_events = self.fill_events
         self._accounts = AccountExecutor(self._planner, self._sequencer, self.journal,
                                          self.clock)
 
@@ -220,7 +227,20 @@ class Router:
             await self.cluster.start()
         else:
             await self.recover()
+        if self.stream_fills:
+            self.start_fill_streams()
         return problems
+
+    def start_fill_streams(self) -> list[str]:
+        """Open the fill streams of the accounts whose broker has one (one per API key; with
+        the cluster, each runs only while this instance drives its key). Returns those
+        accounts."""
+        from .cluster.keys import lease_keys
+
+        if self.fill_streams is None:
+            self.fill_streams = FillStreams(self.journal, self.fill_events,
+                                            cluster=self.cluster, now=self.clock.time)
+        return self.fill_streams.start(self.brokers, lease_keys(self.config.accounts.values()))
 
     def plugin_settings(self) -> dict[str, BaseModel]:
         """Each plugin's ``[plugins.NAME]`` table validated by its model (ConfigError naming the
@@ -255,6 +275,8 @@ class Router:
                 for task in running:
                     task.cancel()
                 await asyncio.gather(*running, return_exceptions=True)
+        if self.fill_streams is not None:  # before the brokers close their connections
+            await self.fill_streams.close()
         if self.cluster is not None:  # release the leases: the others take over at once
             await self.cluster.close()
         if self._plugins_started:  # after the last reports, before brokers and journal close

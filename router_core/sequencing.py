@@ -25,6 +25,7 @@ from .config import AccountConfig
 from .decimals import format_decimal
 from .errors import BrokerError, NotSupported, OrderNotFound
 from .execution import LegRunner, order_summary
+from .fills import FillEvents
 from .journal import Journal
 from .models import (
     Instrument,
@@ -45,6 +46,8 @@ log = logging.getLogger("router_core.sequencing")
 FIRST_POLL_SECONDS = 0.2
 LONGEST_POLL_SECONDS = 1.0
 RESTING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+# With a fill stream, a close is still looked up this often, in case its fill was missed.
+STREAMED_CHECK_SECONDS = 5.0
 
 # Called after each closing leg with its order and outcome (the daily profit and loss).
 CloseObserver = Callable[[Order, OrderResult], None]
@@ -64,6 +67,9 @@ class PlanSequencer:
         self.runner = runner
         self.journal = journal
         self.clock = clock
+        # Set by the router: with the account's fill stream connected, a close is waited for
+        # on its fill event rather than polled (router_core.fills).
+        self.fill_events: FillEvents | None = None
 
     async def run(
         self,
@@ -154,7 +160,16 @@ class PlanSequencer:
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 break
-            await self.clock.sleep(min(delay, remaining))
+            events = self.fill_events
+            if events is not None and events.streaming(account.name):
+                # the stream journals the close's fill and wakes us: no lookup at all then
+                if await events.wait(cid, min(STREAMED_CHECK_SECONDS, remaining)):
+                    leg = self.journal.get_leg(cid)
+                    if leg is not None and leg.result is not None:
+                        result = OrderResult.from_dict(leg.result)
+                    continue
+            else:
+                await self.clock.sleep(min(delay, remaining))
             delay = min(delay * 1.5, LONGEST_POLL_SECONDS)
             try:
                 found = await broker.find_order(cid, order.instrument)

@@ -96,6 +96,7 @@ async def _serve(router: Any, settings: Any, host: str, port: int, dashboard: An
 
     # Brokers start and unfinished work is settled before the port is even bound; a start-up
     # error is then one line from ``main``, not a traceback from the ASGI lifespan.
+    router.stream_fills = True  # real-time fills: only a serving router opens the streams
     try:
         problems = await router.start()
     except BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from router_core import (
     BrokerContext,
     CanonicalSymbol,
     Capabilities,
+    Fill,
     Instrument,
     Order,
     OrderNotFound,
@@ -33,8 +34,15 @@ from router_core import (
 from .client import KrakenSpotClient
 from .config import KrakenSpotConfig
 from .endpoints import ADD_ORDER_COST, cancel_cost
-from .instruments import InstrumentCache, canonical_asset, decimal_or, require_online
+from .instruments import (
+    InstrumentCache,
+    PairIndex,
+    canonical_asset,
+    decimal_or,
+    require_online,
+)
 from .orders import build_add_order, userref_for
+from .stream import executions, trades_history_fills
 
 log = logging.getLogger("router_kraken_spot")
 
@@ -59,6 +67,7 @@ class KrakenSpotBroker(Broker):
         net_position=False,
         leverage=False,
         fractional=True,
+        fill_stream=True,  # WebSocket v2 executions (stream.py)
     )
 
     def __init__(self, config: KrakenSpotConfig, context: BrokerContext) -> None:
@@ -89,6 +98,32 @@ class KrakenSpotBroker(Broker):
 
     async def close(self) -> None:
         await self.client.aclose()
+
+    # -- fills (WebSocket v2 executions; TradesHistory to catch up) -----------------------------
+
+    async def stream_fills(self) -> AsyncIterator[Fill | None]:
+        """One connection's fills, with a token fetched for it just before connecting."""
+        index = await self._pairs.index()
+        token = (await self.client.private("GetWebSocketsToken"))["token"]
+        by_userref = {userref_for(cid): cid for cid in self._userref_ids}
+        async for item in executions(
+            self.config.ws_url, str(token), symbol=lambda name: _symbol(index, name),
+            userref=by_userref.get, read_timeout=self.config.stream_timeout_seconds,
+        ):
+            yield item
+
+    async def fills_since(self, since: float) -> Sequence[Fill]:
+        index = await self._pairs.index()
+        trades: dict[str, Any] = {}
+        while True:  # newest first, a page at a time, until every match is read
+            page = await self.client.private(
+                "TradesHistory", [("start", f"{since:.6f}"), ("ofs", str(len(trades)))])
+            batch = page.get("trades") or {}
+            trades.update(batch)
+            if not batch or len(trades) >= int(page.get("count") or 0):
+                break
+        return trades_history_fills(trades, symbol=lambda name: _symbol(index, name),
+                                    client_ids={})
 
     async def _fetch_pairs(self) -> Mapping[str, Any]:
         return await self.client.public("AssetPairs")
@@ -355,6 +390,12 @@ class KrakenSpotBroker(Broker):
             fh.flush()
             os.fsync(fh.fileno())
         self._userref_ids.add(client_order_id)
+
+
+def _symbol(index: PairIndex, name: str) -> str:
+    """Instrument.symbol (the pair's key) for any of Kraken's spellings of a pair."""
+    instrument = index.by_name(name)
+    return instrument.symbol if instrument is not None else name
 
 
 def _child_order(txid: str, data: Mapping[str, Any], parents: set[str],

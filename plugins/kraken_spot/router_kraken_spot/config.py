@@ -37,10 +37,28 @@ class KrakenSpotConfig(BrokerConfig):
         False, description="margin trading: positions from OpenPositions, shorts and leverage"
     )
     base_url: str = Field("https://api.kraken.com", description="override for proxies and fakes")
+    ws_url: str = Field(
+        "wss://ws-auth.kraken.com/v2",
+        description="private WebSocket v2 (the fill stream under serve); override for fakes",
+    )
+    stream_timeout_seconds: float = Field(
+        10.0, gt=0, le=120,
+        description="the fill stream counts as dead after this long without any message",
+    )
     deadline_seconds: int = Field(
         10, ge=5, le=30, description="AddOrder deadline, seconds after Kraken's server time"
     )
     timeout_seconds: float = Field(10.0, gt=0, le=60, description="HTTP timeout per request")
+
+    @field_validator("ws_url")
+    @classmethod
+    def _wss_or_loopback(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "wss" and parts.hostname:
+            return value
+        if parts.scheme == "ws" and parts.hostname in _LOOPBACK:
+            return value
+        raise ValueError("must be a wss:// URL (plain ws only for 127.0.0.1/localhost)")
 
     @field_validator("base_url")
     @classmethod

@@ -42,6 +42,10 @@ _ALL = (
     Endpoint("ClosedOrders", True, Counter.REST, 2,
              "Orders and trades: Query closed orders & trades"),
     Endpoint("OpenPositions", True, Counter.REST, 1, _QUERY),
+    Endpoint("TradesHistory", True, Counter.REST, 2,
+             "Orders and trades: Query closed orders & trades"),
+    # the private WebSocket's token (the fill stream, stream.py)
+    Endpoint("GetWebSocketsToken", True, Counter.REST, 1, "WebSocket interface: On"),
     Endpoint("AddOrder", True, Counter.TRADING, 0, "Orders and trades: Create & modify orders"),
     Endpoint("CancelOrder", True, Counter.TRADING, 0, "Orders and trades: Cancel & close orders"),
 )

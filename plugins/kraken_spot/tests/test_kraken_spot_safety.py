@@ -36,9 +36,11 @@ def test_package_source_names_no_funding_endpoint() -> None:
 def test_allowlist_holds_only_trading_and_query_endpoints() -> None:
     names = {endpoint.name for endpoint in ENDPOINTS.values()}
     assert names == {"Time", "AssetPairs", "Ticker", "BalanceEx", "TradeBalance", "OpenOrders",
-                     "ClosedOrders", "OpenPositions", "AddOrder", "CancelOrder"}
+                     "ClosedOrders", "OpenPositions", "AddOrder", "CancelOrder",
+                     "TradesHistory", "GetWebSocketsToken"}  # the last two: the fill stream
     assert not any(FUNDING.search(name) for name in names)
-    assert all("Funds: Query" == p or p.startswith("Orders and trades") for p in permissions())
+    assert all(p in ("Funds: Query", "WebSocket interface: On")
+               or p.startswith("Orders and trades") for p in permissions())
 
 
 @pytest.mark.parametrize("method", ["Withdraw", "WithdrawInfo", "DepositAddresses",

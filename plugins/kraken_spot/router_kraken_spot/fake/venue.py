@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -74,6 +74,14 @@ class FakeVenue:
         # scan every order ever placed (its status is read from ``orders`` at check time).
         self._by_cl_ord_id: dict[str, str] = {}
         self.deadline_margins: list[float] = []  # deadline minus fake "now", per AddOrder
+        # Executions, for TradesHistory and the WebSocket ``executions`` channel (stream.py):
+        # trade txid -> Kraken trade object; listeners hear (order, trade) as each happens.
+        self.trades: dict[str, dict[str, Any]] = {}
+        self.fill_listeners: list[Callable[[dict[str, Any], dict[str, Any]], None]] = []
+        # GetWebSocketsToken: token -> the fake time it must be used by (Kraken: 15 min)
+        self.ws_tokens: dict[str, float] = {}
+        self.ws_token_seconds = 900.0
+        self.fee_rate = Decimal(0)  # fee per unit of cost of each execution (tests set it)
 
     def placed(self) -> list[dict[str, Any]]:
         """Orders that exist at the fake (placed, whatever their state now)."""
@@ -87,6 +95,19 @@ class FakeVenue:
 
     def set_price(self, pair: str, price: str | Decimal) -> None:
         self.prices[self._pair_key(pair)] = Decimal(str(price))
+
+    def move_price(self, pair: str, price: str | Decimal) -> list[str]:
+        """Set the last price and execute the resting limit orders it reaches, at their limit
+        (tests: "the market came to the order"). Returns their txids."""
+        key = self._pair_key(pair)
+        self.prices[key] = last = Decimal(str(price))
+        reached = [txid for txid, order in self.orders.items()
+                   if order["_pair"] == key and order["status"] == "open"
+                   and order["descr"]["ordertype"] in _LIMIT
+                   and _reaches(order["descr"]["type"], Decimal(order["descr"]["price"]), last)]
+        for txid in reached:
+            self.fill(txid, self.orders[txid]["descr"]["price"])
+        return reached
 
     def set_balance(self, asset: str, amount: str | Decimal) -> None:
         self.account.balances[asset] = Decimal(str(amount))
@@ -436,8 +457,42 @@ class FakeVenue:
         order.update(status="closed", vol_exec=str(volume), cost=str(cost), price=str(price),
                      closetm=self.clock.time(), reason=None,
                      misc="partial" if volume < Decimal(order["vol"]) else order["misc"])
+        if volume > 0:
+            self._record_trade(order, pair, volume, price, cost)
         if order.get("_close") and volume > 0:
             self._place_close(order, pair, volume)
+
+    def _record_trade(self, order: dict[str, Any], pair: dict[str, Any], volume: Decimal,
+                      price: Decimal, cost: Decimal) -> None:
+        """Keep the execution as TradesHistory shows it and tell the stream's listeners."""
+        txid = _txid("T")
+        trade = {"ordertxid": order["_txid"], "postxid": _txid("P"), "pair": order["_pair"],
+                 "time": self.clock.time(), "type": order["descr"]["type"],
+                 "ordertype": order["descr"]["ordertype"], "price": str(price),
+                 "cost": str(cost), "fee": str(cost * self.fee_rate), "vol": str(volume),
+                 "margin": "0", "misc": "", "trade_id": len(self.trades) + 1,
+                 "_txid": txid}
+        self.trades[txid] = trade
+        for listener in list(self.fill_listeners):
+            listener(order, trade)
+
+    def _ep_TradesHistory(self, args: dict[str, str]) -> Any:
+        """As Kraken: the newest first, 50 at a time from ``ofs``, after ``start`` (a Unix
+        time, exclusive); ``count`` is how many match in all."""
+        start = float(args.get("start") or 0)
+        match = sorted(((txid, _public(trade)) for txid, trade in self.trades.items()
+                        if trade["time"] > start), key=lambda item: -item[1]["time"])
+        offset = max(int(args.get("ofs") or 0), 0)
+        return {"trades": dict(match[offset:offset + CLOSED_PAGE]), "count": len(match)}
+
+    def _ep_GetWebSocketsToken(self, args: dict[str, str]) -> Any:
+        token = base64.b64encode(secrets.token_bytes(24)).decode()
+        self.ws_tokens[token] = self.clock.time() + self.ws_token_seconds
+        return {"token": token, "expires": int(self.ws_token_seconds)}
+
+    def token_valid(self, token: str) -> bool:
+        """Whether a WebSocket token was issued here and is still within its time."""
+        return self.ws_tokens.get(token, -1.0) >= self.clock.time()
 
     def _place_close(self, parent: dict[str, Any], pair: dict[str, Any],
                      volume: Decimal) -> str:
@@ -595,6 +650,10 @@ def _close_fill(ordertype: str, side: str, price: Decimal | None, limit: Decimal
 
 def _reduce_only(args: Mapping[str, str]) -> bool:
     return args.get("reduce_only") in ("true", "1", "True")
+
+
+def _reaches(side: str, limit: Decimal, last: Decimal) -> bool:
+    return last <= limit if side == "buy" else last >= limit
 
 
 def _open_volume(position: Mapping[str, Any]) -> Decimal:

@@ -1,0 +1,216 @@
+"""Real-time fills: the core's side of a broker's fill stream (``Capabilities.fill_stream``).
+
+Under ``serve`` the router runs one stream per API key (``FillStreams``) for the accounts whose
+broker declares ``fill_stream``; ``send`` and dry runs never open one. For each:
+
+* connect (``Broker.stream_fills``); once the broker says the subscription is live (it yields
+  ``None``), catch up through REST (``Broker.fills_since``) from the last fill the journal
+  holds, so what executed while disconnected is not missed;
+* journal each fill once per trade id (``Journal.record_fill_async``: the leg's filled size,
+  average price, fees and state, and the holdings ledger, in one transaction) and wake whoever
+  waits for that order (``FillEvents``: a reversal's open waits for its close this way);
+* when the stream ends or fails, reconnect after a jittered exponential backoff (full
+  jitter: many routers restarting together do not reconnect in step), slower after a
+  refusal (a bad key or signature is not fixed by hammering the venue).
+
+With several instances (``router_core.cluster``) only the instance driving the key's lease runs
+its stream; the others wait, and one that loses the lease stops its stream within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .brokers import Broker
+from .errors import AuthError, BrokerError, PermissionDenied
+from .journal import FillOutcome, Journal
+from .models import Fill
+
+log = logging.getLogger("router_core.fills")
+
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_LONGEST_SECONDS = 30.0
+REFUSED_BACKOFF_SECONDS = 60.0  # after the venue refused the stream (key, signature)
+LEASE_CHECK_SECONDS = 1.0
+# With nothing journaled yet for an account, the first backfill reaches back this far.
+FIRST_BACKFILL_SECONDS = 3600.0
+# The backfill starts this much before the newest journaled fill: venues' clocks and
+# timestamp rounding differ, and a repeat costs only a duplicate check.
+BACKFILL_OVERLAP_SECONDS = 2.0
+
+
+class FillEvents:
+    """Wakes the tasks waiting for an order's next fill (by client order id)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Event] = {}
+        self._streaming: set[str] = set()  # accounts whose stream is connected now
+        # Called for every new fill after it is journaled (tests, benchmarks, metrics).
+        self.listeners: list[Callable[[str, Fill, FillOutcome], None]] = []
+
+    def streaming(self, account: str) -> bool:
+        """Whether the account's fill stream is connected now (else: poll as before)."""
+        return account in self._streaming
+
+    def set_streaming(self, account: str, live: bool) -> None:
+        (self._streaming.add if live else self._streaming.discard)(account)
+
+    async def wait(self, client_order_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a fill of the order; True when one came."""
+        event = self._waiting.setdefault(client_order_id, asyncio.Event())
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                await event.wait()
+        except TimeoutError:
+            return False
+        finally:
+            if self._waiting.get(client_order_id) is event and not event.is_set():
+                del self._waiting[client_order_id]
+        return True
+
+    def notify(self, account: str, fill: Fill, outcome: FillOutcome) -> None:
+        if outcome.client_order_id is not None:
+            event = self._waiting.pop(outcome.client_order_id, None)
+            if event is not None:
+                event.set()
+        for listener in self.listeners:
+            listener(account, fill, outcome)
+
+
+class FillStreams:
+    """The fill streams of one router: started by ``Router.start_fill_streams`` (``serve``),
+    stopped by ``close``."""
+
+    def __init__(self, journal: Journal, events: FillEvents, *,
+                 cluster: Any = None, now: Callable[[], float] = time.time) -> None:
+        self.journal = journal
+        self.events = events
+        self.cluster = cluster  # router_core.cluster.Cluster, or None (a single instance)
+        self._now = now
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.backoff_first = BACKOFF_FIRST_SECONDS
+        self.backoff_longest = BACKOFF_LONGEST_SECONDS
+        self.refused_backoff = REFUSED_BACKOFF_SECONDS
+        self.connects: dict[str, int] = {}  # account -> connections made (status, tests)
+        self.last_error: dict[str, str] = {}  # account -> why its stream last failed
+
+    def start(self, brokers: Mapping[str, Broker], keys: Mapping[str, str]) -> list[str]:
+        """Start one stream per API key among ``brokers`` that declare ``fill_stream``
+        (``keys``: account -> its key's lease name; accounts sharing a key share the first
+        one's stream). Returns the accounts streaming."""
+        seen: set[str] = set()
+        for account, broker in brokers.items():
+            key = keys.get(account, f"account:{account}")
+            if not broker.capabilities.fill_stream or key in seen or account in self._tasks:
+                continue
+            seen.add(key)
+            self._tasks[account] = asyncio.create_task(
+                self._supervise(account, broker), name=f"fill stream {account}")
+        return sorted(self._tasks)
+
+    async def close(self) -> None:
+        """Stop every stream (each closes its connection as its task is cancelled)."""
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+    # -- one stream -----------------------------------------------------------------------------
+
+    def _drives(self, account: str) -> bool:
+        return self.cluster is None or bool(self.cluster.drives(account))
+
+    async def _supervise(self, account: str, broker: Broker) -> None:
+        attempt = 0
+        while True:
+            if not self._drives(account):
+                await asyncio.sleep(LEASE_CHECK_SECONDS)
+                continue
+            delay = 0.0
+            try:
+                if await self._run_while_driven(account, broker):
+                    attempt = 0
+                self.last_error[account] = "the stream ended"
+            except asyncio.CancelledError:
+                raise
+            except BrokerError as exc:
+                self.last_error[account] = str(exc)
+                if isinstance(exc, (AuthError, PermissionDenied)):
+                    log.error("account %s: the venue refused the fill stream: %s (retrying "
+                              "in %.0f s)", account, exc, self.refused_backoff)
+                    delay = self.refused_backoff
+                else:
+                    log.warning("account %s: fill stream lost: %s", account, exc)
+            except Exception as exc:  # a broker bug must not end the supervision
+                self.last_error[account] = f"{type(exc).__name__}: {exc}"
+                log.exception("account %s: fill stream failed", account)
+            finally:
+                self.events.set_streaming(account, False)
+            if not delay:
+                delay = random.uniform(0, min(self.backoff_longest,
+                                              self.backoff_first * 2 ** attempt))
+                attempt = min(attempt + 1, 16)
+            await asyncio.sleep(delay)
+
+    async def _run_while_driven(self, account: str, broker: Broker) -> bool:
+        """Run one connection until it ends, or until this instance no longer drives the
+        account's key. True when it got as far as a live subscription."""
+        stream = asyncio.create_task(self._consume(account, broker))
+        if self.cluster is None:
+            return await stream
+        while not stream.done():
+            await asyncio.wait({stream}, timeout=LEASE_CHECK_SECONDS)
+            if not stream.done() and not self._drives(account):
+                log.info("account %s: lease lost; its fill stream stops here", account)
+                stream.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await stream
+                return True
+        return stream.result()
+
+    async def _consume(self, account: str, broker: Broker) -> bool:
+        live = False
+        stream = broker.stream_fills()
+        try:
+            async for item in stream:
+                if item is None:  # subscribed: catch up on what happened meanwhile
+                    if not live:
+                        live = True
+                        self.connects[account] = self.connects.get(account, 0) + 1
+                        await self._backfill(account, broker)
+                        self.events.set_streaming(account, True)
+                    continue
+                await self.record(account, item, "stream")
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return live
+
+    async def _backfill(self, account: str, broker: Broker) -> int:
+        last = self.journal.last_fill_time(account)
+        since = (self._now() - FIRST_BACKFILL_SECONDS if last is None
+                 else last - BACKFILL_OVERLAP_SECONDS)
+        added = 0
+        for fill in await broker.fills_since(since):
+            if (await self.record(account, fill, "rest")).new:
+                added += 1
+        if added:
+            log.info("account %s: %d fill(s) caught up through REST", account, added)
+        return added
+
+    async def record(self, account: str, fill: Fill, source: str) -> FillOutcome:
+        """Journal one fill (once per trade id) and wake whoever waits for its order."""
+        outcome = await self.journal.record_fill_async(account, fill, source)
+        if outcome.new:
+            self.events.notify(account, fill, outcome)
+        return outcome
+
