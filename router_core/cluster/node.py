@@ -179,9 +179,10 @@ class Cluster:
         key = self.account_keys.get(account.name)
         if key is None:  # disabled since: the router refuses such accounts before this
             raise RuntimeError(f"account {account.name} has no lease key")
+        assembler = None  # the first account's row also says who assembles the report
         if alert_id not in self._assembling:
             self._assembling.add(alert_id)
-            await self.work.assemble(alert_id, self.incarnation)
+            assembler = self.incarnation
         pair = (alert_id, account.name)
         waiter = self._waiters.get(pair)
         if waiter is None:
@@ -192,7 +193,8 @@ class Cluster:
             held.busy += 1
         try:
             row = await self.work.enqueue(alert_id, account.name, key, format(multiplier, "f"),
-                                          self.incarnation if mine else None)
+                                          self.incarnation if mine else None,
+                                          assembler=assembler)
             if row.inserted and mine and held is self._keys.get(key):
                 assert held is not None
                 self._start(held, row, alert, intent_key)

@@ -23,6 +23,8 @@ from .db import Connection
 WORK_CHANNEL = "alert_router_work"  # payload: the lease key with new work
 DONE_CHANNEL = "alert_router_done"  # payload: "<alert_id> <account>"
 CLAIM_BATCH = 200
+ASSEMBLE = ("INSERT INTO cluster_alerts (alert_id, incarnation) VALUES (%s, %s)"
+            " ON CONFLICT (alert_id) DO UPDATE SET incarnation = EXCLUDED.incarnation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +44,14 @@ class WorkTable:
         self.db = db
 
     async def enqueue(self, alert_id: str, account: str, lease_key: str, multiplier: str,
-                      owner: str | None) -> WorkRow:
+                      owner: str | None, *, assembler: str | None = None) -> WorkRow:
         """Write the row (running under ``owner`` when given, else pending, with a NOTIFY to
-        the key's owner), or return the row written before (a re-run of the alert)."""
+        the key's owner), or return the row written before (a re-run of the alert). With
+        ``assembler``, the same transaction records who assembles the alert's report."""
         state = "running" if owner else "pending"
         async with self.db.use() as conn, conn.transaction():
+            if assembler is not None:
+                await conn.execute(ASSEMBLE, (alert_id, assembler))
             cursor = await conn.execute(
                 "INSERT INTO cluster_work (alert_id, account, lease_key, multiplier, state, owner,"
                 " started_at) VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)"
@@ -109,10 +114,7 @@ class WorkTable:
     async def assemble(self, alert_id: str, incarnation: str) -> None:
         """This incarnation assembles the alert's report (it accepted or adopted it)."""
         async with self.db.use() as conn:
-            await conn.execute(
-                "INSERT INTO cluster_alerts (alert_id, incarnation) VALUES (%s, %s)"
-                " ON CONFLICT (alert_id) DO UPDATE SET incarnation = EXCLUDED.incarnation",
-                (alert_id, incarnation))
+            await conn.execute(ASSEMBLE, (alert_id, incarnation))
 
     async def adopt(self, alert_id: str, incarnation: str) -> bool:
         """Become the assembler of an unfinished alert whose assembler is dead (or that never
