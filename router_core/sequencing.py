@@ -162,11 +162,13 @@ class PlanSequencer:
                 break
             events = self.fill_events
             if events is not None and events.streaming(account.name):
-                # the stream journals the close's fill and wakes us: no lookup at all then
+                # the stream journals the close's fills and wakes us: no lookup then
+                leg = self.journal.get_leg(cid)
+                journaled = OrderResult.from_dict(leg.result) if leg and leg.result else None
+                if journaled is not None and journaled != result:
+                    result = journaled
+                    continue
                 if await events.wait(cid, min(STREAMED_CHECK_SECONDS, remaining)):
-                    leg = self.journal.get_leg(cid)
-                    if leg is not None and leg.result is not None:
-                        result = OrderResult.from_dict(leg.result)
                     continue
             else:
                 await self.clock.sleep(min(delay, remaining))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from router_core import (
     CanonicalSymbol,
     Capabilities,
     ConfigError,
+    Fill,
     Instrument,
     InvalidOrder,
     LegPurpose,
@@ -46,8 +47,10 @@ from .orders import (
     sendorder_params,
 )
 from .signing import InvalidSecret, decode_secret
+from .stream import fill_feed, rest_fills
 
 INSTRUMENT_REFRESH_SECONDS = 60.0
+FILLS_PAGE = 100  # REST fills answers at most this many at a time
 MULTI_COLLATERAL_PREFIXES = ("PF_", "FF_")
 DEMO_HINT = (
     "Kraken's demo environment (demo-futures.kraken.com) is reported retired: its API paths "
@@ -75,6 +78,7 @@ class KrakenFuturesBroker(Broker):
         fractional=True,
         cancel=True,
         find_order=True,
+        fill_stream=True,  # WebSocket v1 fills + open_orders_verbose (stream.py)
     )
 
     config: KrakenFuturesConfig
@@ -89,6 +93,31 @@ class KrakenFuturesBroker(Broker):
         self._loaded_at: float | None = None
         self._load_lock = asyncio.Lock()
         self._leverage: dict[str, Decimal] = {}
+
+    # -- fills (WebSocket v1 challenge, fills; REST fills to catch up) ---------------------
+
+    async def stream_fills(self) -> AsyncIterator[Fill | None]:
+        """One connection's fills, its challenge signed with this account's key."""
+        api_key, sign = self._http(private=True).challenge_signer()
+        async for item in fill_feed(self.config.stream_url, api_key, sign,
+                                    read_timeout=self.config.stream_timeout_seconds):
+            yield item
+
+    async def fills_since(self, since: float) -> Sequence[Fill]:
+        client = self._http(private=True)
+        seen: dict[str, Mapping[str, Any]] = {}
+        params: dict[str, str] | None = None
+        while True:  # Kraken answers the newest fills, 100 at a time, before lastFillTime
+            page = (await client.private("GET", "fills", params, side_effect=False)).get(
+                "fills") or []
+            fresh = [f for f in page if str(f.get("fill_id")) not in seen]
+            seen.update((str(f.get("fill_id")), f) for f in fresh)
+            oldest = min((str(f.get("fillTime")) for f in fresh), default=None)
+            if len(page) < FILLS_PAGE or not fresh or oldest is None or (
+                    datetime.fromisoformat(oldest.replace("Z", "+00:00")).timestamp() < since):
+                break
+            params = {"lastFillTime": oldest}
+        return rest_fills(seen.values(), since)
 
     # -- set-up -----------------------------------------------------------------------------
 

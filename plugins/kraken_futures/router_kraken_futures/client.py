@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,7 +46,7 @@ from router_core import (
 from .config import API_PATH
 from .errors import NUMERIC, Rule, top_level_rule, venue_error
 from .ratelimits import DERIVATIVES_PAUSE, derivatives_budget, derivatives_cost
-from .signing import authent
+from .signing import authent, sign_challenge
 
 logger = logging.getLogger("router_kraken_futures.client")
 
@@ -129,6 +129,18 @@ class KrakenFuturesClient:
     @property
     def has_credentials(self) -> bool:
         return self._api_key is not None
+
+    def challenge_signer(self) -> tuple[str, Callable[[str], str]]:
+        """The API key and a function signing a WebSocket challenge with its secret (the
+        secret stays in here)."""
+        if self._api_key is None or self._secret is None:
+            raise AuthError("Kraken Futures API credentials are not loaded (call start())")
+        secret = self._secret
+
+        def sign(challenge: str) -> str:
+            return sign_challenge(secret.get_secret_value(), challenge)
+
+        return self._api_key.get_secret_value(), sign
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -14,6 +14,7 @@ HOSTS = {
     "demo": "https://demo-futures.kraken.com",
 }
 API_PATH = "/derivatives/api/v3"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class KrakenFuturesConfig(BrokerConfig):
@@ -40,6 +41,30 @@ class KrakenFuturesConfig(BrokerConfig):
         10.0, gt=0, le=60, description="orders not processed within this many seconds are dropped"
     )
     timeout_seconds: float = Field(10.0, gt=0, le=120)
+    ws_url: str | None = Field(
+        None,
+        description="private WebSocket v1 (the fill stream under serve); default: the "
+        "host's wss://<host>/ws/v1; override for fakes",
+    )
+    stream_timeout_seconds: float = Field(
+        10.0, gt=0, le=120,
+        description="the fill stream counts as dead after this long without any message",
+    )
+
+    @field_validator("ws_url")
+    @classmethod
+    def _check_ws_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "wss" or (parts.scheme == "ws" and parts.hostname in _LOOPBACK):
+            return value
+        raise ValueError("ws_url must be a wss:// URL (plain ws only for 127.0.0.1/localhost)")
+
+    @property
+    def stream_url(self) -> str:
+        """Where the fill stream connects."""
+        return self.ws_url or f"wss://{urlsplit(self.host).netloc}/ws/v1"
 
     @field_validator("base_url")
     @classmethod

@@ -34,7 +34,8 @@ def test_config_schema_documents_every_key() -> None:
     schema = KrakenFuturesConfig.model_json_schema()
     assert set(schema["properties"]) == {
         "base_url", "api_key_env", "api_secret_env", "environment", "default_contract",
-        "reverse_mode", "process_before_seconds", "timeout_seconds",
+        "reverse_mode", "process_before_seconds", "timeout_seconds", "ws_url",
+        "stream_timeout_seconds",
     }
     assert schema["additionalProperties"] is False
     assert schema["properties"]["reverse_mode"]["enum"] == ["two_legs", "single_order"]

@@ -120,6 +120,20 @@ class FakeKrakenFutures:
 
     # -- test controls ----------------------------------------------------------------------
 
+    def move_mark(self, symbol: str, price: str | Decimal) -> list[str]:
+        """Set the mark price and execute the resting limit orders it reaches, at their limit
+        (tests: "the market came to the order"). Returns their order ids."""
+        exchange, now = self.exchange, self.clock.time()
+        exchange.marks[symbol] = mark = Decimal(str(price))
+        reached = [o for o in exchange.orders.values()
+                   if o.symbol == symbol and o.state == "ENTERED_BOOK"
+                   and o.limit_price is not None and o.order_type in ("lmt", "post")
+                   and (mark <= o.limit_price if o.side == "buy" else mark >= o.limit_price)]
+        for order in reached:
+            order.state, order.closed_at = "FULLY_EXECUTED", now
+            exchange._execute(order, order.quantity - order.filled, order.limit_price or mark, now)
+        return [order.order_id for order in reached]
+
     def script(self, endpoint: str, **how: Any) -> None:
         """Queue a ``Script`` for the next request to ``endpoint`` (e.g. ``"sendorder"``)."""
         self._scripts[endpoint].append(Script(**how))

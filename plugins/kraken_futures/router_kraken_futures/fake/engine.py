@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -121,6 +122,9 @@ class Exchange:
     entry_prices: dict[str, Decimal] = field(default_factory=dict)
     fills: list[dict[str, Any]] = field(default_factory=list)
     leverage: dict[str, Decimal] = field(default_factory=dict)
+    # told (order, fill) as each execution happens: the WebSocket fake (stream.py)
+    fill_listeners: list[Callable[[FakeOrder, dict[str, Any]], None]] = field(
+        default_factory=list)
     balance_value: Decimal = Decimal("34995.52")
     margin_equity: Decimal = Decimal("34122.66")
 
@@ -315,6 +319,8 @@ class Exchange:
             "order_id": order.order_id, "cliOrdId": order.cli_ord_id, "size": amount,
             "price": price, "fillTime": iso(now), "fillType": "taker",
         })
+        for listener in list(self.fill_listeners):
+            listener(order, self.fills[0])
 
     def cancel(
         self, now: float, *, cli_ord_id: str | None, order_id: str | None

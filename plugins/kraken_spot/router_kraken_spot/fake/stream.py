@@ -33,6 +33,7 @@ class FakeKrakenStream:
         self.refused: list[str] = []  # the errors answered to subscriptions
         self.connections = 0
         self._clients: set[_Client] = set()
+        self._sending: set[asyncio.Task[None]] = set()  # messages on their way
         self._skip = 0
         self._stalled_until = 0.0
         self._runner: web.AppRunner | None = None
@@ -130,17 +131,26 @@ class FakeKrakenStream:
             await self._send(client, {"channel": "heartbeat"})
 
     def _on_fill(self, order: dict[str, Any], trade: dict[str, Any]) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # filled outside the event loop: no connection to tell
+            return
         data = _trade_entries(order, trade, self.venue)
         for client in list(self._clients):
             if client.subscribed:
                 message = self._numbered(client, {"channel": "executions", "type": "update",
                                                   "data": data})
-                asyncio.get_running_loop().create_task(self._send(client, message))
+                self._spawn(loop, self._send(client, message))
 
     def _numbered(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
         client.sequence += 1 + self._skip
         self._skip = 0
         return {**message, "sequence": client.sequence}
+
+    def _spawn(self, loop: asyncio.AbstractEventLoop, sending: Any) -> None:
+        task = loop.create_task(sending)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self, client: _Client, message: dict[str, Any]) -> None:
         now = asyncio.get_running_loop().time()
