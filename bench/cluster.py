@@ -300,6 +300,8 @@ def reading(by: dict[str, dict[str, Any]]) -> list[str]:
     extra_commits = one["pg_commits_per_order"] - solo["pg_commits_per_order"]
     extra_rows = one["pg_rows_written_per_order"] - solo["pg_rows_written_per_order"]
     per_instance = one["orders_per_s"]
+    by = {label: {"orders_per_s_vs_pg1": r["orders_per_s"] / per_instance, **r}
+          for label, r in by.items()}
     commits = one["pg_commits_per_order"]
     return [
         "## Reading",
@@ -325,7 +327,9 @@ def reading(by: dict[str, dict[str, Any]]) -> list[str]:
         "",
         f"**On this machine** the instances, PostgreSQL, the fake and the client share 2 cores: "
         f"one instance sends about {per_instance:.0f} orders/s here, and 2 or 3 instances add "
-        "processes and connections, not cores (ratios near or below 1). **On paper**, with "
+        "processes and connections, not cores (orders/s of pg-2 and pg-3 ÷ pg-1: "
+        f"{by['pg-2']['orders_per_s_vs_pg1']:.2f} and {by['pg-3']['orders_per_s_vs_pg1']:.2f}; "
+        "a second process may use the second core, a third only competes). **On paper**, with "
         "one core per instance and the database on its own machine: orders/s ≈ min(instances "
         f"* {per_instance:.0f}, keys * the venue's per-key rate, the database's "
         f"transactions/s / {commits:.1f}). A second instance is for availability first (a "
