@@ -265,3 +265,20 @@ async def test_the_cluster_reconnects_after_its_database_connections_are_cut(
         assert acceptance is not None
         report = await asyncio.wait_for(receiver.execute(acceptance.alert_id), 30)
         assert report.ok, report.to_dict()
+
+
+async def test_a_loss_recorded_through_one_instance_stops_the_account_on_the_other(
+        instances: Any) -> None:
+    from datetime import UTC, datetime
+
+    a = await instances("a", limits={"daily_loss_limit": "10"})
+    b = await instances("b", limits={"daily_loss_limit": "10"})
+    await _balanced(a, b)
+    driver, other = (a, b) if a.cluster.drives("b") else (b, a)
+    today = datetime.now(UTC).date().isoformat()
+    other.journal.add_realised_pnl("b", today, "-25")  # a loss journaled by the other one
+    acceptance = await other.accept_async(_body(70, "b"), "application/json")
+    report = await other.execute(acceptance.alert_id)  # executed by the key's owner
+    leg = report.legs[0].result
+    assert leg.status.value == "denied" and "daily loss limit" in (leg.reason or ""), leg
+    assert driver.cluster.drives("b")
