@@ -232,15 +232,29 @@ def fills(journal: Journal) -> FillScan:
     """Every journaled leg that executed (in part or in full), oldest first, with the
     strategy its alert named. A fill counts when the venue's answer gave both the filled
     quantity and the average price; a ``fee`` in the answer is kept where a broker reports
-    one."""
+    one. A leg whose executions a fill stream journaled (``fills``) counts them one by one
+    instead: each at its own time, price and fee."""
     rows = journal._read(
-        "SELECT l.updated_at, l.account, l.symbol, l.side, l.result, a.alert FROM legs l"
-        " JOIN alerts a ON a.alert_id = l.alert_id"
+        "SELECT l.updated_at, l.account, l.symbol, l.side, l.result, a.alert, l.client_order_id"
+        " FROM legs l JOIN alerts a ON a.alert_id = l.alert_id"
         " WHERE l.result IS NOT NULL AND l.side IS NOT NULL"
         " ORDER BY l.updated_at, l.created_at"
     )
-    found, without_price = [], 0
-    for updated_at, account, symbol, side, result_text, alert_text in rows:
+    streamed: dict[str, list[tuple[Any, ...]]] = {}
+    for row in journal._read(
+        "SELECT client_order_id, filled_at, quantity, price, fee FROM fills"
+        " WHERE client_order_id IS NOT NULL ORDER BY filled_at, id"
+    ):
+        streamed.setdefault(row[0], []).append(row[1:])
+    found: list[Fill] = []
+    without_price = 0
+    for updated_at, account, symbol, side, result_text, alert_text, cid in rows:
+        if cid in streamed and side in ("buy", "sell"):
+            strategy = (_json(alert_text) or {}).get("strategy") or "-"
+            found.extend(Fill(float(at), account, symbol, side, Decimal(quantity), Decimal(price),
+                              Decimal(fee), str(strategy))
+                         for at, quantity, price, fee in streamed[cid])
+            continue
         result = _json(result_text) or {}
         quantity = _decimal(result.get("filled_quantity"))
         if quantity is None or quantity <= 0 or side not in ("buy", "sell"):
@@ -252,6 +266,7 @@ def fills(journal: Journal) -> FillScan:
         strategy = (_json(alert_text) or {}).get("strategy") or "-"
         found.append(Fill(float(updated_at), account, symbol, side, quantity, price,
                           _decimal(result.get("fee")), str(strategy)))
+    found.sort(key=lambda fill: fill.time)  # streamed fills keep their own times
     return FillScan(found, without_price)
 
 

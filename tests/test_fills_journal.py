@@ -78,3 +78,16 @@ async def test_foreign_fills_are_kept_per_account_and_never_touch_a_leg(journal_
                                             "stream")).new
     assert journal.last_fill_time("nobody") is None
     journal.close()
+
+
+async def test_the_dashboard_counts_a_streamed_legs_fills_one_by_one(journal_location):
+    from router_core import journal_views
+
+    journal = _journal_with_leg(journal_location)
+    await journal.record_fill_async("acct", fill("T1", "0.4", "100", fee="0.1"), "stream")
+    await journal.record_fill_async("acct", fill("T2", "0.6", "110", fee="0.2", at=101.0),
+                                    "stream")
+    scan = journal_views.fills(journal)
+    assert [(f.time, f.quantity, f.price, f.fee) for f in scan.fills] == [
+        (100.0, D("0.4"), D(100), D("0.1")), (101.0, D("0.6"), D(110), D("0.2"))]
+    journal.close()

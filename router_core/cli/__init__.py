@@ -27,6 +27,7 @@ COMMANDS = {
     "journal": "router_core.cli.journal",
     "journal-copy": "router_core.cli.journal_copy",
     "holdings": "router_core.cli.holdings",
+    "positions": "router_core.cli.positions",
     "halt": "router_core.cli.halt",
     "resume": "router_core.cli.resume",
     "plugins": "router_core.cli.plugins",

@@ -5,6 +5,7 @@ so pytest's assertion rewriting is not needed: PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import types
@@ -19,6 +20,7 @@ from pydantic import SecretBytes, SecretStr
 from ..brokers import Broker
 from ..errors import AmbiguousOutcome, BrokerError, NotSupported, UnknownSymbol
 from ..models import (
+    Fill,
     Instrument,
     LegPurpose,
     Order,
@@ -102,6 +104,8 @@ class BrokerContract:
     order_quantity: ClassVar[Decimal | None] = None
     resting_order_type: ClassVar[OrderType] = OrderType.LIMIT
     resting_limit_price: ClassVar[Decimal | None] = None
+    # How long the fill stream may take to subscribe, and then to report a market order's fill
+    fill_stream_seconds: ClassVar[float] = 10.0
 
     # ---- fixtures a subclass provides --------------------------------------------------------
 
@@ -438,6 +442,53 @@ class BrokerContract:
                 "accepted; the contract requires its venue status (accepted, filled, ...)",
                 pytrace=False,
             )
+
+    @pytest.mark.asyncio
+    async def test_fill_stream_reports_a_market_fill(self, broker: Broker) -> None:
+        """With ``fill_stream`` declared: the stream says when it is live (``None``), then
+        yields the fill of a market order with its client order id, and ``fills_since``
+        lists the same execution under the same trade id."""
+        self._skip_unless_trading(broker)
+        if not broker.capabilities.fill_stream:
+            pytest.skip(f"{broker.name} declares capabilities.fill_stream=False")
+        if OrderType.MARKET not in broker.capabilities.order_types:
+            pytest.skip(f"{broker.name} declares no market orders; this test needs one to fill")
+        instrument = await self._instrument(broker)
+        quantity = await self._small_quantity(broker, instrument)
+        order = await self._order(broker, instrument, quantity=quantity,
+                                  order_type=OrderType.MARKET)
+        since = broker.context.clock.time() - 60
+        stream = broker.stream_fills()
+        got: Fill | None = None
+        try:
+            async with asyncio.timeout(self.fill_stream_seconds):
+                while await anext(stream) is not None:
+                    pass  # fills of earlier orders: wait for the stream to be live
+            await self._submit_ok(broker, order, "before its fill is streamed")
+            async with asyncio.timeout(self.fill_stream_seconds):
+                async for item in stream:
+                    if item is not None and item.client_order_id == order.client_order_id:
+                        got = item
+                        break
+        except TimeoutError:
+            pytest.fail(
+                f"{broker.name}: the fill stream reported no fill of {order.client_order_id} "
+                f"within {self.fill_stream_seconds:g} s; the contract requires it to yield None "
+                "once subscribed, then every fill with the order's client order id",
+                pytrace=False)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        assert got is not None
+        if not (got.trade_id and got.side is order.side and got.quantity > 0
+                and got.price > 0 and isinstance(got.quantity, Decimal)):
+            pytest.fail(f"{broker.name}: streamed fill {got!r} lacks a trade id, the order's "
+                        "side, or a positive Decimal size and price", pytrace=False)
+        listed = await self.expect(broker, "the contract requires the REST fills since a time",
+                                   "fills_since", since)
+        if got.trade_id not in {fill.trade_id for fill in listed}:
+            pytest.fail(f"{broker.name}: fills_since() does not list trade {got.trade_id} that "
+                        "the stream reported; the contract requires the same trade id on both, "
+                        "so a fill seen twice counts once", pytrace=False)
 
     @pytest.mark.asyncio
     async def test_find_order_of_unknown_id_returns_none(self, broker: Broker) -> None:

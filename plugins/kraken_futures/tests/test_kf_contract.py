@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest_asyncio
 from router_kraken_futures.fake import FAKE_API_KEY, FAKE_API_SECRET
+from router_kraken_futures.fake.stream import FakeFuturesStream
 
 from router_core import Instrument, Order, Side
 from router_core.testing import BrokerContract
@@ -19,8 +20,11 @@ class TestKrakenFuturesContract(BrokerContract):
     secrets = (FAKE_API_SECRET, FAKE_API_KEY)
 
     @pytest_asyncio.fixture
-    async def broker(self, make_broker: Callable[..., Any]) -> Any:
-        return await make_broker()
+    async def broker(self, make_broker: Callable[..., Any], fake: Any) -> AsyncIterator[Any]:
+        stream = FakeFuturesStream(fake)  # the fills feed, for the fill-stream test
+        url = await stream.start()
+        yield await make_broker(ws_url=url)
+        await stream.stop()
 
     @pytest_asyncio.fixture
     async def ambiguous_broker(self, make_broker: Callable[..., Any], fake: Any) -> Any:

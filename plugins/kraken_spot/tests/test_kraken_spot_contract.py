@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest_asyncio
 from router_kraken_spot.broker import KrakenSpotBroker
 from router_kraken_spot.fake import FakeKraken
+from router_kraken_spot.fake.stream import FakeKrakenStream
 from router_kraken_spot.fake_data import DEFAULT_BALANCES, FAKE_API_KEY, FAKE_API_SECRET
 from router_kraken_spot.testing import make_broker, make_context, make_order
 
@@ -32,9 +33,14 @@ class TestKrakenSpotContract(BrokerContract):
     @pytest_asyncio.fixture
     async def broker(self, tmp_path: Path) -> AsyncIterator[KrakenSpotBroker]:
         clock = FakeClock()
-        broker = await _started(tmp_path, FakeKraken(clock=clock, balances=FLAT), clock)
+        fake = FakeKraken(clock=clock, balances=FLAT)
+        stream = FakeKrakenStream(fake)  # the executions channel, for the fill-stream test
+        url = await stream.start()
+        broker = make_broker(make_context(tmp_path, fake, clock=clock), ws_url=url)
+        await broker.start()
         yield broker
         await broker.close()
+        await stream.stop()
 
     @pytest_asyncio.fixture
     async def ambiguous_broker(self, tmp_path: Path) -> AsyncIterator[KrakenSpotBroker]:
