@@ -187,3 +187,22 @@ async def test_the_fake_refuses_an_expired_token_and_the_stream_says_so(
                         read_timeout=2)
     with pytest.raises(AuthError, match="Invalid arguments:token"):
         await stream.__anext__()
+
+
+async def test_send_and_other_non_serving_starts_open_no_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KRAKEN_API_KEY", FAKE_API_KEY)
+    monkeypatch.setenv("KRAKEN_API_SECRET", FAKE_API_SECRET)
+    rest = FakeKraken()
+    stream = FakeKrakenStream(rest)
+    url = await stream.start()
+    path = tmp_path / "router.toml"
+    path.write_text(TOML.format(state=tmp_path / "state", ws=url, timeout=2))
+    router = Router.from_config_file(path, transport=httpx.ASGITransport(app=rest),
+                                     plugins=make_plugin_manager(["kraken-spot"]))
+    assert await router.start() == []  # as `send` starts it: stream_fills stays False
+    await asyncio.sleep(0.1)
+    await router.close()
+    await stream.stop()
+    assert router.fill_streams is None and stream.connections == 0
