@@ -171,13 +171,15 @@ class FakeFuturesStream:
     async def _send(self, client: _Client, message: dict[str, Any]) -> None:
         if self._stalled_until > asyncio.get_running_loop().time():
             return
-        if not client.ws.closed:
-            await client.ws.send_str(json.dumps(message))
+        async with client.sending:  # in the order the messages were made (sequence numbers)
+            if not client.ws.closed:
+                await client.ws.send_str(json.dumps(message))
 
 
 class _Client:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
+        self.sending = asyncio.Lock()
         self.challenges: dict[str, str] = {}  # api key -> the challenge sent for it
         self.feeds: set[str] = set()
 

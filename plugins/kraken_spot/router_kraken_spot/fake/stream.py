@@ -156,13 +156,15 @@ class FakeKrakenStream:
         now = asyncio.get_running_loop().time()
         if self._stalled_until > now:
             return
-        if not client.ws.closed:
-            await client.ws.send_str(json.dumps(message))
+        async with client.sending:  # in the order the messages were made (sequence numbers)
+            if not client.ws.closed:
+                await client.ws.send_str(json.dumps(message))
 
 
 class _Client:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
+        self.sending = asyncio.Lock()
         self.sequence = 0
         self.subscribed = False
 
