@@ -282,3 +282,30 @@ async def test_a_loss_recorded_through_one_instance_stops_the_account_on_the_oth
     leg = report.legs[0].result
     assert leg.status.value == "denied" and "daily loss limit" in (leg.reason or ""), leg
     assert driver.cluster.drives("b")
+
+
+async def test_an_instance_cut_off_longer_than_its_lease_stops_driving_and_comes_back(
+        instances: Any, pg_cluster: Any) -> None:
+    if pg_cluster.data_dir is None:
+        pytest.skip("the database server is not this session's: it cannot be stopped")
+    a = await instances("a")
+    keys_before = set(a.cluster._keys)
+    incarnation = a.cluster.incarnation
+    await asyncio.to_thread(pg_cluster.stop)  # the database is gone for longer than the lease
+    try:
+        await _until(lambda: not a.cluster._keys, seconds=10)  # it stops driving, on its own
+    finally:
+        await asyncio.to_thread(pg_cluster.start)
+    # back as a new incarnation, it takes the keys again (their takeover looks legs up first)
+    await _until(lambda: set(a.cluster._keys) == keys_before
+                 and all(h.ready.is_set() for h in a.cluster._keys.values()), seconds=20)
+    assert a.cluster.incarnation != incarnation
+    acceptance = None
+    for _ in range(40):  # the journal reconnects on its next write
+        try:
+            acceptance = await a.accept_async(_body(80, "b"), "application/json")
+            break
+        except Exception:
+            await asyncio.sleep(0.25)
+    assert acceptance is not None
+    assert (await asyncio.wait_for(a.execute(acceptance.alert_id), 30)).ok
