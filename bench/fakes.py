@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from router_kraken_spot.fake_data import FAKE_API_KEY, FAKE_API_SECRET, extra_key
@@ -65,14 +66,19 @@ class FakeProcess:
             self.process.kill()
 
 
-def start_kraken_spot(extra_keys: int) -> FakeProcess:
+def start_kraken_spot(extra_keys: int, latency_ms: float = 0.0) -> FakeProcess:
     """The Kraken spot fake with its rate counters off (they would throttle every client to
-    Kraken's real budget, about one order a second) and ``extra_keys`` more keys."""
+    Kraken's real budget, about one order a second) and ``extra_keys`` more keys; with
+    ``latency_ms``, every answer held back that long (``latent_fake.py``, realistic mode)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "router_kraken_spot.fake", "--port", str(port),
-         "--no-rate-limits", "--extra-keys", str(extra_keys)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if latency_ms:
+        argv = [sys.executable, str(Path(__file__).resolve().parent / "latent_fake.py"),
+                "--port", str(port), "--latency-ms", str(latency_ms)]
+    else:
+        argv = [sys.executable, "-m", "router_kraken_spot.fake", "--port", str(port),
+                "--no-rate-limits"]
+    process = subprocess.Popen([*argv, "--extra-keys", str(extra_keys)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     fake = FakeProcess(process, port)
     wait_http(f"{fake.url}/0/public/Time", process=process)
     # Resting limit buys hold quote currency: enough for every order of a full run.

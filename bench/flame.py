@@ -35,8 +35,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-PARAMS = {"sequential": 400, "warmup": 20, "keys": 10, "in_flight_orders": 800,
-          "fan_out": [10], "fan_out_rounds": 20}
+PARAMS: dict[str, Any] = {"sequential": 400, "warmup": 20, "keys": 10, "in_flight_orders": 800,
+                          "fan_out": [10], "fan_out_rounds": 20}
 RATE = 400  # samples per second: enough for a few thousand samples per graph
 
 FRAME = re.compile(r'<title>(?P<title>[^<]*)</title><rect [^>]*y="(?P<y>\d+)"[^>]*'

@@ -13,6 +13,15 @@ TARGETS = {
     "fan_out_50_vs_floor": "fan-out to 50 accounts p50 <= 3x the floor's own 50-account "
                            "fan-out p50 (same run)",
     "webhook_ack_p99": "webhook ack p99 < 25 ms for a burst of 100",
+    # Issue 17's targets, as ratios in the same run.
+    "cpu_per_order_vs_ccxt": "CPU per order, in-process <= 1.5x ccxt's",
+    "webhook_throughput_vs_ccxt": "webhook orders/s with N in flight >= 0.8x ccxt's in-process "
+                                  "figure",
+    "webhook_ack_vs_server_floor": "webhook ack p99, burst of 100 <= 3x the trivial-server "
+                                   "floor (same run)",
+    "fan_out_vs_ccxt": "one alert to 50 accounts p50 <= 1.2x ccxt's 50-account gather",
+    "realistic_fan_out": "realistic mode (venue answers after 150 ms): one alert to 50 accounts "
+                         "p50 <= 1.1x one order's p50",
     "help": "`alert-router --help` < 300 ms",
     "serve_rss": "serve RSS with both Kraken plugins < 80 MB",
 }
@@ -43,9 +52,25 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
         "fan_out_50_vs_floor": (router["fan_out"][widest]["p50_ms"], 3 * floor_widest, "<=",
                                 f"{width}restated: see bench/README.md"),
         "webhook_ack_p99": (hook["burst"]["ack_p99_ms"], 25.0, "<", _server_floor_note(hook)),
+        "cpu_per_order_vs_ccxt": (router["sequential"]["cpu_ms_per_order"],
+                                  1.5 * ccxt["sequential"]["cpu_ms_per_order"], "<=", ""),
+        "webhook_throughput_vs_ccxt": (hook["in_flight"]["per_second"],
+                                       0.8 * ccxt["in_flight"]["per_second"], ">=", ""),
+        "webhook_ack_vs_server_floor": (hook["burst"]["ack_p99_ms"],
+                                        3 * hook["burst"]["server_floor"]["ack_p99_ms"], "<=",
+                                        ""),
+        "fan_out_vs_ccxt": (router["fan_out"][widest]["p50_ms"],
+                            1.2 * ccxt["fan_out"][widest]["p50_ms"], "<=",
+                            width.removesuffix("; ")),
         "help": (start["alert_router_help_ms"], 300.0, "<", ""),
         "serve_rss": (start["serve_rss_ready_mb"], 80.0, "<", ""),
     }
+    if "realistic" in r:
+        real = r["realistic"]
+        checks["realistic_fan_out"] = (
+            real["fan_out"]["p50_ms"], 1.1 * real["one_order"]["p50_ms"], "<=",
+            f"{real['accounts']} accounts, {_fmt(real['latency_ms'])} ms venue latency; "
+            f"{_fmt(_ratio(real['fan_out']['p50_ms'], real['one_order']['p50_ms']))}x")
     targets = {}
     for name, (value, limit, op, note) in checks.items():
         met = {"<=": value <= limit, ">=": value >= limit, "<": value < limit}[op]
@@ -127,6 +152,18 @@ def markdown(r: dict[str, Any]) -> str:
                           f"÷ own 1-account p50: floor {_fmt(_ratio(f, one['floor']))}, "
                           f"ccxt {_fmt(_ratio(c, one['ccxt']))}, "
                           f"router {_fmt(_ratio(o, one['router']))}"))
+    if "realistic" in r:  # the fake answers after latency_ms (bench/latent_fake.py)
+        real = r["realistic"]
+        lines += [
+            _row(f"realistic ({_fmt(real['latency_ms'])} ms venue latency): one order, p50",
+                 None, None, real["one_order"]["p50_ms"],
+                 f"in-process; p99 {_fmt(real['one_order']['p99_ms'])}"),
+            _row(f"realistic: one alert to {real['accounts']} accounts, p50", None, None,
+                 real["fan_out"]["p50_ms"],
+                 f"÷ one order's p50: "
+                 f"{_fmt(_ratio(real['fan_out']['p50_ms'], real['one_order']['p50_ms']))}; "
+                 f"p99 {_fmt(real['fan_out']['p99_ms'])}"),
+        ]
     lines += [
         _row("cold start: `alert-router --help` vs `import aiohttp` / `import ccxt`",
              start["floor_import_ms"], start["ccxt_import_ms"], start["alert_router_help_ms"],

@@ -26,12 +26,14 @@ sys.path.insert(0, str(HERE))
 
 FULL = {"sequential": 400, "warmup": 30, "keys": 50, "in_flight_orders": 1500,
         "fan_out": [1, 5, 20, 50], "fan_out_rounds": 20, "burst": 100, "runs": 5,
-        "experiment_rounds": 2, "observability_rounds": 16}
+        "experiment_rounds": 2, "observability_rounds": 16, "latency_ms": 150.0,
+        "realistic_rounds": 10}
 # Smoke run: 10 accounts instead of 50 (each Kraken spot account loads its own AssetPairs at
 # start, so 51 accounts take seconds to start in each of the router's processes).
 QUICK = {"sequential": 60, "warmup": 10, "keys": 10, "in_flight_orders": 200,
          "fan_out": [1, 5, 10], "fan_out_rounds": 6, "burst": 100, "runs": 2,
-         "experiment_rounds": 1, "observability_rounds": 8}
+         "experiment_rounds": 1, "observability_rounds": 8, "latency_ms": 150.0,
+         "realistic_rounds": 5}
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -84,6 +86,8 @@ async def worker(name: str, params: dict[str, Any], urls: dict[str, str]) -> dic
         return await router_paths.profile_worker(spot, urls["workdir"], params)
     if name == "experiment":
         return await router_paths.experiment_worker(spot, urls["workdir"], params)
+    if name == "realistic":
+        return await router_paths.realistic_worker(spot, urls["workdir"], params)
     if name == "webhook":
         return await router_paths.webhook_worker(spot, urls["futures"], urls["workdir"], params)
     if name == "observability":
@@ -104,6 +108,18 @@ def observability_rounds(params: dict[str, Any], work: Path,
     return {**result, "ratios": observability.compare(result),
             "round_ratios": observability.compare_rounds(result),
             "hot_path": observability.hot_path_cost()}
+
+
+def realistic(params: dict[str, Any], work: Path) -> dict[str, Any]:
+    """One order and the widest fan-out against a fake that answers after ``latency_ms``
+    (bench/latent_fake.py), as the real Kraken does: its own fake process, for this only."""
+    import fakes
+
+    slow = fakes.start_kraken_spot(params["keys"], latency_ms=params["latency_ms"])
+    try:
+        return run_worker("realistic", params, workdir=str(work / "l"), spot=slow.url)
+    finally:
+        slow.stop()
 
 
 def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
@@ -132,6 +148,8 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
             results["webhook"] = run_worker("webhook", params, workdir=str(work / "w"), **urls)
             if params.get("observability_rounds"):
                 results["observability"] = observability_rounds(params, work, urls)
+            if params.get("latency_ms"):
+                results["realistic"] = realistic(params, work)
             if experiments:
                 results["experiments"] = {}
                 small = {**params, "sequential": params["sequential"] // 2,
@@ -212,6 +230,11 @@ def main() -> None:
     parser.add_argument("--observability-only", action="store_true",
                         help="only the webhook with /metrics and the dashboard on vs off; "
                              "writes observability.md and observability.json")
+    parser.add_argument("--latency-ms", type=float,
+                        help="realistic mode: the fake holds each answer back this long "
+                             "(default 150, as the real Kraken; 0 skips the mode)")
+    parser.add_argument("--realistic-only", action="store_true",
+                        help="only the realistic-latency mode; writes realistic.json")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
@@ -222,13 +245,21 @@ def main() -> None:
         print(json.dumps(result))
         return
     params = dict(QUICK if args.quick else FULL)
-    for name in ("sequential", "in_flight_orders", "fan_out_rounds", "observability_rounds"):
+    for name in ("sequential", "in_flight_orders", "fan_out_rounds", "observability_rounds",
+                 "latency_ms"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     params["mode"] = "quick" if args.quick else "full"
     if args.no_observability:
         params["observability_rounds"] = 0
     started = time.perf_counter()
+    if args.realistic_only:
+        with tempfile.TemporaryDirectory(prefix="bench-", dir=HERE / "results") as tmp:
+            found = realistic(params, Path(tmp))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "realistic.json").write_text(json.dumps(found, indent=2) + "\n")
+        print(json.dumps(found, indent=2))
+        return
     if args.observability_only:
         observability_only(params, args.out)
         print(f"benchmark took {time.perf_counter() - started:.0f} s; results in {args.out}",
