@@ -8,6 +8,8 @@
 * ``in_process.svg``: the in-process worker (``run.py --worker router``: accept_async +
   execute, one order after another, then N accounts in flight, then the fan-out), sampled
   from its start to its end by ``py-spy record``.
+* ``burst.svg``: ``serve`` over 15 bursts of 100 acks, each followed by the execution of its
+  alerts (``--burst-only`` records just this one).
 * ``webhook.svg``: ``alert-router serve`` (``serve_unthrottled.py``) sampled while it takes
   ``?wait=true`` orders with N accounts in flight and then bursts of 100 acks.
 
@@ -54,6 +56,7 @@ FUNCTIONS = [
     ("journal writes (claim, intent, outcome, state)", r"router_core/journal"),
     ("pydantic validation / model build", r"pydantic|validate_python|model_validate"),
     ("logging", r"logging/"),
+    ("the webhook's own path (fast path: handler, accept, answer)", r"^WebhookFastPath"),
     # RouterMetrics.timed_submit wraps the venue call: only prometheus-client's own frames.
     ("metrics (prometheus-client)", r"prometheus_client"),
     ("pluggy hook calls", r"pluggy/"),
@@ -182,11 +185,50 @@ async def webhook(out: Path, urls: dict[str, str], work: Path, bursts: int) -> N
         process.wait(15)
 
 
+async def burst_window(out: Path, urls: dict[str, str], work: Path, bursts: int) -> list[float]:
+    """``serve`` sampled over ``bursts`` bursts of 100 acks (``router_paths.ack_burst``: warm
+    keep-alive connections, each first answers GET /healthz), each followed by a pause in which
+    its alerts execute; the ack p99 of each burst."""
+    import fakes
+    import router_paths
+
+    port = fakes.free_port()
+    config = router_paths.write_config(work, urls["spot"], PARAMS["keys"],
+                                       futures_url=urls["futures"], port=port)
+    env = {**os.environ, **router_paths.environment(PARAMS["keys"])}
+    process = subprocess.Popen([sys.executable, str(HERE / "serve_unthrottled.py"), "serve",
+                                "--config", str(config)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def bodies() -> list[bytes]:
+        return [router_paths.alert([f"a{1 + n % PARAMS['keys']}"]) for n in range(100)]
+    try:
+        await asyncio.to_thread(router_paths.wait_healthy, f"http://127.0.0.1:{port}", process)
+        for _ in range(3):  # warm: every account's connection to the fake open
+            await router_paths.ack_burst("127.0.0.1", port, bodies())
+            await asyncio.sleep(0.5)
+        recorder = spy(["--pid", str(process.pid)], out)
+        await asyncio.sleep(1.0)
+        p99s = []
+        for _ in range(bursts):
+            answers, _ = await router_paths.ack_burst("127.0.0.1", port, bodies())
+            p99s.append(router_paths.ack_summary(answers)["ack_p99_ms"])
+            await asyncio.sleep(0.6)
+        recorder.send_signal(signal.SIGINT)
+        await asyncio.to_thread(recorder.communicate)
+        return sorted(p99s)
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", type=Path, default=HERE / "profiles")
     parser.add_argument("--read", type=Path, nargs="*", help="only print the reading of SVGs")
     parser.add_argument("--bursts", type=int, default=5)
+    parser.add_argument("--burst-only", action="store_true",
+                        help="only burst.svg: serve over 15 bursts of 100 acks")
     args = parser.parse_args()
     if args.read:
         for svg in args.read:
@@ -205,6 +247,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-", dir=HERE / "results") as tmp:
             urls = {"spot": spot.url, "futures": futures.url}
             started = time.perf_counter()
+            p99s = asyncio.run(burst_window(args.out / "burst.svg", urls, Path(tmp) / "b", 15))
+            print(f"burst graph in {time.perf_counter() - started:.0f} s; ack p99 per burst "
+                  f"{p99s}", file=sys.stderr)
+            if args.burst_only:
+                print(json.dumps(reading(args.out / "burst.svg"), indent=1))
+                return
+            started = time.perf_counter()
             in_process(args.out / "in_process.svg", urls, Path(tmp) / "i")
             print(f"in-process graph in {time.perf_counter() - started:.0f} s", file=sys.stderr)
             started = time.perf_counter()
@@ -214,7 +263,8 @@ def main() -> None:
         spot.stop()
         futures.stop()
     readings = {svg.stem: reading(svg) for svg in (args.out / "in_process.svg",
-                                                   args.out / "webhook.svg")}
+                                                   args.out / "webhook.svg",
+                                                   args.out / "burst.svg")}
     (args.out / "reading.json").write_text(json.dumps(readings, indent=1) + "\n")
     print(json.dumps(readings, indent=1))
 
