@@ -135,9 +135,9 @@ class FillStreams:
                 await asyncio.sleep(LEASE_CHECK_SECONDS)
                 continue
             delay = 0.0
+            connects = self.connects.get(account, 0)
             try:
-                if await self._run_while_driven(account, broker):
-                    attempt = 0
+                await self._run_while_driven(account, broker)
                 self.last_error[account] = "the stream ended"
             except asyncio.CancelledError:
                 raise
@@ -154,6 +154,8 @@ class FillStreams:
                 log.exception("account %s: fill stream failed", account)
             finally:
                 self.events.set_streaming(account, False)
+            if self.connects.get(account, 0) > connects:
+                attempt = 0  # that connection went live: the backoff starts over
             if not delay:
                 delay = random.uniform(0, min(self.backoff_longest,
                                               self.backoff_first * 2 ** attempt))

@@ -88,6 +88,8 @@ class KrakenFuturesBroker(Broker):
         # Kraken's demo environment trades play money: such an account is not live. Only the
         # host decides (environment = "demo", or base_url on the demo host), never the name.
         self.simulated = config.is_demo
+        if config.stream_url is None:  # REST through a proxy or a fake: fills are looked up
+            self.capabilities = dataclasses.replace(self.capabilities, fill_stream=False)
         self._client: KrakenFuturesClient | None = None
         self._table: InstrumentTable | None = None
         self._loaded_at: float | None = None
@@ -99,7 +101,7 @@ class KrakenFuturesBroker(Broker):
     async def stream_fills(self) -> AsyncIterator[Fill | None]:
         """One connection's fills, its challenge signed with this account's key."""
         api_key, sign = self._http(private=True).challenge_signer()
-        async for item in fill_feed(self.config.stream_url, api_key, sign,
+        async for item in fill_feed(self.config.stream_url or "", api_key, sign,
                                     read_timeout=self.config.stream_timeout_seconds):
             yield item
 

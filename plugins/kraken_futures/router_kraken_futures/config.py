@@ -43,8 +43,8 @@ class KrakenFuturesConfig(BrokerConfig):
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     ws_url: str | None = Field(
         None,
-        description="private WebSocket v1 (the fill stream under serve); default: the "
-        "host's wss://<host>/ws/v1; override for fakes",
+        description="private WebSocket v1 for the fill stream under serve; default "
+        "wss://<environment's host>/ws/v1, none (no stream) with a base_url unless this is set",
     )
     stream_timeout_seconds: float = Field(
         10.0, gt=0, le=120,
@@ -62,9 +62,12 @@ class KrakenFuturesConfig(BrokerConfig):
         raise ValueError("ws_url must be a wss:// URL (plain ws only for 127.0.0.1/localhost)")
 
     @property
-    def stream_url(self) -> str:
-        """Where the fill stream connects."""
-        return self.ws_url or f"wss://{urlsplit(self.host).netloc}/ws/v1"
+    def stream_url(self) -> str | None:
+        """Where the fill stream connects: ``ws_url``, else the environment's host; None
+        (no stream: fills are looked up) with a ``base_url`` and no ``ws_url``."""
+        if self.ws_url is not None:
+            return self.ws_url
+        return None if self.base_url else f"wss://{urlsplit(self.host).netloc}/ws/v1"
 
     @field_validator("base_url")
     @classmethod

@@ -61,8 +61,15 @@ async def fill_feed(url: str, api_key: str, sign: Callable[[str], str], *,
                     "original_challenge": challenge, "signed_challenge": signed,
                 }))
             snapshots: set[str] = set()
+            # heartbeats alone do not make a subscription: its snapshots must come in time too
+            loop = asyncio.get_running_loop()
+            snapshots_by = loop.time() + read_timeout
             while True:
                 message = await _receive(ws, read_timeout)
+                if len(snapshots) < len(PRIVATE_FEEDS) and loop.time() > snapshots_by:
+                    raise VenueUnavailable(
+                        f"Kraken Futures: no snapshot of {', '.join(PRIVATE_FEEDS)} within "
+                        f"{read_timeout:g} s of subscribing; reconnecting", from_venue=True)
                 _refused(message, "the subscription (is the challenge signed with this key's "
                                   "secret?)")
                 feed = str(message.get("feed") or "")

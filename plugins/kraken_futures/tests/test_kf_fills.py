@@ -152,3 +152,10 @@ async def test_a_dropped_connection_catches_up_through_rest_fills_once(venue: Ve
     assert sorted(f.trade_id for f in fills) == sorted(
         f["fill_id"] for f in venue.rest.exchange.fills)
     assert {f.source for f in fills} == {"rest"}
+
+
+def test_a_rest_override_without_ws_url_streams_nothing() -> None:
+    from router_kraken_futures.config import KrakenFuturesConfig
+
+    assert KrakenFuturesConfig().stream_url == "wss://futures.kraken.com/ws/v1"
+    assert KrakenFuturesConfig(base_url="http://127.0.0.1:9").stream_url is None

@@ -83,6 +83,8 @@ class KrakenSpotBroker(Broker):
                 type(self).capabilities, can_short=True, net_position=True, leverage=True,
                 account_kind=AccountKind.MARGIN,
             )
+        if config.stream_url is None:  # REST through a proxy or a fake: fills are looked up
+            self.capabilities = dataclasses.replace(self.capabilities, fill_stream=False)
         self.client = KrakenSpotClient(config, context)
         self._pairs = InstrumentCache(self._fetch_pairs, context.clock)
         self._sent_at: dict[str, float] = {}  # client order id -> monotonic send time
@@ -107,7 +109,7 @@ class KrakenSpotBroker(Broker):
         token = (await self.client.private("GetWebSocketsToken"))["token"]
         by_userref = {userref_for(cid): cid for cid in self._userref_ids}
         async for item in executions(
-            self.config.ws_url, str(token), symbol=lambda name: _symbol(index, name),
+            self.config.stream_url or "", str(token), symbol=lambda name: _symbol(index, name),
             userref=by_userref.get, read_timeout=self.config.stream_timeout_seconds,
         ):
             yield item

@@ -13,6 +13,8 @@ from pydantic import ConfigDict, Field, field_validator
 from router_core import BrokerConfig
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+DEFAULT_BASE_URL = "https://api.kraken.com"
+DEFAULT_WS_URL = "wss://ws-auth.kraken.com/v2"
 
 
 class KrakenSpotConfig(BrokerConfig):
@@ -36,10 +38,12 @@ class KrakenSpotConfig(BrokerConfig):
     margin: bool = Field(
         False, description="margin trading: positions from OpenPositions, shorts and leverage"
     )
-    base_url: str = Field("https://api.kraken.com", description="override for proxies and fakes")
-    ws_url: str = Field(
-        "wss://ws-auth.kraken.com/v2",
-        description="private WebSocket v2 (the fill stream under serve); override for fakes",
+    base_url: str = Field(DEFAULT_BASE_URL, description="override for proxies and fakes")
+    ws_url: str | None = Field(
+        None,
+        description="private WebSocket v2 for the fill stream under serve; default "
+        "wss://ws-auth.kraken.com/v2 with the default base_url, none (no stream: fills are "
+        "looked up as before) with another base_url unless this is set",
     )
     stream_timeout_seconds: float = Field(
         10.0, gt=0, le=120,
@@ -52,7 +56,9 @@ class KrakenSpotConfig(BrokerConfig):
 
     @field_validator("ws_url")
     @classmethod
-    def _wss_or_loopback(cls, value: str) -> str:
+    def _wss_or_loopback(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme == "wss" and parts.hostname:
             return value
@@ -69,3 +75,11 @@ class KrakenSpotConfig(BrokerConfig):
         if parts.scheme == "http" and parts.hostname in _LOOPBACK:
             return value.rstrip("/")
         raise ValueError("must be an https:// URL (plain http only for 127.0.0.1/localhost)")
+
+    @property
+    def stream_url(self) -> str | None:
+        """Where the fill stream connects; None: no stream (a proxy or a fake for REST only:
+        guessing its WebSocket address could reach somewhere unintended)."""
+        if self.ws_url is not None:
+            return self.ws_url
+        return DEFAULT_WS_URL if self.base_url == DEFAULT_BASE_URL else None

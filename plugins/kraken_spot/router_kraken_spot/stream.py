@@ -55,8 +55,15 @@ async def executions(
                            "snap_trades": False, "order_status": True, "ratecounter": False},
             }))
             sequence: int | None = None
+            # heartbeats alone do not make a subscription: its snapshot must come in time too
+            loop = asyncio.get_running_loop()
+            snapshot_by = loop.time() + read_timeout
             while True:
                 message = await _receive(ws, read_timeout)
+                if sequence is None and loop.time() > snapshot_by:
+                    raise VenueUnavailable(
+                        f"Kraken executions: no snapshot within {read_timeout:g} s of "
+                        "subscribing; reconnecting", from_venue=True)
                 if message.get("method") == "subscribe":
                     _check_subscribed(message)
                     continue
