@@ -24,10 +24,7 @@ from router_kraken_futures.fake.stream import AUTH_FAILED, FakeFuturesStream
 from router_kraken_futures.signing import decode_secret, sign_challenge
 from router_kraken_futures.stream import fill_feed
 
-from router_core import AuthError, make_plugin_manager
-from router_core.journal import ClaimOutcome
-from router_core.models import ExecutionReport
-from router_core.router import Router
+from router_core import AuthError, ExecutionReport, Router, make_plugin_manager
 
 D = Decimal
 PF = "PF_XBTUSD"
@@ -64,7 +61,7 @@ class Venue:
     async def route(self, **alert: Any) -> ExecutionReport:
         body = {"id": str(uuid.uuid4()), "ticker": "XBTUSD.P", **alert}
         acceptance = self.router.accept(json.dumps(body).encode(), "application/json")
-        assert acceptance.outcome is ClaimOutcome.NEW
+        assert acceptance.outcome.value == "new"
         return await self.router.execute(acceptance.alert_id)
 
     def resting(self) -> list[Any]:

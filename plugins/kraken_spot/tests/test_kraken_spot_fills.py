@@ -22,10 +22,7 @@ from router_kraken_spot.fake import FAKE_API_KEY, FAKE_API_SECRET, FakeKraken
 from router_kraken_spot.fake.stream import FakeKrakenStream
 from router_kraken_spot.stream import executions
 
-from router_core import AuthError, make_plugin_manager
-from router_core.journal import ClaimOutcome
-from router_core.models import ExecutionReport
-from router_core.router import Router
+from router_core import AuthError, ExecutionReport, Router, make_plugin_manager
 
 D = Decimal
 PAIR = "XXBTZUSD"
@@ -51,7 +48,7 @@ class Venue:
     async def route(self, **alert: Any) -> ExecutionReport:
         body = {"id": str(uuid.uuid4()), "ticker": "XBTUSD", **alert}
         acceptance = self.router.accept(json.dumps(body).encode(), "application/json")
-        assert acceptance.outcome is ClaimOutcome.NEW
+        assert acceptance.outcome.value == "new"
         return await self.router.execute(acceptance.alert_id)
 
     def leg_status(self, client_order_id: str) -> str:
