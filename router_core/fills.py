@@ -94,6 +94,7 @@ class FillStreams:
         self.cluster = cluster  # router_core.cluster.Cluster, or None (a single instance)
         self._now = now
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._brokers: dict[str, Broker] = {}  # the broker each stream runs on
         self.backoff_first = BACKOFF_FIRST_SECONDS
         self.backoff_longest = BACKOFF_LONGEST_SECONDS
         self.refused_backoff = REFUSED_BACKOFF_SECONDS
@@ -110,14 +111,28 @@ class FillStreams:
             if not broker.capabilities.fill_stream or key in seen or account in self._tasks:
                 continue
             seen.add(key)
+            self._brokers[account] = broker
             self._tasks[account] = asyncio.create_task(
                 self._supervise(account, broker), name=f"fill stream {account}")
         return sorted(self._tasks)
+
+    def update(self, brokers: Mapping[str, Broker], keys: Mapping[str, str]) -> list[str]:
+        """After a config reload (no await: it runs between two alerts): stop the streams of
+        accounts gone, disabled or given a new broker, and start those the new config has."""
+        for account, task in list(self._tasks.items()):
+            broker = brokers.get(account)
+            if broker is None or broker is not self._brokers.get(account) \
+                    or not broker.capabilities.fill_stream:
+                task.cancel()  # its connection closes as the task ends
+                del self._tasks[account], self._brokers[account]
+                self.events.set_streaming(account, False)
+        return self.start(brokers, keys)
 
     async def close(self) -> None:
         """Stop every stream (each closes its connection as its task is cancelled)."""
         tasks = list(self._tasks.values())
         self._tasks.clear()
+        self._brokers.clear()
         for task in tasks:
             task.cancel()
         if tasks:
@@ -152,8 +167,9 @@ class FillStreams:
             except Exception as exc:  # a broker bug must not end the supervision
                 self.last_error[account] = f"{type(exc).__name__}: {exc}"
                 log.exception("account %s: fill stream failed", account)
-            finally:
-                self.events.set_streaming(account, False)
+            finally:  # unless a reload gave the account a new stream already
+                if self._tasks.get(account) in (None, asyncio.current_task()):
+                    self.events.set_streaming(account, False)
             if self.connects.get(account, 0) > connects:
                 attempt = 0  # that connection went live: the backoff starts over
             if not delay:
@@ -166,17 +182,20 @@ class FillStreams:
         """Run one connection until it ends, or until this instance no longer drives the
         account's key. True when it got as far as a live subscription."""
         stream = asyncio.create_task(self._consume(account, broker))
-        if self.cluster is None:
-            return await stream
-        while not stream.done():
-            await asyncio.wait({stream}, timeout=LEASE_CHECK_SECONDS)
-            if not stream.done() and not self._drives(account):
-                log.info("account %s: lease lost; its fill stream stops here", account)
+        check = LEASE_CHECK_SECONDS if self.cluster is not None else None
+        try:
+            while True:
+                await asyncio.wait({stream}, timeout=check)
+                if stream.done():
+                    return stream.result()
+                if not self._drives(account):
+                    log.info("account %s: lease lost; its fill stream stops here", account)
+                    return True
+        finally:  # stopped, cancelled or the lease lost: the connection closes with it
+            if not stream.done():
                 stream.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await stream
-                return True
-        return stream.result()
 
     async def _consume(self, account: str, broker: Broker) -> bool:
         live = False

@@ -153,6 +153,10 @@ class Router:
         """Take a reloaded config and its brokers (``reload``); alerts already executing keep
         the account settings and brokers they started with."""
         self.config, self.brokers = config, brokers
+        if self.fill_streams is not None:  # streams follow the accounts' new brokers
+            from .cluster.keys import lease_keys
+
+            self.fill_streams.update(brokers, lease_keys(config.accounts.values()))
 
     def reconcile_policy(self) -> ReconcilePolicy:
         return ReconcilePolicy(

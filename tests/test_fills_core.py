@@ -183,3 +183,20 @@ async def test_a_waiter_wakes_on_its_orders_fill(journal, broker) -> None:
     assert await waiting is True
     assert await events.wait("c2", 0.01) is False
     journal.close()
+
+
+async def test_a_reload_moves_the_stream_to_the_accounts_new_broker(
+    journal, broker, tmp_path: Path,
+) -> None:
+    fills = streams(journal)
+    fills.start({"acct": broker}, {})
+    await until(lambda: fills.events.streaming("acct"), "the first stream is live")
+    replacement = ScriptedBroker(broker.context)
+    fills.update({"acct": replacement}, {})
+    await until(lambda: broker.closed == 1, "the old broker's stream closed")
+    await until(lambda: replacement.opened == 1 and fills.events.streaming("acct"),
+                "the new broker's stream is live")
+    fills.update({}, {})  # the account removed
+    await until(lambda: replacement.closed == 1, "its stream closed")
+    await fills.close()
+    journal.close()
