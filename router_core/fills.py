@@ -29,6 +29,7 @@ from typing import Any
 
 from .brokers import Broker
 from .errors import AuthError, BrokerError, PermissionDenied
+from .hooks import FillContext, HookCaller
 from .journal import FillOutcome, Journal
 from .models import Fill
 
@@ -88,9 +89,11 @@ class FillStreams:
     stopped by ``close``."""
 
     def __init__(self, journal: Journal, events: FillEvents, *,
-                 cluster: Any = None, now: Callable[[], float] = time.time) -> None:
+                 cluster: Any = None, now: Callable[[], float] = time.time,
+                 hooks: HookCaller | None = None) -> None:
         self.journal = journal
         self.events = events
+        self.hooks = hooks  # router_fill_recorded observers; None: nobody observes
         self.cluster = cluster  # router_core.cluster.Cluster, or None (a single instance)
         self._now = now
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -233,5 +236,23 @@ class FillStreams:
         outcome = await self.journal.record_fill_async(account, fill, source)
         if outcome.new:
             self.events.notify(account, fill, outcome)
+            if self.hooks is not None:
+                await self._observe(self.hooks, account, fill, outcome, source)
         return outcome
 
+    async def _observe(self, hooks: HookCaller, account: str, fill: Fill,
+                       outcome: FillOutcome, source: str) -> None:
+        """``router_fill_recorded`` for a fill just journaled as new. The observers are
+        isolated by the HookCaller; this guard keeps anything else (a wrapper, the leg's
+        read) from ending the stream, since the fill is journaled already."""
+        try:
+            leg = (self.journal.get_leg(outcome.client_order_id)
+                   if outcome.client_order_id is not None else None)
+            await hooks.fill_recorded(fill, FillContext(
+                account=account, symbol=leg.symbol if leg else fill.symbol,
+                client_order_id=outcome.client_order_id, purpose=leg.purpose if leg else None,
+                alert_id=leg.alert_id if leg else None, leg_status=outcome.leg_status,
+                source=source))
+        except Exception:
+            log.exception("account %s: router_fill_recorded failed on fill %s", account,
+                          fill.trade_id)

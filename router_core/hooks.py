@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .brokers import Broker, RegisterBroker
     from .clock import Clock
     from .config import AccountConfig
-    from .models import ExecutionReport, LegPurpose, Order, OrderResult, Plan, Position
+    from .models import ExecutionReport, Fill, LegPurpose, Order, OrderResult, Plan, Position
 
 log = logging.getLogger("router_core.hooks")
 
@@ -55,6 +55,19 @@ class StartupContext(TypedDict):
 
     clock: Clock
     state_dir: Path
+
+
+class FillContext(TypedDict):
+    """``context`` of ``router_fill_recorded`` (see its hookspec); the leg's keys are
+    ``None`` for a foreign fill."""
+
+    account: str
+    symbol: str
+    client_order_id: str | None
+    purpose: str | None
+    alert_id: str | None
+    leg_status: str | None
+    source: str
 
 
 async def await_maybe(value: Any) -> Any:
@@ -108,6 +121,12 @@ class HookCaller:
         plugin's name and never hides the report from the others."""
         await self._call("router_execution_finished", {"report": report},
                          isolate=f"alert {report.alert_id}")
+
+    async def fill_recorded(self, fill: Fill, context: FillContext) -> None:
+        """``router_fill_recorded``: each observer isolated, like ``execution_finished``; a
+        failure is logged with the plugin's name and never stops the fill stream."""
+        await self._call("router_fill_recorded", {"fill": fill, "context": context},
+                         isolate=f"fill {fill.trade_id} of account {context['account']}")
 
     def parse_alert(self, raw: str, content_type: str, data: Any) -> dict[str, Any] | None:
         """``router_parse_alert``: the first dialect that returns a dict. Synchronous because

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .brokers import Broker, RegisterBroker
-    from .models import ExecutionReport, Order, OrderResult, Plan
+    from .models import ExecutionReport, Fill, Order, OrderResult, Plan
 
 PROJECT = "router_core"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -141,6 +141,38 @@ def router_execution_finished(report: ExecutionReport) -> None:
         def router_execution_finished(report):
             if not report.ok:
                 print("alert", report.alert_id, "needs attention")
+    """
+
+
+@hookspec
+def router_fill_recorded(fill: Fill, context: dict[str, Any]) -> None:
+    """Observe one execution the journal has just recorded: notify, count, export.
+
+    Called under ``serve`` once per fill the journal records as new, from an account's fill
+    stream or its REST catch-up after a reconnect (a fill that executed while disconnected);
+    never for a trade id already recorded (the same fill seen again on the stream or through
+    REST), so each execution is observed once per router. It runs after the fill and its leg
+    are journaled, inside the account's stream: each implementation runs isolated (an
+    exception is logged with the plugin's name, the stream and the other observers go on),
+    and the core awaits async ones, so only enqueue here and send from a task of your own.
+    Fills of orders the router did not place (by hand, another bot) are observed too.
+
+    :param fill: the ``Fill``: ``trade_id``, ``symbol`` (the venue's name), ``side``,
+        ``quantity``, ``price``, ``fee``, ``fee_currency``, ``time``; ``client_order_id`` is
+        empty when the venue did not report one.
+    :param context: ``{"account": str, "symbol": str, "client_order_id": str | None,
+        "purpose": str | None, "alert_id": str | None, "leg_status": str | None,
+        "source": str}``: the account; the symbol as the journal keeps it (the leg's, else
+        the venue's); for a fill of one of the router's legs its client order id, purpose
+        (``open``, ``close``, ...), alert id and the leg's status after this fill, all
+        ``None`` for a foreign fill; and ``"stream"`` or ``"rest"``.
+
+    Example::
+
+        @hookimpl
+        def router_fill_recorded(fill, context):
+            owner = "router" if context["client_order_id"] else "foreign"
+            print(context["account"], fill.side.value, fill.quantity, "@", fill.price, owner)
     """
 
 

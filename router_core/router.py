@@ -243,7 +243,8 @@ class Router:
 
         if self.fill_streams is None:
             self.fill_streams = FillStreams(self.journal, self.fill_events,
-                                            cluster=self.cluster, now=self.clock.time)
+                                            cluster=self.cluster, now=self.clock.time,
+                                            hooks=self.plugins.calls)
         return self.fill_streams.start(self.brokers, lease_keys(self.config.accounts.values()))
 
     def plugin_settings(self) -> dict[str, BaseModel]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from router_core import ExecutionReport, LegReport, OrderStatus, format_decimal
+from router_core import ExecutionReport, Fill, LegReport, OrderStatus, format_decimal
 
 from .settings import Level
 
@@ -99,3 +100,24 @@ def leg_line(leg: LegReport) -> str:
 
 def _number(value: Decimal | None) -> str:
     return "" if value is None else format_decimal(value)
+
+
+def wanted_fill(level: Level) -> bool:
+    """A recorded fill is news at ``fills`` and ``all``; ``failures`` stays about failures."""
+    return level in ("fills", "all")
+
+
+def render_fill(fill: Fill, context: dict[str, Any]) -> Message:
+    """One message for one recorded fill (``router_fill_recorded``): who, what, at what price
+    and fee, and whether the order was the router's (with its leg and alert) or foreign."""
+    where = f"{context['account']} {context['symbol']}"
+    head = f"{where} {fill.side.value} {_number(fill.quantity)} @ {_number(fill.price)}"
+    fee = f"fee {_number(fill.fee)}" + (f" {fill.fee_currency}" if fill.fee_currency else "")
+    if context.get("client_order_id"):
+        owner = f"router's order, leg {context.get('purpose') or '?'}"
+        if context.get("alert_id"):
+            owner += f" of alert {context['alert_id']}"
+    else:
+        owner = "foreign order (not placed by this router)"
+    lines = [head, fee, owner, f"trade {fill.trade_id}"]
+    return Message(f"alert-router: fill on {where}", "\n".join(lines), Kind.SUCCESS)

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from router_core import ExecutionReport, hookimpl
+from router_core import ExecutionReport, Fill, hookimpl
 
 from .settings import NotifySettings
 
@@ -62,6 +62,12 @@ class NotifyPlugin:
         # Synchronous on purpose: decide, render, enqueue; never a network wait.
         if self.service is not None:
             self.service.offer(report)
+
+    @hookimpl
+    def router_fill_recorded(self, fill: Fill, context: dict[str, Any]) -> None:
+        # Synchronous too: a fill stream awaits its observers; this one only enqueues.
+        if self.service is not None:
+            self.service.offer_fill(fill, context)
 
     @hookimpl
     async def router_shutdown(self) -> None:

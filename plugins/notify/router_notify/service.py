@@ -20,10 +20,11 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from router_core import Clock, ExecutionReport
+from router_core import Clock, ExecutionReport, Fill
 
-from .messages import Kind, Message, render, wanted
+from .messages import Kind, Message, render, render_fill, wanted, wanted_fill
 from .sender import Sender
 from .settings import NotifySettings
 from .summary import Tally, next_due
@@ -61,6 +62,12 @@ class NotifyService:
         self._tally.record(report)
         if wanted(report, self.settings.level):
             self.enqueue(render(report))
+
+    def offer_fill(self, fill: Fill, context: dict[str, Any]) -> None:
+        """Count a recorded fill for the summary and queue its message at ``fills``/``all``."""
+        self._tally.record_fill(foreign=not context.get("client_order_id"))
+        if wanted_fill(self.settings.level):
+            self.enqueue(render_fill(fill, context))
 
     def enqueue(self, message: Message) -> bool:
         """Queue ``message``; False (counted, logged once per burst) when the queue is full."""

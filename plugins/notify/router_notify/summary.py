@@ -26,6 +26,8 @@ class Tally:
     refused_alerts: int = 0
     legs: Counter[str] = field(default_factory=Counter)
     per_account: dict[str, Counter[str]] = field(default_factory=dict)
+    fills: int = 0  # recorded fills (router_fill_recorded), the router's and foreign
+    foreign_fills: int = 0
 
     def record(self, report: ExecutionReport) -> None:
         self.alerts += 1
@@ -38,6 +40,10 @@ class Tally:
             self.legs[outcome] += 1
             self.per_account.setdefault(leg.account, Counter())[outcome] += 1
 
+    def record_fill(self, foreign: bool) -> None:
+        self.fills += 1
+        self.foreign_fills += foreign
+
     def message(self, since: datetime, until: datetime, dropped: int = 0) -> Message:
         """The summary of ``since`` .. ``until`` (both aware datetimes, in the summary's zone)."""
         title = f"alert-router: summary {until:%Y-%m-%d %H:%M %Z}"
@@ -49,6 +55,7 @@ class Tally:
                          for account, counts in sorted(self.per_account.items()))
         else:
             lines.append("no orders")
+        lines.append(f"fills: {self.fills} ({self.foreign_fills} foreign)")
         if dropped:
             lines.append(f"{dropped} notification(s) were dropped (queue full or notifier down)")
         kind = Kind.WARNING if self.failed_alerts or self.refused_alerts else Kind.INFO

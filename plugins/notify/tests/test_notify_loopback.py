@@ -13,13 +13,14 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from router_notify.plugin import NotifyPlugin
 
-from router_core import OrderResult, OrderStatus, Router, hookimpl, make_plugin_manager
+from router_core import Fill, OrderResult, OrderStatus, Router, Side, hookimpl, make_plugin_manager
 from router_core.testing import FakeClock
 
 pytest.importorskip("router_paper", reason="alert-router-paper is not installed")
@@ -273,3 +274,46 @@ async def test_without_urls_the_plugin_stays_idle(tmp_path, running):
         assert (await route(router, "idle-1")).ok
     finally:
         await router.close()
+
+
+# -- router_fill_recorded: one message per recorded fill -----------------------------------
+
+
+def fill(trade: str, client_order_id: str = "") -> Fill:
+    return Fill(trade_id=trade, venue_order_id="V" + trade, client_order_id=client_order_id,
+                symbol="XBT/USD", side=Side.BUY, quantity=Decimal("0.5"),
+                price=Decimal("101.5"), fee=Decimal("0.26"), fee_currency="USD", time=1.0)
+
+
+async def record(router: Router, item: Fill) -> bool:
+    router.start_fill_streams()
+    assert router.fill_streams is not None
+    return (await router.fill_streams.record("main", item, "stream")).new
+
+
+async def test_level_fills_sends_one_message_per_recorded_fill(
+        tmp_path: Path, receiver: Any, running: Any) -> None:
+    router, _ = await running(tmp_path, canary_url(receiver), 'level = "fills"')
+    report = await route(router, "fill-hook-1")
+    leg = report.legs[0]
+    await receiver.wait_for(1)  # the alert's own message
+    assert await record(router, fill("T1", leg.result.client_order_id))
+    assert not await record(router, fill("T1", leg.result.client_order_id))  # a repeat
+    assert await record(router, fill("T2"))  # an order placed by hand
+    await running.close(router)  # drains the queue
+    messages = [m for m in receiver.received if "fill on" in m["title"]]
+    assert len(messages) == 2
+    ours, foreign = (m["title"] + "\n" + m["message"] for m in messages)
+    assert "main" in ours and "buy 0.5 @ 101.5" in ours and "fee 0.26 USD" in ours
+    assert "router's order, leg open" in ours and report.alert_id in ours
+    assert "foreign order" in foreign and "trade T2" in foreign
+    assert all(CANARY not in raw.decode() for raw in receiver.raw)
+
+
+async def test_level_failures_sends_nothing_for_a_fill(
+        tmp_path: Path, receiver: Any, running: Any) -> None:
+    router, _ = await running(tmp_path, receiver.url())
+    assert await record(router, fill("T3"))
+    await running.close(router)
+    await asyncio.sleep(0.05)
+    assert receiver.received == []

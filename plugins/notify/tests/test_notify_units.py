@@ -88,6 +88,8 @@ def test_the_tally_counts_alerts_legs_and_accounts():
     tally = Tally()
     for each in (REJECTED, FILLED, REFUSED, report(leg(OrderStatus.FILLED, "bob", filled="1"))):
         tally.record(each)
+    tally.record_fill(foreign=False)  # router_fill_recorded: a leg's fill, then a foreign one
+    tally.record_fill(foreign=True)
     zone = ZoneInfo("UTC")
     message = tally.message(datetime(2026, 1, 1, 21, tzinfo=zone),
                             datetime(2026, 1, 2, 21, tzinfo=zone), dropped=2)
@@ -97,6 +99,7 @@ def test_the_tally_counts_alerts_legs_and_accounts():
         "legs: filled 2, rejected 1",
         "  bob: filled 1",
         "  main: filled 1, rejected 1",
+        "fills: 2 (1 foreign)",
         "2 notification(s) were dropped (queue full or notifier down)",
     ]
     assert message.kind is Kind.WARNING
