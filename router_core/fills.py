@@ -25,6 +25,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .brokers import Broker
@@ -44,6 +45,51 @@ FIRST_BACKFILL_SECONDS = 3600.0
 # The backfill starts this much before the newest journaled fill: venues' clocks and
 # timestamp rounding differ, and a repeat costs only a duplicate check.
 BACKFILL_OVERLAP_SECONDS = 2.0
+ERROR_TEXT_LIMIT = 160  # characters of a stream's last error kept for /healthz and the page
+
+# A stream's states, as /healthz, /metrics and the dashboard show them.
+CONNECTING, LIVE, BACKING_OFF, REFUSED, STOPPED, NOT_STREAMING = (
+    "connecting", "live", "backing off", "refused", "stopped", "not streaming")
+
+
+@dataclass
+class StreamStatus:
+    """What one fill stream is doing, kept as it goes (a few assignments per event) so
+    ``/healthz``, ``/metrics`` and the dashboard read it without asking the venue. Holds no
+    secret: the key is named by its lease (a fingerprint), errors by class and reason."""
+
+    key: str  # the API key's lease name (router_core.cluster.keys)
+    accounts: list[str]  # the accounts this stream serves (those sharing the key)
+    state: str = CONNECTING
+    why: str | None = None  # why NOT_STREAMING
+    connected_since: float | None = None  # Unix time the current connection went live
+    last_message: float | None = None  # Unix time of the stream's last item
+    reconnects: int = 0  # connections that went live after the first
+    fills: int = 0  # new fills journaled from this stream and its REST catch-ups
+    last_error: str | None = None  # "ClassName: reason", short
+    has_stream: bool = True  # False: the account's broker or config has none (``why``)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "accounts": list(self.accounts), "state": self.state,
+                "why": self.why, "connected_since": self.connected_since,
+                "last_message": self.last_message, "reconnects": self.reconnects,
+                "fills": self.fills, "last_error": self.last_error}
+
+
+def short_error(exc: BaseException) -> str:
+    """An error as its class and the first line of its reason, cut short (the router's
+    errors never carry a secret; the cut keeps a venue's long answer off the page)."""
+    reason = (str(exc).strip().splitlines() or [""])[0]
+    text = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[:ERROR_TEXT_LIMIT - 1] + "…"
+
+
+def _why_not_streaming(broker: Broker) -> str:
+    """Why an account's broker opens no stream: the broker has none, or this account's
+    config gives it nowhere to connect (a REST override without ``ws_url``)."""
+    if type(broker).capabilities.fill_stream:
+        return "no ws_url (fills are polled)"
+    return f"broker {broker.name} has no fill stream (fills are polled)"
 
 
 class FillEvents:
@@ -103,6 +149,9 @@ class FillStreams:
         self.refused_backoff = REFUSED_BACKOFF_SECONDS
         self.connects: dict[str, int] = {}  # account -> connections made (status, tests)
         self.last_error: dict[str, str] = {}  # account -> why its stream last failed
+        self.status: dict[str, StreamStatus] = {}  # stream's account -> what it is doing
+        self._idle: dict[str, str] = {}  # account without a stream of its own -> why
+        self._shares: dict[str, str] = {}  # account -> the account whose stream serves it
 
     def start(self, brokers: Mapping[str, Broker], keys: Mapping[str, str]) -> list[str]:
         """Start one stream per API key among ``brokers`` that declare ``fill_stream``
@@ -114,10 +163,39 @@ class FillStreams:
             if not broker.capabilities.fill_stream or key in seen or account in self._tasks:
                 continue
             seen.add(key)
+            self.status[account] = StreamStatus(key=key, accounts=[account])
             self._brokers[account] = broker
             self._tasks[account] = asyncio.create_task(
                 self._supervise(account, broker), name=f"fill stream {account}")
+        self._describe(brokers, keys)
         return sorted(self._tasks)
+
+    def _describe(self, brokers: Mapping[str, Broker], keys: Mapping[str, str]) -> None:
+        """Note, for the status, which stream serves each account and why an account has
+        none."""
+        owners = {status.key: account for account, status in self.status.items()}
+        self._idle, self._shares = {}, {}
+        for account, broker in brokers.items():
+            owner = owners.get(keys.get(account, f"account:{account}"))
+            if not broker.capabilities.fill_stream or owner is None:
+                self._idle[account] = _why_not_streaming(broker)
+            elif owner != account:
+                self._shares[account] = owner
+        for account, status in self.status.items():
+            status.accounts = [account, *sorted(a for a, o in self._shares.items()
+                                                if o == account)]
+
+    def states(self) -> dict[str, StreamStatus]:
+        """Each account's stream status, for /healthz, /metrics and the dashboard: its own
+        stream's, the one it shares (same API key), or a NOT_STREAMING record saying why."""
+        result: dict[str, StreamStatus] = {}
+        for account, why in self._idle.items():
+            result[account] = StreamStatus(key="", accounts=[account], state=NOT_STREAMING,
+                                           why=why, has_stream=False)
+        for account, owner in self._shares.items():
+            result[account] = self.status[owner]
+        result.update(self.status)
+        return result
 
     def update(self, brokers: Mapping[str, Broker], keys: Mapping[str, str]) -> list[str]:
         """After a config reload (no await: it runs between two alerts): stop the streams of
@@ -128,6 +206,7 @@ class FillStreams:
                     or not broker.capabilities.fill_stream:
                 task.cancel()  # its connection closes as the task ends
                 del self._tasks[account], self._brokers[account]
+                self.status.pop(account, None)
                 self.events.set_streaming(account, False)
         return self.start(brokers, keys)
 
@@ -135,6 +214,8 @@ class FillStreams:
         """Stop every stream (each closes its connection as its task is cancelled)."""
         tasks = list(self._tasks.values())
         self._tasks.clear()
+        for status in self.status.values():
+            status.state = STOPPED
         self._brokers.clear()
         for task in tasks:
             task.cancel()
@@ -149,19 +230,30 @@ class FillStreams:
     async def _supervise(self, account: str, broker: Broker) -> None:
         attempt = 0
         while True:
+            status = self.status.get(account) or StreamStatus(key="", accounts=[account])
             if not self._drives(account):
+                status.state, status.why = NOT_STREAMING, "not this instance's lease"
                 await asyncio.sleep(LEASE_CHECK_SECONDS)
                 continue
+            status.state, status.why = CONNECTING, None
             delay = 0.0
             connects = self.connects.get(account, 0)
             try:
                 await self._run_while_driven(account, broker)
                 self.last_error[account] = "the stream ended"
+                if not self._drives(account):
+                    status.state, status.why = NOT_STREAMING, "not this instance's lease"
+                else:
+                    status.state = BACKING_OFF
             except asyncio.CancelledError:
+                status.state = STOPPED
                 raise
             except BrokerError as exc:
                 self.last_error[account] = str(exc)
+                status.last_error = short_error(exc)
+                status.state = BACKING_OFF
                 if isinstance(exc, (AuthError, PermissionDenied)):
+                    status.state = REFUSED
                     log.error("account %s: the venue refused the fill stream: %s (retrying "
                               "in %.0f s)", account, exc, self.refused_backoff)
                     delay = self.refused_backoff
@@ -169,10 +261,12 @@ class FillStreams:
                     log.warning("account %s: fill stream lost: %s", account, exc)
             except Exception as exc:  # a broker bug must not end the supervision
                 self.last_error[account] = f"{type(exc).__name__}: {exc}"
+                status.last_error, status.state = short_error(exc), BACKING_OFF
                 log.exception("account %s: fill stream failed", account)
             finally:  # unless a reload gave the account a new stream already
                 if self._tasks.get(account) in (None, asyncio.current_task()):
                     self.events.set_streaming(account, False)
+            status.connected_since = None  # that connection is over
             if self.connects.get(account, 0) > connects:
                 attempt = 0  # that connection went live: the backoff starts over
             if not delay:
@@ -205,10 +299,16 @@ class FillStreams:
         stream = broker.stream_fills()
         try:
             async for item in stream:
+                status = self.status.get(account)
+                if status is not None:
+                    status.last_message = self._now()
                 if item is None:  # subscribed: catch up on what happened meanwhile
                     if not live:
                         live = True
                         self.connects[account] = self.connects.get(account, 0) + 1
+                        if status is not None:
+                            status.state, status.connected_since = LIVE, self._now()
+                            status.reconnects = self.connects[account] - 1
                         await self._backfill(account, broker)
                         self.events.set_streaming(account, True)
                     continue
@@ -235,6 +335,8 @@ class FillStreams:
         """Journal one fill (once per trade id) and wake whoever waits for its order."""
         outcome = await self.journal.record_fill_async(account, fill, source)
         if outcome.new:
+            if account in self.status:
+                self.status[account].fills += 1
             self.events.notify(account, fill, outcome)
             if self.hooks is not None:
                 await self._observe(self.hooks, account, fill, outcome, source)

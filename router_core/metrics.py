@@ -36,7 +36,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -289,6 +289,7 @@ class _StateCollector(Collector):
                                 value=len(router.in_flight()))
         yield from _rate_limits(router)
         yield from _halts(router)
+        yield from _fill_streams(router)
 
 
 def _rate_limits(router: Router) -> Iterator[Any]:
@@ -331,3 +332,37 @@ def _halts(router: Router) -> Iterator[Any]:
     for name, flag in accounts.items():
         per_account.add_metric([name], 1 if flag else 0)
     yield per_account
+
+
+def _fill_streams(router: Router) -> Iterator[Any]:
+    """Per configured account with a fill stream (router_core.fills), as the stream's status
+    record holds it: up or not, seconds since its last message, reconnects, fills recorded.
+    An account sharing another's API key shows that stream's figures; an account whose broker
+    or config has no stream has no series (its fills are polled, as designed)."""
+    streams = router.fill_streams  # None: not streaming (not started yet): no samples
+    up = GaugeMetricFamily(
+        f"{PREFIX}_fill_stream_up", "1 while the account's fill stream is connected and "
+        "subscribed, else 0 (connecting, backing off, refused, stopped, another "
+        "instance's lease)",
+        labels=["account"])
+    silent = GaugeMetricFamily(
+        f"{PREFIX}_fill_stream_last_message_age_seconds", "Seconds since the account's fill "
+        "stream last said anything (accounts whose stream never did are left out)",
+        labels=["account"])
+    reconnects = CounterMetricFamily(
+        f"{PREFIX}_fill_stream_reconnects", "Connections of the account's fill stream that "
+        "went live after the first", labels=["account"])
+    fills = CounterMetricFamily(
+        f"{PREFIX}_fill_stream_fills", "New fills journaled from the account's fill stream "
+        "and its REST catch-ups", labels=["account"])
+    configured = set(router.config.accounts)  # labels stay bounded by the config
+    now = router.clock.time()
+    for account, status in sorted(streams.states().items() if streams is not None else ()):
+        if account not in configured or not status.has_stream:
+            continue
+        up.add_metric([account], 1 if status.state == "live" else 0)
+        if status.last_message is not None:
+            silent.add_metric([account], max(0.0, now - status.last_message))
+        reconnects.add_metric([account], status.reconnects)
+        fills.add_metric([account], status.fills)
+    yield from (up, silent, reconnects, fills)

@@ -182,12 +182,17 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
             else "started"
             for name in router.brokers
         }
-        ok = state.ready and writable and all(v == "started" for v in accounts.values())
+        # Each account's fill stream (state only). A refused one (the key lacks the WebSocket
+        # permission: fills come only by polling) degrades the health; a reconnect does not.
+        streams = {name: status.state for name, status in sorted(
+            router.fill_streams.states().items())} if router.fill_streams is not None else {}
+        ok = state.ready and writable and all(v == "started" for v in accounts.values()) \
+            and "refused" not in streams.values()
         halted = state.ready and router.journal.get_flag(HALT_FLAG) is not None
         body = {
             "status": "ok" if ok else ("starting" if not state.ready else "degraded"),
             "journal_writable": writable, "accounts": accounts, "halted": halted,
-            "version": __version__,
+            "fill_streams": streams, "version": __version__,
         }
         if router.cluster is not None:  # which instance this is, what it drives
             body["cluster"] = router.cluster.status()

@@ -313,6 +313,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
         await asyncio.gather(*(venues.refresh(name) for name in names
                                if venues.cached(name) is None and name in router.brokers))
         resting = await asyncio.to_thread(journal_views.resting_legs, router.journal)
+        streams = router.fill_streams.states() if router.fill_streams is not None else {}
         accounts = [{
             "name": name,
             "broker": router.config.accounts[name].broker,
@@ -320,6 +321,7 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
             "check": checks.get(name),
             "snapshot": venues.cached(name),
             "resting": [leg for leg in resting if leg.account == name],
+            "stream": streams.get(name),
         } for name in names]
         return await page(request, "accounts.html", session, accounts=accounts, now=time.time())
 
