@@ -182,12 +182,12 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
             else "started"
             for name in router.brokers
         }
-        # Each account's fill stream (state only). A refused one (the key lacks the WebSocket
-        # permission: fills come only by polling) degrades the health; a reconnect does not.
+        # Each account's fill stream (state only), shown but not counted: without its stream
+        # an account still trades and learns its fills by polling, so a refused stream must
+        # not make a load balancer take the instance out. /metrics and the log alert on it.
         streams = {name: status.state for name, status in sorted(
             router.fill_streams.states().items())} if router.fill_streams is not None else {}
-        ok = state.ready and writable and all(v == "started" for v in accounts.values()) \
-            and "refused" not in streams.values()
+        ok = state.ready and writable and all(v == "started" for v in accounts.values())
         halted = state.ready and router.journal.get_flag(HALT_FLAG) is not None
         body = {
             "status": "ok" if ok else ("starting" if not state.ready else "degraded"),

@@ -256,7 +256,9 @@ async def test_healthz_shows_each_stream_and_a_reconnect_keeps_it_ok(served: Ser
     assert (await served.http.get("/healthz")).json()["status"] == "ok"
 
 
-async def test_a_refused_stream_degrades_the_health(tmp_path: Path, served: Served) -> None:
+async def test_a_refused_stream_shows_on_the_health_without_failing_it(
+    tmp_path: Path, served: Served
+) -> None:
     assert served.router.fill_streams is not None
     await served.router.fill_streams.close()
     broker = scripted(tmp_path)
@@ -265,8 +267,8 @@ async def test_a_refused_stream_degrades_the_health(tmp_path: Path, served: Serv
     served.router.fill_streams.start({"spot": broker}, {})
     await until(lambda: served.status().state == "refused", "refused")
     health = await served.http.get("/healthz")
-    assert health.status_code == 503
-    assert health.json()["status"] == "degraded"
+    assert health.status_code == 200  # the account still trades, its fills come by polling
+    assert health.json()["status"] == "ok"
     assert health.json()["fill_streams"]["spot"] == "refused"
     assert health.json()["accounts"] == {"spot": "started", "paper": "started"}
 
