@@ -1,5 +1,5 @@
-"""The plumbing the Tradovate and TradeLocker fakes share: ASGI types, a clock, one request in
-and one JSON answer out (Decimals as numbers, ``router_propfirms.wire``)."""
+"""The plumbing the prop-firm fakes (ProjectX, Tradovate, TradeLocker) share: ASGI types, a
+clock, one request in and one JSON answer out (Decimals as numbers, ``router_propfirms.wire``)."""
 
 from __future__ import annotations
 

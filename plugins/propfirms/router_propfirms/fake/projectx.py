@@ -25,14 +25,14 @@ import asyncio
 import base64
 import json
 import secrets
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from ..futures import SPECS, Contract, front_contract
+from .asgi import Clock, Receive, Scope, Send, SystemClock, read_request, send_json
 
 FAKE_USERNAME = "fake-projectx-trader"
 FAKE_API_KEY = "fake-projectx-api-key-loopback-only"
@@ -51,20 +51,6 @@ LIMIT, MARKET, STOP, TRAILING_STOP = 1, 2, 4, 5
 BUY, SELL = 0, 1
 OPEN, FILLED, CANCELLED = 1, 2, 3
 LONG, SHORT = 1, 2
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-class Clock(Protocol):
-    def time(self) -> float: ...
-
-
-class _SystemClock:
-    def time(self) -> float:
-        return time.time()
-
 
 class Refused(Exception):
     """An answer ``{success: false, errorCode, errorMessage}`` (HTTP 200, as the Gateway)."""
@@ -135,7 +121,7 @@ class FakeProjectX:
 
     def __init__(self, *, clock: Clock | None = None, users: dict[str, str] | None = None,
                  accounts: int = 1, balance: Decimal = Decimal("50000")) -> None:
-        self.clock = clock or _SystemClock()
+        self.clock = clock or SystemClock()
         self.users = dict(users or {FAKE_USERNAME: FAKE_API_KEY})
         owner = next(iter(self.users))
         self.accounts: dict[int, FakeAccount] = {}
@@ -218,23 +204,13 @@ class FakeProjectX:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        path = scope["path"]
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        status, answer = self.handle(scope["method"], path, headers, body)
-        drop = next((d for d in self.drops if d.path == path), None)
+        request = await read_request(scope, receive)
+        status, answer = self.handle(request.method, request.path, request.headers, request.body)
+        drop = next((d for d in self.drops if d.path == request.path), None)
         if drop is not None and status == 200:
             self.drops.remove(drop)
             await asyncio.Event().wait()  # carried out; the answer never comes
-        payload = b"" if answer is None else json.dumps(answer).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, status, answer)
 
     def handle(self, method: str, path: str, headers: dict[str, str],
                raw: bytes) -> tuple[int, dict[str, Any] | None]:

@@ -17,15 +17,14 @@ import httpx
 from router_core import (
     BrokerContext,
     Instrument,
-    NonceRegistry,
     Order,
     OrderType,
-    RateLimiterRegistry,
     Side,
 )
 from router_core.testing import FakeClock
 
 from ..projectx import ProjectXBroker, ProjectXConfig
+from .kit import fake_context, new_order
 from .projectx import FAKE_API_KEY, FAKE_USERNAME, FakeProjectX
 
 ENV = {"PROJECTX_USERNAME": FAKE_USERNAME, "PROJECTX_API_KEY": FAKE_API_KEY}
@@ -41,14 +40,8 @@ def clock_at(moment: datetime) -> FakeClock:
 def projectx_context(tmp_path: Path, fake: FakeProjectX, clock: FakeClock, *,
                      account: str = "px", environ: dict[str, str] | None = None,
                      transport: httpx.AsyncBaseTransport | None = None) -> BrokerContext:
-    state = tmp_path / account
-    state.mkdir(parents=True, exist_ok=True)
-    return BrokerContext(
-        account=account, state_dir=state, nonces=NonceRegistry(state),
-        limiters=RateLimiterRegistry(clock), clock=clock,
-        transport=transport or httpx.ASGITransport(app=fake),
-        environ=dict(ENV if environ is None else environ),
-    )
+    return fake_context(tmp_path, fake, clock, account=account,
+                        environ=ENV if environ is None else environ, transport=transport)
 
 
 def projectx_broker(tmp_path: Path, fake: FakeProjectX, clock: FakeClock, *,
@@ -63,9 +56,8 @@ def projectx_broker(tmp_path: Path, fake: FakeProjectX, clock: FakeClock, *,
 def order(instrument: Instrument, quantity: str | Decimal = "1", side: Side = Side.BUY,
           order_type: OrderType = OrderType.MARKET, *, client_order_id: str | None = None,
           account: str = "px", **fields: Any) -> Order:
-    return Order(client_order_id=client_order_id or str(uuid.uuid4()), account=account,
-                 instrument=instrument, side=side, quantity=Decimal(quantity),
-                 order_type=order_type, **fields)
+    return new_order(instrument, quantity, side, order_type, account=account,
+                     client_order_id=client_order_id, **fields)
 
 
 class HostTransport(httpx.AsyncBaseTransport):
