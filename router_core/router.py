@@ -436,33 +436,16 @@ class Router:
                 received_at = record.received_at
         refusal = self._refusal(alert, received_at)
         if refusal is not None:
-            report = ExecutionReport(alert_id, intent_key, (), refused=refusal)
-            await self.journal.set_state_async(
-                alert_id, AlertState.REFUSED, reason=refusal, report=report.to_dict()
-            )
-            log.info("alert %s refused: %s", alert_id, refusal)
-            await self._notify(report)
-            return report
+            return await self._refuse(alert_id, intent_key, refusal)
 
         try:
             targets, moved = self._routed_targets(alert, routing)
         except ConfigError as exc:
-            report = ExecutionReport(alert_id, intent_key, (), refused=str(exc))
-            await self.journal.set_state_async(
-                alert_id, AlertState.REFUSED, reason=str(exc), report=report.to_dict()
-            )
-            await self._notify(report)
-            return report
+            return await self._refuse(alert_id, intent_key, str(exc))
         targets, halted = self._unhalted(alert, targets)
         if halted and not targets and not moved:  # every account it goes to is halted
             refusal = "; ".join(str(r.reports[0].result.reason) for r in halted)
-            report = ExecutionReport(alert_id, intent_key, (), refused=refusal)
-            await self.journal.set_state_async(
-                alert_id, AlertState.REFUSED, reason=refusal, report=report.to_dict()
-            )
-            log.info("alert %s refused: %s", alert_id, refusal)
-            await self._notify(report)
-            return report
+            return await self._refuse(alert_id, intent_key, refusal)
         moved.extend(halted)
         # Brokers are taken with the accounts, in one step: a reload swapping both between
         # two accounts of this alert cannot pair an account with another config's broker.
@@ -604,6 +587,16 @@ class Router:
         from .intake import parse_alert
 
         return parse_alert(raw, content_type, self.plugins)
+
+    async def _refuse(self, alert_id: str, intent_key: str, refusal: str) -> ExecutionReport:
+        """Refuse the whole alert before any leg: journaled, logged and reported to observers."""
+        report = ExecutionReport(alert_id, intent_key, (), refused=refusal)
+        await self.journal.set_state_async(
+            alert_id, AlertState.REFUSED, reason=refusal, report=report.to_dict()
+        )
+        log.info("alert %s refused: %s", alert_id, refusal)
+        await self._notify(report)
+        return report
 
     async def _notify(self, report: ExecutionReport) -> None:
         if self.metrics is not None:
