@@ -88,6 +88,8 @@ _EXPORTS = {
     "ErrorTable": "router_core.sdk",
     "InstrumentCache": "router_core.sdk",
     "venue_http_client": "router_core.sdk",
+    "VenueHttp": "router_core.venue_http",
+    "VenueResponse": "router_core.venue_http",
     # the core's engine, for a plugin's end-to-end tests (config file in, reports out)
     "Router": "router_core.router",
 }
@@ -184,3 +186,4 @@ if TYPE_CHECKING:
     from .ratelimit import DecayingCounter, RateLimiterRegistry  # noqa: F401
     from .router import Router  # noqa: F401
     from .sdk import ErrorRule, ErrorTable, InstrumentCache, venue_http_client  # noqa: F401
+    from .venue_http import VenueHttp, VenueResponse  # noqa: F401

@@ -16,6 +16,9 @@ raised while obtaining a connection become those; anything later is an ambiguous
 | any other ClientError or OSError (reset, broken pipe, ...) | httpx.ReadError             |
 | anything else                                              | propagates unchanged        |
 
+``AiohttpTransport.fetch`` is the same request without httpx's Request and Response objects,
+with the same table: ``router_core.VenueHttp`` (venue_http.py) sends through it.
+
 aiohttp is imported on the first request, not with this module: it takes longer to import than
 the rest of a CLI start.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import urllib.request
+from collections.abc import Mapping
 from http.cookiejar import CookieJar
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any
@@ -32,6 +36,7 @@ import httpx
 
 if TYPE_CHECKING:
     import aiohttp
+    import yarl
 
 # httpx's default keep-alive expiry. A server that closes an idle connection just as a request
 # is written on it makes that request fail as ambiguous (a lookup, never a duplicate); expiring
@@ -122,7 +127,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         import yarl  # installed with aiohttp, already imported by it
 
-        session = self._get_session()
         body = await request.aread()
         headers = [(name.decode("latin-1"), value.decode("latin-1"))
                    for name, value in request.headers.raw]
@@ -130,34 +134,77 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # re-quote the query (%3A -> :), and venues sign the exact query string.
         url = yarl.URL(str(request.url), encoded=True)
         try:
-            async with session.request(
-                request.method, url, headers=headers, data=body or None,
-                allow_redirects=False, timeout=_client_timeout(request),
-                proxy=self._proxy_for(request.url),
-            ) as answer:
-                content = await answer.read()
-                status, reason = answer.status, answer.reason or ""
-                raw_headers = list(answer.raw_headers)
+            # httpx decodes Content-Encoding itself: the body stays as it came
+            answer, content = await self._exchange(
+                request.method, url, headers, body or None, _client_timeout(request),
+                decompress=False)
         except Exception as exc:
             mapped = _to_httpx_error(exc, request)
             if mapped is None:
                 raise
             raise mapped from exc
+        reason = answer.reason or ""
         return httpx.Response(
-            status, headers=raw_headers, content=content, request=request,
+            answer.status, headers=list(answer.raw_headers), content=content, request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason.encode("latin-1")},
         )
 
-    def _proxy_for(self, url: httpx.URL) -> str | None:
-        """The proxy the environment names for this URL, read once per scheme and host."""
+    async def fetch(
+        self,
+        method: str,
+        url: yarl.URL,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One request without httpx's Request and Response objects: ``(status, headers,
+        body)``, the body decoded from its Content-Encoding and the headers a case-insensitive
+        mapping. The same connection pool, proxies and error table as
+        ``handle_async_request``: the failures are raised as the same httpx errors.
+
+        ``router_core.VenueHttp`` calls this; ``headers`` must be all the headers to send but
+        Host and Content-Length (aiohttp adds no defaults of its own), ``timeout`` comes from
+        ``client_timeout``.
+        """
+        try:
+            answer, content = await self._exchange(method, url, headers, body, timeout,
+                                                   decompress=True)
+        except Exception as exc:
+            # the httpx.Request is only built for the error, which names it
+            mapped = _to_httpx_error(exc, httpx.Request(method, str(url)))
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return answer.status, answer.headers, content
+
+    async def _exchange(
+        self,
+        method: str,
+        url: yarl.URL,
+        headers: Mapping[str, str] | list[tuple[str, str]],
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        *,
+        decompress: bool,
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        """Send one request and read its whole answer; aiohttp's exceptions pass through."""
+        session = self._get_session()
+        async with session.request(
+            method, url, headers=headers, data=body, allow_redirects=False, timeout=timeout,
+            proxy=self._proxy_for(url.scheme, url.host or ""), auto_decompress=decompress,
+        ) as answer:
+            return answer, await answer.read()
+
+    def _proxy_for(self, scheme: str, host: str) -> str | None:
+        """The proxy the environment names for this scheme and host, read once for each."""
         if not self._trust_env:
             return None
-        key = (url.scheme, url.host)
+        key = (scheme, host)
         if key not in self._proxies:
             proxies = urllib.request.getproxies_environment()
-            proxy = proxies.get(url.scheme)
+            proxy = proxies.get(scheme)
             bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-            if proxy and bypass(url.host, proxies):
+            if proxy and bypass(host, proxies):
                 proxy = None
             self._proxies[key] = proxy
         return self._proxies[key]
@@ -170,7 +217,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 
 def _client_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
-    """httpx's per-phase timeouts in aiohttp's terms.
+    """The aiohttp timeouts for an httpx request's ``timeout`` extension (``client_timeout``)."""
+    return client_timeout(request.extensions.get("timeout", {}))
+
+
+def client_timeout(phases: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+    """httpx's per-phase timeouts (``httpx.Timeout.as_dict()``) in aiohttp's terms.
 
     aiohttp's ``connect`` bounds waiting for a pool slot *plus* opening the connection (TCP and
     TLS), so it gets httpx's pool + connect; ``sock_connect`` bounds each TCP/TLS attempt, so it
@@ -181,7 +233,6 @@ def _client_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
     """
     import aiohttp
 
-    phases: dict[str, float | None] = request.extensions.get("timeout", {})
     pool, connect, read = phases.get("pool"), phases.get("connect"), phases.get("read")
     return aiohttp.ClientTimeout(
         total=None,

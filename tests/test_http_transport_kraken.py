@@ -163,7 +163,7 @@ def _context(tmp_path: Path, environ: dict[str, str]) -> BrokerContext:
 
 
 def _uses_the_core_transport(http: Any) -> None:
-    transport = http._transport
+    transport = http.transport
     assert isinstance(transport, AiohttpTransport)
     assert transport._ssl is shared_tls_context()
 

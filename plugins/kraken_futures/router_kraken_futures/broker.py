@@ -169,25 +169,25 @@ class KrakenFuturesBroker(Broker):
             response = await client.raw_get("instruments")
         except VenueUnavailable as exc:
             raise VenueUnavailable(f"{exc.message}.{hint}") from None
-        if 300 <= response.status_code < 400:
+        if 300 <= response.status < 400:
             location = response.headers.get("location", "somewhere else")
             raise ConfigError(
-                f"{where} answered with a redirect (HTTP {response.status_code} to {location}) "
+                f"{where} answered with a redirect (HTTP {response.status} to {location}) "
                 f"instead of the Kraken Futures API.{hint}",
                 key=f"accounts.{self.account}.{setting}",
             )
-        if response.status_code >= 500:
+        if response.status >= 500:
             raise VenueUnavailable(
-                f"{where} answered HTTP {response.status_code}; Kraken Futures is unavailable"
+                f"{where} answered HTTP {response.status}; Kraken Futures is unavailable"
             )
         try:
-            payload = parse_json(response.content)
+            payload = parse_json(response.body)
         except ValueError:
             payload = None
         if not isinstance(payload, dict) or payload.get("result") != "success":
             content_type = response.headers.get("content-type", "")
-            html = "html" in content_type or response.content.lstrip()[:1] == b"<"
-            what = "an HTML page" if html else f"HTTP {response.status_code} without Kraken JSON"
+            html = "html" in content_type or response.body.lstrip()[:1] == b"<"
+            what = "an HTML page" if html else f"HTTP {response.status} without Kraken JSON"
             raise ConfigError(
                 f"{where} answered with {what} instead of the Kraken Futures API.{hint}",
                 key=f"accounts.{self.account}.{setting}",

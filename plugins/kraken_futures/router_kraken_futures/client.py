@@ -39,8 +39,9 @@ from router_core import (
     RateLimited,
     RateLimiterRegistry,
     RetryClass,
+    VenueHttp,
+    VenueResponse,
     VenueUnavailable,
-    venue_http_client,
 )
 
 from .config import API_PATH
@@ -112,7 +113,7 @@ class KrakenFuturesClient:
         self.server_offset = 0.0  # Kraken server time minus local time, in seconds
         # the core's AiohttpTransport (one TLS context for every account in the process) unless
         # a test injects a transport; no cookies, no redirects
-        self._http = venue_http_client(
+        self._http = VenueHttp(
             base_url=host,
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -147,7 +148,7 @@ class KrakenFuturesClient:
 
     # -- public -----------------------------------------------------------------------------
 
-    async def raw_get(self, endpoint: str) -> httpx.Response:
+    async def raw_get(self, endpoint: str) -> VenueResponse:
         """An unsigned GET, returned as it came (used by the host health check)."""
         try:
             return await asyncio.wait_for(
@@ -162,8 +163,7 @@ class KrakenFuturesClient:
         path = f"{API_PATH}/{endpoint}"
         query = encode_params(params)
         url = f"{path}?{query}" if query else path
-        request = self._http.build_request("GET", url)
-        response = await self._send(request, side_effect=False, endpoint=endpoint)
+        response = await self._send("GET", url, None, side_effect=False, endpoint=endpoint)
         return self._payload(response, endpoint=endpoint, side_effect=False)
 
     # -- private ----------------------------------------------------------------------------
@@ -217,17 +217,19 @@ class KrakenFuturesClient:
                 "Nonce": nonce,
                 "Authent": authent(self._secret.get_secret_value(), path, post_data, nonce),
             }
-            request = self._http.build_request(method, url, headers=headers)
-            response = await self._send(request, side_effect=side_effect, endpoint=endpoint)
+            response = await self._send(method, url, headers, side_effect=side_effect,
+                                        endpoint=endpoint)
         return self._payload(response, endpoint=endpoint, side_effect=side_effect)
 
     # -- transport and answers --------------------------------------------------------------
 
     async def _send(
-        self, request: httpx.Request, *, side_effect: bool, endpoint: str
-    ) -> httpx.Response:
+        self, method: str, url: str, headers: Mapping[str, str] | None, *, side_effect: bool,
+        endpoint: str,
+    ) -> VenueResponse:
         try:
-            response = await asyncio.wait_for(self._http.send(request), self._timeout)
+            response = await asyncio.wait_for(
+                self._http.request(method, url, headers=headers), self._timeout)
         except _CONNECT_PHASE_ERRORS as exc:
             raise VenueUnavailable(
                 f"cannot reach Kraken Futures at {self.host} ({type(exc).__name__}); "
@@ -241,14 +243,13 @@ class KrakenFuturesClient:
                     "the order may exist"
                 ) from None
             raise VenueUnavailable(f"{endpoint}: no answer from {self.host} ({what})") from None
-        logger.debug("kraken-futures %s %s -> HTTP %s", request.method, endpoint,
-                     response.status_code)
+        logger.debug("kraken-futures %s %s -> HTTP %s", method, endpoint, response.status)
         return response
 
     def _payload(
-        self, response: httpx.Response, *, endpoint: str, side_effect: bool
+        self, response: VenueResponse, *, endpoint: str, side_effect: bool
     ) -> dict[str, Any]:
-        status = response.status_code
+        status = response.status
         if 300 <= status < 400:
             location = response.headers.get("location", "?")
             raise VenueUnavailable(
@@ -262,7 +263,7 @@ class KrakenFuturesClient:
                 from_venue=True,
             )
         try:
-            payload = parse_json(response.content)
+            payload = parse_json(response.body)
         except ValueError:
             payload = None
         if isinstance(payload, dict) and (

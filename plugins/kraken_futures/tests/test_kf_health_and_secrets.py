@@ -53,7 +53,7 @@ async def test_server_error_is_unavailable_not_config(
 
     import httpx
 
-    broker._http()._http._transport = httpx.ASGITransport(app=broken)
+    broker._http()._http.transport = httpx.ASGITransport(app=broken)
     with pytest.raises(VenueUnavailable, match="HTTP 503"):
         await broker.check_host()
 

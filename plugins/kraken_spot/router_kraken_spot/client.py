@@ -1,6 +1,6 @@
 """Transport to Kraken spot REST: allowlist, signing, nonces in order, rate budgets, errors.
 
-One pooled ``httpx.AsyncClient`` per broker instance, over the core's ``AiohttpTransport``
+One pooled ``router_core.VenueHttp`` per broker instance, over the core's ``AiohttpTransport``
 (tests inject their own transport). Every private call on one API key goes
 through one ``asyncio.Lock`` held from taking the nonce until the answer is read: Kraken checks
 nonces in *arrival* order, and two requests on two pooled connections can overtake each other,
@@ -14,7 +14,6 @@ re-sends anything itself.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import weakref
@@ -36,9 +35,10 @@ from router_core import (
     NonceSource,
     RateLimited,
     RetryClass,
+    VenueHttp,
+    VenueResponse,
     VenueUnavailable,
     key_fingerprint,
-    venue_http_client,
 )
 
 from . import __version__
@@ -109,26 +109,14 @@ class KrakenSpotClient:
         )
         # the core's AiohttpTransport (one TLS context for every account in the process) unless
         # a test injects a transport; no cookies, no redirects
-        self._http = venue_http_client(
+        self._http = VenueHttp(
             base_url=config.base_url,
             transport=context.transport,
             timeout=config.timeout_seconds,
             user_agent=f"alert-router-kraken-spot/{__version__}",
         )
-        self._urls: dict[str, httpx.URL] = {}
         self.clock_offset: float | None = None  # Kraken server time minus our clock.time()
         self._offset_measured_at = 0.0
-
-    def _url(self, path: str) -> httpx.URL:
-        # httpx parses a relative URL and appends it to base_url (which ends in "/") on every
-        # call; an absolute httpx.URL is taken as it is.
-        url = self._urls.get(path)
-        if url is None:
-            base = self._http.base_url
-            url = self._urls[path] = base.copy_with(
-                raw_path=base.raw_path + path.lstrip("/").encode("ascii")
-            )
-        return url
 
     def __repr__(self) -> str:
         return f"<KrakenSpotClient key={self.key_id} base_url={self._config.base_url!r}>"
@@ -250,7 +238,7 @@ class KrakenSpotClient:
     async def public(self, method: str, params: Mapping[str, str] | None = None) -> Any:
         ep = endpoint(f"/0/public/{method}")
         try:
-            response = await self._http.get(ep.path, params=dict(params or {}))
+            response = await self._http.get(ep.path, params=params)
         except httpx.TransportError as exc:
             raise VenueUnavailable(
                 f"Kraken {method}: {type(exc).__name__}", from_venue=False
@@ -296,9 +284,8 @@ class KrakenSpotClient:
             }
             started = time.perf_counter()
             try:
-                response = await self._http.post(
-                    self._url(ep.path), content=body.encode(), headers=headers
-                )
+                response = await self._http.post(ep.path, content=body.encode(),
+                                                 headers=headers)
             except NOT_SENT_ERRORS as exc:
                 raise VenueUnavailable(
                     f"could not connect to Kraken for {method} ({type(exc).__name__}); "
@@ -316,28 +303,28 @@ class KrakenSpotClient:
                 raise VenueUnavailable(
                     f"Kraken {method}: {type(exc).__name__}", from_venue=False
                 ) from None
-            log.debug("kraken-spot %s -> HTTP %s in %.1f ms", method, response.status_code,
+            log.debug("kraken-spot %s -> HTTP %s in %.1f ms", method, response.status,
                       (time.perf_counter() - started) * 1000)
         return self._parse(method, response, pair=pair)
 
-    def _parse(self, method: str, response: httpx.Response, *, pair: str | None) -> Any:
+    def _parse(self, method: str, response: VenueResponse, *, pair: str | None) -> Any:
         order_entry = method in ORDER_ENTRY
-        if response.status_code != 200:
-            if response.status_code == 429:
+        status = response.status
+        if status != 200:
+            if status == 429:
                 self.rest_counter.pause(REST_BACKOFF_SECONDS)
             if order_entry:
                 raise AmbiguousOutcome(
-                    f"Kraken {method}: HTTP {response.status_code}; the order may exist",
-                    venue_code=f"HTTP {response.status_code}", from_venue=True,
+                    f"Kraken {method}: HTTP {status}; the order may exist",
+                    venue_code=f"HTTP {status}", from_venue=True,
                 )
-            error = (RateLimited if response.status_code == 429 else VenueUnavailable)(
-                f"Kraken {method}: HTTP {response.status_code}",
-                venue_code=f"HTTP {response.status_code}", from_venue=True,
+            error = (RateLimited if status == 429 else VenueUnavailable)(
+                f"Kraken {method}: HTTP {status}", venue_code=f"HTTP {status}", from_venue=True,
             )
-            error.retry = RetryClass.WAIT if response.status_code == 429 else RetryClass.RETRY_READ
+            error.retry = RetryClass.WAIT if status == 429 else RetryClass.RETRY_READ
             raise error
         try:
-            data = json.loads(response.content)
+            data = response.json()
         except ValueError:
             data = None
         if not isinstance(data, dict):

@@ -28,7 +28,7 @@ async def test_accounts_share_one_verifying_tls_context(tmp_path: Path) -> None:
     brokers = [make_broker(_context(tmp_path, n), base_url="https://api.kraken.com")
                for n in (1, 2)]
     try:
-        transports = [b.client._http._transport for b in brokers]
+        transports = [b.client._http.transport for b in brokers]
         assert all(isinstance(t, AiohttpTransport) for t in transports)
         contexts = [t._ssl for t in transports]
         assert contexts[0] is contexts[1] is shared_tls_context()
