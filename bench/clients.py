@@ -1,4 +1,5 @@
-"""Workers for the clients the router is compared with: the hand-signed floor and ccxt.
+"""Workers for the clients the router is compared with: the hand-signed floor and ccxt (and
+the floor's signing code on the router's HTTP paths).
 
 Each runs in its own process (``run.py --worker NAME``) so imports, memory and garbage of one
 never weigh on another; it prints one JSON object.
@@ -27,6 +28,16 @@ async def floor_worker(base_url: str, transport: str, p: dict[str, Any]) -> dict
         def make(n: int) -> floor.AiohttpFloor:
             return floor.AiohttpFloor(base_url, floor.Signer(*fakes.key(n)), session)
         close = session.close
+    elif transport == "venue-http":
+        from router_core import AiohttpTransport, VenueHttp
+
+        # ssl=None: the transport's shared verifying context, as the router builds it
+        http = VenueHttp(base_url=base_url, timeout=30,
+                         transport=AiohttpTransport(ssl=None, max_connections=keys))
+
+        def make(n: int) -> VenueHttpFloor:  # type: ignore[misc]
+            return VenueHttpFloor(floor.Signer(*fakes.key(n)), http)
+        close = http.aclose
     else:
         session = floor.httpx_client(transport, keys)
 
@@ -45,6 +56,20 @@ async def floor_worker(base_url: str, transport: str, p: dict[str, Any]) -> dict
     await close()
     out["rss_mb"] = measure.rss_mb()
     return out
+
+
+class VenueHttpFloor:
+    """The floor's signing code on ``router_core.VenueHttp``, the request path the Kraken
+    plugins use: what the router's HTTP costs beside the floor's bare aiohttp POST."""
+
+    def __init__(self, signer: floor.Signer, http: Any) -> None:
+        self.signer = signer
+        self.http = http
+
+    async def send(self) -> None:
+        body, headers = self.signer.add_order()
+        answer = await self.http.post(floor.ADD_ORDER, content=body, headers=headers)
+        floor.check(answer.body)
 
 
 async def ccxt_worker(base_url: str, p: dict[str, Any]) -> dict[str, Any]:

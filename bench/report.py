@@ -178,8 +178,9 @@ def markdown(r: dict[str, Any]) -> str:
              f"when ready: {_fmt(hook['rss_ready_mb'])}"),
     ]
     for name, label in (
+            ("venue-http", "router_core.VenueHttp (the Kraken plugins' request path)"),
             ("httpx-router-transport",
-             "httpx on router_core.AiohttpTransport (what the router ships)"),
+             "httpx on router_core.AiohttpTransport (the plugins' path before VenueHttp)"),
             ("httpx-httpcore", "httpx on its httpcore pool (the router's transport before)")):
         if name in r:
             t = r[name]

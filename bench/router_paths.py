@@ -346,10 +346,9 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
     import io
     import pstats
 
-    import httpx
     from router_kraken_spot import client
 
-    from router_core import intake, journal
+    from router_core import VenueHttp, intake, journal
 
     router = await start_router(Path(workdir), spot_url, 0)
     send = in_process_sender(router, ["a0"])
@@ -367,7 +366,7 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
     stages.wrap_sync(journal.Journal, "realised_pnl", "journal: reads")
     stages.wrap_sync(intake, "parse_alert", "parse + validate alert")
     stages.wrap_sync(client, "sign", "sign (HMAC-SHA512)")
-    stages.wrap_async(httpx.AsyncClient, "send", "HTTP round trips (httpx, incl. the fake)")
+    stages.wrap_async(VenueHttp, "request", "HTTP round trips (VenueHttp, incl. the fake)")
     started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(count):
         await send()

@@ -78,6 +78,8 @@ async def worker(name: str, params: dict[str, Any], urls: dict[str, str]) -> dic
         return await clients.floor_worker(spot, "httpcore", params)
     if name == "httpx-router-transport":
         return await clients.floor_worker(spot, "router-transport", params)
+    if name == "venue-http":
+        return await clients.floor_worker(spot, "venue-http", params)
     if name == "ccxt":
         return await clients.ccxt_worker(spot, params)
     if name == "router":
@@ -139,8 +141,8 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
         work = Path(tmp)
         try:
             urls = {"spot": spot.url, "futures": futures.url}
-            scenarios = ["floor", "ccxt"] + (["httpx-router-transport", "httpx-httpcore"]
-                                             if transports else [])
+            scenarios = ["floor", "ccxt"] + (
+                ["venue-http", "httpx-router-transport", "httpx-httpcore"] if transports else [])
             for name in scenarios:
                 results[name] = run_worker(name, params, **urls)
             results["router"] = run_worker("router", params, workdir=str(work / "r"), **urls)
@@ -217,7 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke run, about 30 s")
     parser.add_argument("--no-transports", action="store_true",
-                        help="skip the httpx transport comparison (two more clients)")
+                        help="skip the HTTP path comparison (three more clients)")
     parser.add_argument("--no-experiments", action="store_true",
                         help="skip the what-would-a-change-buy experiments on the router")
     parser.add_argument("--sequential", type=int, help="orders per sequential scenario")
