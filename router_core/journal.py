@@ -184,6 +184,23 @@ class Journal:
     async def claim_async(self, **fields: Any) -> Claim:
         return await self._write_async(self._claim_work(**fields))
 
+    async def claim_deferred_async(self, **fields: Any) -> tuple[Claim, int]:
+        """``claim_async`` without an fsync of its own, for an alert executed before anyone is
+        answered: returns the claim and the number of the group that committed it. The caller
+        must ``ensure_durable_async(group)`` before answering; anything sent to a venue before
+        that must follow a durable write (a leg intent) or ``ensure_durable_async()``."""
+        claim, group = await self._writer.submit_deferred_async(self._claim_work(**fields))
+        return claim, group
+
+    async def ensure_durable_async(self, group: int | None = None) -> None:
+        """Return once the journal's commit ``group`` (by default: every claim made so far
+        without its own fsync) is on disk; at once when a later durable commit covered it."""
+        await self._writer.ensure_durable_async(group)
+
+    def ensure_durable(self, group: int | None = None) -> None:
+        """``ensure_durable_async`` for threads and code without a loop (blocks)."""
+        self._writer.ensure_durable(group)
+
     def _claim_work(
         self,
         *,
@@ -678,6 +695,17 @@ class Journal:
     def get_flag(self, name: str) -> str | None:
         rows = self._read("SELECT value FROM flags WHERE name = ?", (name,))
         return rows[0][0] if rows else None
+
+    def get_flags(self, names: list[str]) -> dict[str, str]:
+        """The flags among ``names`` that are set, by name, read in one query (an alert's
+        global and per-account halt flags)."""
+        if not names:
+            return {}
+        rows = self._read(
+            f"SELECT name, value FROM flags WHERE name IN ({', '.join('?' * len(names))})",
+            tuple(names),
+        )
+        return dict(rows)
 
     def add_realised_pnl(self, account: str, day: str, amount: str) -> None:
         def work(db: Db) -> None:

@@ -268,6 +268,18 @@ class PgWriter:
         self._queue.put(_Job(work, durable, settle))
         return future
 
+    def submit_deferred_async(self, work: Work) -> asyncio.Future[tuple[Any, int]]:
+        """The SQLite writer's deferred write, here committed durably at once (so every group
+        number is on disk by the time it is known, and ``ensure_durable*`` has nothing to
+        wait for): the future resolves to (what ``work`` returned, 0)."""
+        return self.submit_async(lambda db: (work(db), 0), durable=True)
+
+    async def ensure_durable_async(self, group: int | None = None) -> None:
+        """Nothing to wait for: deferred writes were committed durably."""
+
+    def ensure_durable(self, group: int | None = None) -> None:
+        """Nothing to wait for: deferred writes were committed durably."""
+
     def close(self) -> None:
         """Commit whatever is still queued, then stop the thread and close the connection."""
         if self._closed:

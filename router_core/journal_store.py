@@ -7,6 +7,8 @@ connection whose ``execute(sql, args)`` returns a cursor with ``rowcount``, ``fe
 
 * ``writer.write(work, durable=...)`` runs one write in its own transaction, from any thread;
 * ``writer.submit_async(work, durable=...)`` queues one for the event loop's next group commit;
+* ``writer.submit_deferred_async(work)`` queues one whose durability is asked for later, with
+  ``writer.ensure_durable_async(group)`` (a claim answered only after its alert executed);
 * ``read(sql, args)`` answers a query at once, from any thread.
 
 ``SqliteStore`` (the embedded default) is the WAL database of ``journal_schema`` with the group
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,6 +51,12 @@ class Writer(Protocol):
     def write(self, work: Work, *, durable: bool) -> Any: ...
 
     def submit_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]: ...
+
+    def submit_deferred_async(self, work: Work) -> asyncio.Future[tuple[Any, int]]: ...
+
+    async def ensure_durable_async(self, group: int | None = None) -> None: ...
+
+    def ensure_durable(self, group: int | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -94,7 +103,7 @@ class SqliteStore:
         self._reader = db if memory else connect(str(path))
         self._read_lock = threading.Lock()
         self._db = db
-        self.writer = GroupCommitWriter(db)
+        self.writer = GroupCommitWriter(db, sync_mark=_sync_mark)
 
     def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._read_lock:
@@ -109,3 +118,18 @@ class SqliteStore:
             if self._reader is not self._db:
                 self._reader.close()
         self._db.close()
+
+
+SYNC_MARK_FLAG = "journal:forced_syncs"
+
+
+def _sync_mark(db: Db) -> None:
+    """Count one forced fsync in the flags table. A commit that changes nothing writes nothing
+    to the WAL, so it would sync nothing: this one always changes a row, so committing it
+    durably fsyncs the log, and with it every commit before (``journal_writer``)."""
+    db.execute(
+        "INSERT INTO flags VALUES (?, '1', ?) ON CONFLICT (name) DO UPDATE"
+        " SET value = CAST(CAST(flags.value AS INTEGER) + 1 AS TEXT),"
+        " updated_at = excluded.updated_at",
+        (SYNC_MARK_FLAG, time.time()),
+    )

@@ -13,6 +13,15 @@ Where each part runs, and why:
   statement, which made a burst of claims wait tens of milliseconds for a commit that needed 5.
 * Threads and code without a loop (``write``): run their one write and commit in place.
 
+Durability can also be asked for after the write (``submit_deferred_async``, then
+``ensure_durable_async``): every group gets a number, in commit order, and the writer knows the
+highest one on disk. In WAL mode the log is appended in commit order and a ``synchronous=FULL``
+commit fsyncs all of it, so one durable commit makes every commit before it durable too. A
+claim answered only after its alert executed therefore needs no fsync of its own: the first leg
+intent's durable commit covers it, and ``ensure_durable_async`` forces one (a row that changes,
+since a commit that changes nothing writes nothing to the log) only when nothing durable has
+followed.
+
 One lock owns the connection from ``BEGIN`` to the end of ``COMMIT``; the helper thread releases
 it after the commit it was handed. A write that fails (say, a constraint) must not undo the
 others: its group is then run again with each write inside its own savepoint, which is what
@@ -45,6 +54,7 @@ class _Write:
     work: Work
     durable: bool
     future: asyncio.Future[Any]
+    deferred: bool = False  # resolves to (result, group number): ``submit_deferred_async``
 
 
 @dataclass(slots=True)
@@ -56,14 +66,27 @@ class _Queue:
 
 
 class GroupCommitWriter:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    """``sync_mark``: a write that always changes a row (and so always writes to the log),
+    committed durably by ``ensure_durable*`` when no durable commit has covered a group yet."""
+
+    def __init__(self, db: sqlite3.Connection, *, sync_mark: Work) -> None:
         self._db = db
+        self._sync_mark = sync_mark
         self._lock = threading.Lock()
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="journal-commit")
         self._queues: dict[asyncio.AbstractEventLoop, _Queue] = {}
         self._synchronous_full = True  # the connection is opened with synchronous=FULL
         self._closed = False
+        # Groups are numbered as they begin, with the lock held: numbers follow commit order.
+        self._groups = 0  # the last number given
+        self._durable_through = 0  # every group up to this one is on disk
+        self._deferred_through = 0  # the last group holding a deferred write
         self.on_commit: CommitObserver | None = None  # /metrics, when on
+
+    @property
+    def durable_through(self) -> int:
+        """The highest group number known to be on disk (every group before it is too)."""
+        return self._durable_through
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -72,6 +95,7 @@ class GroupCommitWriter:
         Blocks the calling thread (on the event loop, prefer ``submit_async``)."""
         self._check_open()
         with self._lock:
+            number = self._next_group()
             self._set_durability(durable)
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -81,20 +105,46 @@ class GroupCommitWriter:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+            if durable:
+                self._durable_through = number
         return result
+
+    def ensure_durable(self, group: int | None = None) -> None:
+        """``ensure_durable_async`` for threads and code without a loop (blocks)."""
+        target = self._deferred_through if group is None else group
+        if target > self._durable_through:
+            self.write(self._sync_mark, durable=True)
 
     # -- coroutines ---------------------------------------------------------------------------
 
     def submit_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
         """Queue a write for the running loop's next group; await the returned future for what
         ``work`` returned, once its group is committed. Writes keep their order."""
+        return self._queue_write(work, durable=durable, deferred=False)
+
+    def submit_deferred_async(self, work: Work) -> asyncio.Future[tuple[Any, int]]:
+        """Queue a write whose durability is asked for later: it commits without an fsync of
+        its own, and the future resolves to (what ``work`` returned, the number of the group
+        that committed it), for ``ensure_durable_async``."""
+        return self._queue_write(work, durable=False, deferred=True)
+
+    async def ensure_durable_async(self, group: int | None = None) -> None:
+        """Return once group ``group`` (by default: every group that held a deferred write so
+        far) is on disk: at once when a durable commit has covered it, else after a durable
+        commit of ``sync_mark``, which covers it (one fsync, shared by the writes in its
+        group)."""
+        target = self._deferred_through if group is None else group
+        if target > self._durable_through:
+            await self.submit_async(self._sync_mark, durable=True)
+
+    def _queue_write(self, work: Work, *, durable: bool, deferred: bool) -> asyncio.Future[Any]:
         self._check_open()
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = _Queue()
         future = loop.create_future()
-        queue.writes.append(_Write(work, durable, future))
+        queue.writes.append(_Write(work, durable, future, deferred))
         if queue.task is None:
             queue.task = loop.create_task(self._drain(loop, queue))
         return future
@@ -107,23 +157,29 @@ class GroupCommitWriter:
                 # a commit, or by a thread's own write: waiting here never holds anyone up.
                 while not self._lock.acquire(blocking=False):
                     await asyncio.sleep(LOCK_POLL_SECONDS)
+                number = self._next_group()
                 started = time.perf_counter()
                 try:
                     outcomes = self._run_group(group)
                 except BaseException as exc:
                     self._lock.release()
-                    _settle(group, [(None, exc)] * len(group))
+                    _settle(group, [(None, exc)] * len(group), number)
                     if not isinstance(exc, Exception):
                         raise
                     continue
+                if any(write.deferred for write in group):
+                    # before the commit: a reader that sees these rows sees this number too
+                    self._deferred_through = number
                 durable = any(write.durable for write in group)
                 if durable:
-                    error = await loop.run_in_executor(self._committer, self._commit_and_unlock)
-                else:
-                    error = self._commit_and_unlock()  # no fsync: quick enough for the loop
+                    error = await loop.run_in_executor(
+                        self._committer, self._commit_and_unlock, number, True)
+                else:  # no fsync: quick enough for the loop
+                    error = self._commit_and_unlock(number, False)
                 if self.on_commit is not None and error is None:
                     self.on_commit(time.perf_counter() - started, len(group), durable)
-                _settle(group, outcomes if error is None else [(None, error)] * len(group))
+                _settle(group, outcomes if error is None else [(None, error)] * len(group),
+                        number)
         finally:
             queue.task = None
             if not queue.writes:
@@ -161,9 +217,11 @@ class GroupCommitWriter:
             db.execute("RELEASE w")
         return outcomes
 
-    def _commit_and_unlock(self) -> BaseException | None:
+    def _commit_and_unlock(self, number: int, durable: bool) -> BaseException | None:
         try:
             self._db.execute("COMMIT")
+            if durable:  # with the lock held: no later group can have committed yet
+                self._durable_through = number
         except Exception as exc:  # the transaction failed: nothing of it is on disk
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -171,6 +229,11 @@ class GroupCommitWriter:
         finally:
             self._lock.release()
         return None
+
+    def _next_group(self) -> int:
+        """The number of the group about to begin (the caller holds the lock)."""
+        self._groups += 1
+        return self._groups
 
     def _set_durability(self, durable: bool) -> None:
         # Outcomes alone skip the fsync; they reach the disk with the next durable commit.
@@ -193,7 +256,7 @@ class GroupCommitWriter:
                 except Exception as exc:
                     result = (None, exc)
                 with contextlib.suppress(RuntimeError):  # its loop may be closed already
-                    _settle([write], [result])
+                    _settle([write], [result], self._groups)
         self._queues.clear()
         self._closed = True
 
@@ -202,11 +265,11 @@ class GroupCommitWriter:
             raise RuntimeError("the journal is closed")
 
 
-def _settle(group: list[_Write], outcomes: list[Outcome]) -> None:
+def _settle(group: list[_Write], outcomes: list[Outcome], number: int) -> None:
     for write, (result, error) in zip(group, outcomes, strict=True):
         if write.future.done():  # the waiter went away; the write itself stands
             continue
         if error is not None:
             write.future.set_exception(error)
         else:
-            write.future.set_result(result)
+            write.future.set_result((result, number) if write.deferred else result)
