@@ -77,6 +77,20 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class RouterApp(FastAPI):
+    """The FastAPI app, with ``POST /webhook`` taken before any of FastAPI's per-request work
+    (``webhook.WebhookFastPath``); every other request goes through FastAPI as usual."""
+
+    webhook_fast_path: WebhookFastPath | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        fast_path = self.webhook_fast_path
+        if fast_path is not None and fast_path.takes(scope):
+            await fast_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 @dataclass
 class _State:
     ready: bool = False
@@ -134,8 +148,8 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
             # finish in-flight executions within a bound, then close the brokers
             await router.close(drain_seconds=DRAIN_SECONDS)
 
-    app = FastAPI(title="alert-router", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = RouterApp(title="alert-router", version=__version__, lifespan=lifespan,
+                    docs_url=None, redoc_url=None)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.router = router
     app.state.settings = settings
@@ -170,7 +184,7 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
     async def post_webhook_route(request: Request, route_token: str) -> JSONResponse:
         return await webhook(request, route_token, wants_wait(request))
 
-    app.add_middleware(WebhookFastPath, webhook=webhook)
+    app.webhook_fast_path = WebhookFastPath(webhook)
 
     # -- observing ------------------------------------------------------------------------
 

@@ -131,10 +131,12 @@ class Webhook:
                                     "token", headers={"WWW-Authenticate": "Bearer"},
                                     code="dry_run_unauthorized")
             return await dry_run(self.router, delivery.raw, delivery.content_type)
-        acceptance = await self._claim(delivery)
+        acceptance = await self._claim(delivery, durable=not wait)
         if isinstance(acceptance, JSONResponse):
             return acceptance
-        return await self._answer(delivery, acceptance, wait)
+        response = await self._answer(delivery, acceptance, wait)
+        await self.router.make_durable(acceptance)  # ?wait=true: no fsync of its own till now
+        return response
 
     # -- the steps, in order ----------------------------------------------------------------
 
@@ -177,8 +179,9 @@ class Webhook:
             delivery.signed = True
         return None
 
-    async def _claim(self, delivery: Delivery) -> Acceptance | JSONResponse:
-        """Parse, authorize, check the lag and claim durably; a refusal as a response."""
+    async def _claim(self, delivery: Delivery, *, durable: bool) -> Acceptance | JSONResponse:
+        """Parse, authorize, check the lag and claim (``durable``: with its own fsync, before
+        the answer, which then comes before the execution); a refusal as a response."""
         assert delivery.raw is not None and delivery.sha256 is not None
         parsed = False
 
@@ -193,7 +196,7 @@ class Webhook:
             # The claim joins the journal's next group commit; the loop keeps answering.
             return await self.router.accept_async(
                 delivery.raw, delivery.content_type, peer=sender, source=delivery.source,
-                authorize=authorize,
+                authorize=authorize, durable=durable,
             )
         except Unauthorized as exc:
             log.warning("webhook from %s refused: %s (body sha256 %s)", sender, exc.reason, digest)
@@ -246,17 +249,18 @@ class Webhook:
             if wait and record is not None and record.state not in FINISHED:
                 record = await wait_finished(router, alert_id)
             return JSONResponse(duplicate_body(alert_id, record), 200)
-        log.info("alert %s accepted from %s via %s: %s", alert_id, sender, delivery.source,
-                 acceptance.alert.summary() if acceptance.alert else "")
-        if self.metrics is not None:
-            self.metrics.received(alert_id, delivery.received)
         if not wait:
-            async def execute_after_answer() -> None:
+            async def after_answer() -> None:
+                # The answer is written; the log line, the receipt and the execution wait one
+                # turn of the loop, behind the answers of a burst that are ready to go too.
+                await asyncio.sleep(0)
+                self._accepted(delivery, acceptance)
                 router.spawn(alert_id)
 
             # The sender has its 200 before any broker work starts.
             return JSONResponse({"alert_id": alert_id, "status": "accepted"}, 200,
-                                background=BackgroundTask(execute_after_answer))
+                                background=BackgroundTask(after_answer))
+        self._accepted(delivery, acceptance)
         task = router.spawn(alert_id)
         try:
             # shield: a sender hanging up must not cancel the execution.
@@ -270,6 +274,13 @@ class Webhook:
                                  "detail": "execution failed; see GET /alerts/" + alert_id}, 200)
         return JSONResponse({"alert_id": alert_id, "status": "done", "report": report.to_dict()},
                             200)
+
+    def _accepted(self, delivery: Delivery, acceptance: Acceptance) -> None:
+        """The log line of a new alert (product output) and its receipt for /metrics."""
+        log.info("alert %s accepted from %s via %s: %s", acceptance.alert_id, delivery.sender,
+                 delivery.source, acceptance.alert.summary() if acceptance.alert else "")
+        if self.metrics is not None:
+            self.metrics.received(acceptance.alert_id, delivery.received)
 
     def _refuse(self, delivery: Delivery, status: int, body: Any, reason: str,
                 headers: dict[str, str] | None = None, *, code: str) -> JSONResponse:
@@ -289,34 +300,38 @@ class Webhook:
 
 
 class WebhookFastPath:
-    """Takes ``POST /webhook`` and ``POST /webhook/{route_token}`` straight to the handler.
+    """Takes ``POST /webhook`` and ``POST /webhook/{route_token}`` straight to the handler,
+    ahead of everything FastAPI runs per request (``server.RouterApp`` asks it first).
 
-    FastAPI's routing, dependency solving and exception middleware cost more per request than
-    the webhook's own work (bench/: about half of a burst's intake), and a burst of alerts is
-    exactly when the acks must be quick. The handler reads the body and answers every
-    foreseeable failure itself; an unforeseen one still meets Starlette's error middleware,
-    which sits outside this one. The FastAPI routes stay: they document the webhook in the
+    FastAPI's routing, dependency solving and middleware (its telemetry check, body limit,
+    error and exception middleware) cost more per request than the webhook's own work
+    (bench/), and a burst of alerts is exactly when the acks must be quick. The handler reads
+    the body under its own size limit and answers every foreseeable failure itself; an
+    unforeseen exception reaches the server, which logs it and answers 500 (as Starlette's
+    error middleware would). The FastAPI routes stay: they document the webhook in the
     OpenAPI schema and answer what this path does not take (other methods, odd paths).
     """
 
-    def __init__(self, app: Any, webhook: Any) -> None:
-        self.app = app
+    def __init__(self, webhook: Webhook) -> None:
         self.webhook = webhook
 
+    @staticmethod
+    def takes(scope: Any) -> bool:
+        """Whether ``scope`` is a POST to ``/webhook`` or to ``/webhook/{one segment}``."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return False
+        path = scope["path"]
+        if path == "/webhook":
+            return True
+        token = path[len("/webhook/"):]
+        return path.startswith("/webhook/") and bool(token) and "/" not in token
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path = scope["path"]
-            token: str | None = None
-            if path == "/webhook" or (
-                path.startswith("/webhook/")
-                and (token := path[len("/webhook/"):])
-                and "/" not in token
-            ):
-                request = Request(scope, receive)
-                response = await self.webhook(request, token, wants_wait(request))
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        path = scope["path"]
+        token = None if path == "/webhook" else path[len("/webhook/"):]
+        request = Request(scope, receive)
+        response = await self.webhook(request, token, wants_wait(request))
+        await response(scope, receive, send)
 
 
 def wants_wait(request: Request) -> bool:
@@ -324,6 +339,8 @@ def wants_wait(request: Request) -> bool:
 
 
 def wants(request: Request, flag: str) -> bool:
+    if not request.scope.get("query_string"):  # the usual webhook URL: nothing to parse
+        return False
     return request.query_params.get(flag, "").strip().lower() in ("1", "true", "yes")
 
 
