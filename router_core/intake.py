@@ -101,9 +101,7 @@ def load_json(text: str) -> tuple[Any, str | None]:
     non-finite Decimals that the model refuses by field name; deep nesting is refused outright.
     """
     try:
-        data = json.loads(
-            text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=Decimal
-        )
+        data = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
     except RecursionError:
@@ -125,6 +123,11 @@ def _parse_float(text: str) -> Decimal:
 
 def _parse_int(text: str) -> int | Decimal:
     return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else Decimal(text)
+
+
+# Built once: ``json.loads`` with hooks would build a decoder for every body.
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int,
+                            parse_constant=Decimal)
 
 
 def _depth(value: Any) -> int:
