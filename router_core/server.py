@@ -145,6 +145,7 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            webhook.release_held()  # answered alerts still waiting to start execute now
             # finish in-flight executions within a bound, then close the brokers
             await router.close(drain_seconds=DRAIN_SECONDS)
 

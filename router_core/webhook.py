@@ -11,7 +11,8 @@
 8. the passphrase in the body (401), compared in constant time;
 9. ``[server] max_lag_seconds``: an alert that arrived too late, or does not say when it fired
    while the limit is set, is refused (422, naming ``timenow`` or ``time``);
-10. the durable claim in the journal: NEW 200 (executed in the background after the answer),
+10. the durable claim in the journal: NEW 200 (executed in the background after the answer,
+    once the other deliveries being taken in are answered too: ``Webhook.execute_soon``),
     DUPLICATE 200 with the first delivery's outcome, CONFLICT 409. A failed journal write is
     the only 5xx (503): nothing was recorded, so the sender may retry.
 
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("router_core.server")
 
 WAIT_LIMIT_SECONDS = 60.0
+HOLD_SECONDS = 0.1  # the longest an answered alert's execution waits for a burst's other acks
 FINISHED = (AlertState.DONE, AlertState.REFUSED)
 UNAUTHORIZED = {"error": "unauthorized"}
 LAG_SETTING = "[server] max_lag_seconds"  # named by every refusal of a late alert
@@ -95,17 +97,48 @@ class Webhook:
         self.verifier = SignatureVerifier(settings.hmac_secrets)
         self.secrets = settings.secret_values()
         self.metrics: RouterMetrics | None = None  # set by the app when [metrics] is on
+        self.taking = 0  # deliveries between arrival and answer
+        self._held: list[str] = []  # accepted alerts whose execution waits for them
+        self._hold_timer: asyncio.TimerHandle | None = None
 
     async def __call__(self, request: Request, route_token: str | None,
                        wait: bool) -> JSONResponse:
-        metrics = self.metrics
-        if metrics is None:
-            return await self._deliver(request, route_token, wait, 0.0)
-        started = time.perf_counter()
-        response = await self._deliver(request, route_token, wait, started)
-        if not wait:  # with ?wait=true the answer waits for the execution (end to end)
-            metrics.acked(time.perf_counter() - started)
-        return response
+        self.taking += 1
+        try:
+            metrics = self.metrics
+            if metrics is None:
+                return await self._deliver(request, route_token, wait, 0.0)
+            started = time.perf_counter()
+            response = await self._deliver(request, route_token, wait, started)
+            if not wait:  # with ?wait=true the answer waits for the execution (end to end)
+                metrics.acked(time.perf_counter() - started)
+            return response
+        finally:
+            self.taking -= 1
+            if not self.taking and self._held:  # after this answer is written
+                asyncio.get_running_loop().call_soon(self.release_held)
+
+    def execute_soon(self, alert_id: str) -> None:
+        """Execute an accepted (and answered) alert: now, unless other deliveries are being
+        taken in. Then it waits until the last of them is answered, at most
+        ``HOLD_SECONDS``: a burst's acks do not queue behind its first alerts' executions
+        (planning, the durable leg intents, the venue calls on the same loop)."""
+        self._held.append(alert_id)
+        if not self.taking:
+            self.release_held()
+        elif self._hold_timer is None:
+            self._hold_timer = asyncio.get_running_loop().call_later(HOLD_SECONDS,
+                                                                     self.release_held)
+
+    def release_held(self) -> None:
+        """Start every held execution, in the order the alerts were accepted (also called
+        on shutdown, before the router drains its executions)."""
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        held, self._held = self._held, []
+        for alert_id in held:
+            self.router.spawn(alert_id)
 
     async def _deliver(self, request: Request, route_token: str | None, wait: bool,
                        started: float) -> JSONResponse:
@@ -255,7 +288,7 @@ class Webhook:
                 # turn of the loop, behind the answers of a burst that are ready to go too.
                 await asyncio.sleep(0)
                 self._accepted(delivery, acceptance)
-                router.spawn(alert_id)
+                self.execute_soon(alert_id)
 
             # The sender has its 200 before any broker work starts.
             return JSONResponse({"alert_id": alert_id, "status": "accepted"}, 200,
