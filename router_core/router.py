@@ -69,6 +69,9 @@ class Acceptance:
     outcome: ClaimOutcome
     alert_id: str
     alert: Alert | None = None
+    # The journal group that committed the claim when its fsync was deferred
+    # (``accept_async(durable=False)``): ``make_durable`` waits for it. None: on disk already.
+    deferred_group: int | None = None
 
 
 @dataclass
@@ -95,6 +98,9 @@ class Router:
         default_factory=dict
     )
     metrics: RouterMetrics | None = None  # set by the web app when [metrics] is on
+    # Each account's digest (``account_digest``) with the AccountConfig it was computed from:
+    # computed once per account config, again for the new object a reload builds.
+    _digests: dict[str, tuple[AccountConfig, str]] = field(default_factory=dict)
     # Several instances on one PostgreSQL journal (router_core.cluster.Cluster); None: this
     # process drives every account itself, as a single instance always has.
     cluster: Any = None
@@ -314,6 +320,7 @@ class Router:
         alert, fields = self._claim_fields(raw, content_type, peer, source, authorize)
         earlier = self._too_late(alert, fields)
         if earlier is not None:
+            self.journal.ensure_durable()  # the earlier claim may have deferred its fsync
             return earlier
         return self._accepted(self.journal.claim(**fields), alert, fields)
 
@@ -325,13 +332,53 @@ class Router:
         peer: str | None = None,
         source: str = "webhook",
         authorize: Callable[[Alert], None] | None = None,
+        durable: bool = True,
     ) -> Acceptance:
-        """``accept`` for the event loop: the claim joins the journal's next group commit."""
+        """``accept`` for the event loop: the claim joins the journal's next group commit.
+
+        ``durable=False``: for a caller that executes the alert before answering anyone
+        (``accept_and_execute``, the webhook's ``?wait=true``): the claim skips its own fsync,
+        and the caller awaits ``make_durable`` before it answers. Before that, the claim is
+        made durable by the first leg intent's commit, or by the sequencer before a cancel."""
         alert, fields = self._claim_fields(raw, content_type, peer, source, authorize)
         earlier = self._too_late(alert, fields)
         if earlier is not None:
+            await self.journal.ensure_durable_async()  # the earlier claim may be deferred
             return earlier
-        return self._accepted(await self.journal.claim_async(**fields), alert, fields)
+        if durable:
+            return self._accepted(await self.journal.claim_async(**fields), alert, fields)
+        claim, group = await self.journal.claim_deferred_async(**fields)
+        return self._accepted(claim, alert, fields, group)
+
+    async def make_durable(self, acceptance: Acceptance) -> None:
+        """Return once the claim behind ``acceptance`` is on disk: at once when a durable
+        commit (a leg intent's, or the claim's own) has covered it, else after one fsync."""
+        if acceptance.deferred_group is not None:
+            await self.journal.ensure_durable_async(acceptance.deferred_group)
+
+    async def accept_and_execute(
+        self,
+        raw: bytes,
+        content_type: str | None,
+        *,
+        peer: str | None = None,
+        source: str = "webhook",
+        authorize: Callable[[Alert], None] | None = None,
+    ) -> tuple[Acceptance, ExecutionReport | None]:
+        """Accept a delivery and execute it at once, for callers that answer only afterwards
+        (``alert-router send``). One fsync per alert instead of two: the claim commits without
+        its own, and is on disk before anything reaches a venue (covered by the first leg
+        intent's durable commit) and before this returns. The report is None for a duplicate
+        or a conflict, which are not executed again here."""
+        acceptance = await self.accept_async(raw, content_type, peer=peer, source=source,
+                                             authorize=authorize, durable=False)
+        report = None
+        try:
+            if acceptance.outcome is ClaimOutcome.NEW:
+                report = await self.execute(acceptance.alert_id)
+        finally:
+            await self.make_durable(acceptance)
+        return acceptance, report
 
     def _too_late(self, alert: Alert, fields: dict[str, Any]) -> Acceptance | None:
         """The ``max_lag_seconds`` check, before the claim, so the sender is told at once.
@@ -353,12 +400,13 @@ class Router:
             return Acceptance(ClaimOutcome.DUPLICATE, earlier.alert_id, alert)
         raise AlertError(refusal.field, refusal.reason)
 
-    def _accepted(self, claim: Claim, alert: Alert, fields: dict[str, Any]) -> Acceptance:
+    def _accepted(self, claim: Claim, alert: Alert, fields: dict[str, Any],
+                  deferred_group: int | None = None) -> Acceptance:
         if claim.outcome is ClaimOutcome.NEW:
             if len(self._claimed) >= MAX_CLAIMED_IN_MEMORY:  # accepted, never executed here
                 del self._claimed[next(iter(self._claimed))]
             self._claimed[claim.alert_id] = (alert, fields["intent_key"], fields["routing"])
-        return Acceptance(claim.outcome, claim.alert_id, alert)
+        return Acceptance(claim.outcome, claim.alert_id, alert, deferred_group)
 
     def _claim_fields(
         self,
@@ -402,8 +450,16 @@ class Router:
             targets = self._targets(alert)
         except ConfigError:
             return None
-        return {account.name: {"broker": account.broker, "digest": account_digest(account)}
+        return {account.name: {"broker": account.broker, "digest": self._digest(account)}
                 for account, _ in targets}
+
+    def _digest(self, account: AccountConfig) -> str:
+        """``account_digest``, computed once per account config (it is frozen): the same
+        object gives the digest kept, the new object a reload builds is digested again."""
+        cached = self._digests.get(account.name)
+        if cached is None or cached[0] is not account:
+            cached = self._digests[account.name] = (account, account_digest(account))
+        return cached[1]
 
     def spawn(self, alert_id: str) -> asyncio.Task[ExecutionReport]:
         """Execute in the background (the webhook has already answered)."""
@@ -434,15 +490,20 @@ class Router:
             # have sent are looked up by client order id, not left unresolved.
             if not self.journal.legs_for_alert(alert_id):
                 received_at = record.received_at
-        refusal = self._refusal(alert, received_at)
-        if refusal is not None:
-            return await self._refuse(alert_id, intent_key, refusal)
-
         try:
             targets, moved = self._routed_targets(alert, routing)
+            unroutable = None
         except ConfigError as exc:
-            return await self._refuse(alert_id, intent_key, str(exc))
-        targets, halted = self._unhalted(alert, targets)
+            targets, moved, unroutable = [], [], str(exc)
+        # The halt flags, read from the journal for every alert (another process may have
+        # halted): the global one and each target account's, in one query.
+        flags = self.journal.get_flags(self._halt_flags(alert, targets))
+        refusal = self._refusal(alert, received_at, flags.get(HALT_FLAG))
+        if refusal is not None:
+            return await self._refuse(alert_id, intent_key, refusal)
+        if unroutable is not None:
+            return await self._refuse(alert_id, intent_key, unroutable)
+        targets, halted = self._unhalted(alert, targets, flags)
         if halted and not targets and not moved:  # every account it goes to is halted
             refusal = "; ".join(str(r.reports[0].result.reason) for r in halted)
             return await self._refuse(alert_id, intent_key, refusal)
@@ -473,12 +534,22 @@ class Router:
         await self._notify(report)
         return report
 
-    def _refusal(self, alert: Alert, received_at: float | None = None) -> str | None:
-        """Why an accepted alert must not execute now: the halt flag, or, for an alert read
-        back from the journal (``received_at``: accepted before a restart), an age that has
-        grown past ``max_lag_seconds`` while it waited. An alert claimed by this process
-        passed the lag check at acceptance (``accept``), so it is not checked again."""
-        halted = self.journal.get_flag(HALT_FLAG)
+    @staticmethod
+    def _halt_flags(alert: Alert, targets: list[tuple[AccountConfig, Decimal]]) -> list[str]:
+        """The journal flags that can stop ``alert``: the global halt, and each target
+        account's own unless it is a cancel (cancels pass an account's halt)."""
+        if alert.action is Action.CANCEL:
+            return [HALT_FLAG]
+        return [HALT_FLAG, *(account_halt_flag(account.name) for account, _ in targets)]
+
+    def _refusal(
+        self, alert: Alert, received_at: float | None, halted: str | None
+    ) -> str | None:
+        """Why an accepted alert must not execute now: the halt flag (``halted``, its value
+        read from the journal), or, for an alert read back from the journal
+        (``received_at``: accepted before a restart), an age that has grown past
+        ``max_lag_seconds`` while it waited. An alert claimed by this process passed the lag
+        check at acceptance (``accept``), so it is not checked again."""
         if halted is not None and alert.action is not Action.CANCEL:
             return f"trading is halted ({halted}); run `alert-router resume` to trade again"
         if received_at is None:
@@ -491,15 +562,17 @@ class Router:
         )
 
     def _unhalted(
-        self, alert: Alert, targets: list[tuple[AccountConfig, Decimal]]
+        self, alert: Alert, targets: list[tuple[AccountConfig, Decimal]],
+        flags: dict[str, str],
     ) -> tuple[list[tuple[AccountConfig, Decimal]], list[AccountResult]]:
-        """The targets whose account is not halted on its own (``halt --account``), and a
-        denied leg naming the halt for each that is. Cancels pass, as under the global halt."""
+        """The targets whose account is not halted on its own (``halt --account``; ``flags``:
+        the flags set, as read from the journal for this alert), and a denied leg naming the
+        halt for each that is. Cancels pass, as under the global halt."""
         if alert.action is Action.CANCEL:
             return targets, []
         kept, halted = [], []
         for account, multiplier in targets:
-            reason = self.journal.get_flag(account_halt_flag(account.name))
+            reason = flags.get(account_halt_flag(account.name))
             if reason is None:
                 kept.append((account, multiplier))
                 continue
@@ -528,7 +601,7 @@ class Router:
                          f"longer configured; nothing sent to it"
             elif not account.enabled:
                 reason = f"account {name} has been disabled since the alert was accepted"
-            elif account_digest(account) != chosen.get("digest"):
+            elif self._digest(account) != chosen.get("digest"):
                 reason = (f"account {name} changed (broker, venue URL or credentials) since the "
                           f"alert was accepted under another config; nothing sent to it")
             if reason is not None:
@@ -546,7 +619,7 @@ class Router:
         for name, chosen in (routing or {}).items():
             account = self.config.accounts.get(name)
             if account is None or not account.enabled or (
-                    account_digest(account) != chosen.get("digest")):
+                    self._digest(account) != chosen.get("digest")):
                 changed.append(name)
         return changed
 

@@ -218,6 +218,9 @@ class PlanSequencer:
         """Cancel every order this router placed that rests on the symbol, and the orders the
         venue placed for them (conditional closes), and, with ``foreign``, every other order
         resting there; one report each."""
+        # The first thing an exit, a reversal or a cancel sends, before any leg intent: a claim
+        # that deferred its fsync (Router.accept_and_execute) must be on disk first.
+        await self.journal.ensure_durable_async()
         reports = await self._cancel_own(broker, account, instrument)
         if foreign:
             done = {r.result.venue_order_id for r in reports if r.result.venue_order_id}
