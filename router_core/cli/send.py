@@ -54,7 +54,10 @@ async def _send(raw: bytes, config: str | None) -> ExecutionReport:
     router = Router.from_config_file(config)
     try:
         await router.start()
-        acceptance = router.accept(raw, "application/json", peer="cli", source="cli")
+        # One fsync per alert: the claim is made durable by the first leg intent's commit
+        # (or by one of its own when nothing follows), before any venue sees an order.
+        acceptance, report = await router.accept_and_execute(
+            raw, "application/json", peer="cli", source="cli")
         if acceptance.outcome is ClaimOutcome.CONFLICT:
             from router_core.errors import AlertError
 
@@ -63,7 +66,9 @@ async def _send(raw: bytes, config: str | None) -> ExecutionReport:
                 f"an alert with this intent key but different content was "
                 f"already routed (alert {acceptance.alert_id}); nothing placed",
             )
-        return await router.execute(acceptance.alert_id)
+        if report is None:  # a duplicate: its recorded report, or it resumes if unfinished
+            report = await router.execute(acceptance.alert_id)
+        return report
     finally:
         await router.close()
 
