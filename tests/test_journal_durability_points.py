@@ -264,3 +264,78 @@ async def test_a_deferred_claim_works_on_either_backend(journal_location: Any) -
         assert record is not None and record.state.value == "received"
     finally:
         journal.close()
+
+
+# -- the webhook ------------------------------------------------------------------------------
+
+WEBHOOK_CONFIG = """
+[router]
+reconcile_window_seconds = 0.1
+
+[accounts.paper]
+broker = "paper"
+fill_price = 100
+"""
+
+
+@pytest.fixture
+async def webhook(tmp_path: Path):  # type: ignore[no-untyped-def]
+    import httpx
+    from pydantic import SecretStr
+
+    from router_core.security import WebhookSettings
+    from router_core.server import create_app
+
+    path = tmp_path / "config.toml"
+    path.write_text(WEBHOOK_CONFIG)
+    router = Router.from_config_file(path, plugins=make_plugin_manager(["paper"]))
+    app = create_app(router, WebhookSettings(passphrase=SecretStr("pass phrase 1234")))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+            yield router, client
+
+
+def webhook_body(**fields: Any) -> bytes:
+    return json.dumps({"ticker": "BTCUSD", "action": "buy", "quantity": "1",
+                       "passphrase": "pass phrase 1234", **fields}).encode()
+
+
+def every_deferred_claim_on_disk(journal: Journal) -> bool:
+    writer = journal._writer  # type: ignore[attr-defined]
+    return writer._deferred_through <= writer.durable_through  # type: ignore[no-any-return]
+
+
+async def test_wait_true_claims_with_one_fsync_and_answers_with_the_claim_on_disk(
+        webhook) -> None:
+    router, client = webhook
+    durable: list[bool] = []
+    router.journal._writer.on_commit = lambda s, n, d: durable.append(d)
+    response = await client.post("/webhook?wait=true", content=webhook_body(id="w-1"),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json()["status"] == "done"
+    assert durable.count(True) == 1  # the leg intent's; the claim had none of its own
+    assert every_deferred_claim_on_disk(router.journal)
+    assert forced_syncs(router.journal) == 0
+
+
+async def test_wait_true_refused_alert_is_answered_after_a_forced_fsync(webhook) -> None:
+    router, client = webhook
+    router.halt("maintenance")
+    response = await client.post("/webhook?wait=true", content=webhook_body(id="w-2"),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and "halted" in response.json()["report"]["refused"]
+    assert every_deferred_claim_on_disk(router.journal)
+    assert forced_syncs(router.journal) == 1
+
+
+async def test_the_default_webhook_path_still_fsyncs_the_claim_before_the_ack(webhook) -> None:
+    router, client = webhook
+    router.halt("maintenance")  # nothing executes: the only durable commit is the claim's
+    durable: list[bool] = []
+    router.journal._writer.on_commit = lambda s, n, d: durable.append(d)
+    response = await client.post("/webhook", content=webhook_body(id="w-3"),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json()["status"] == "accepted"
+    assert durable[:1] == [True]  # the claim, fsynced before the answer
+    assert forced_syncs(router.journal) == 0
