@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -136,10 +137,16 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         if not settings.authenticates:
             log.warning("the webhook has no passphrase: anyone who can reach it can send "
                         "alerts to the paper account(s)")
+        # What start-up built (modules, models, config, plugins) lives as long as the server:
+        # set it aside from the garbage collector, so a full collection in the middle of a
+        # burst walks only what the server allocated since (bench/: a pause of ~50 ms
+        # otherwise, in about one burst of 100 in four). Given back on shutdown.
+        gc.freeze()
         state.ready = True
         try:
             yield
         finally:
+            gc.unfreeze()
             state.ready = False
             for task in (state.purge_task, state.key_task):
                 task.cancel()
