@@ -339,3 +339,31 @@ async def test_the_default_webhook_path_still_fsyncs_the_claim_before_the_ack(we
     assert response.status_code == 200 and response.json()["status"] == "accepted"
     assert durable[:1] == [True]  # the claim, fsynced before the answer
     assert forced_syncs(router.journal) == 0
+
+
+async def test_a_late_resend_answered_duplicate_waits_for_the_earlier_deferred_claim(
+        tmp_path: Path) -> None:
+    # Past max_lag_seconds a resend is answered from a read of the journal (nothing written):
+    # the claim it finds may be one whose fsync is still deferred.
+    from datetime import UTC, datetime
+
+    from router_core.testing import FakeClock
+
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG + "\n[server]\nmax_lag_seconds = 5\n")
+    clock = FakeClock()
+    router = Router.from_config_file(
+        path, clock=clock,
+        plugins=make_plugin_manager(["paper"], extra=[("watched", WatchedPlugin())]))
+    try:
+        fired = datetime.fromtimestamp(clock.time(), UTC).isoformat()
+        body = json.dumps({**BUY, "timenow": fired}).encode()
+        first = await router.accept_async(body, "application/json", durable=False)
+        assert first.deferred_group is not None
+        assert durable_through(router.journal) < first.deferred_group
+        clock.advance(60)
+        late = await router.accept_async(body, "application/json")
+        assert late.outcome is ClaimOutcome.DUPLICATE and late.alert_id == first.alert_id
+        assert durable_through(router.journal) >= first.deferred_group
+    finally:
+        await router.close()
