@@ -362,6 +362,9 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
 
     stages = StageClock()
     stages.wrap_async(journal.Journal, "claim_async", "journal: claim (fsync)")
+    # the sender's path (accept_and_execute): the leg intent's fsync covers the claim
+    stages.wrap_async(journal.Journal, "claim_deferred_async", "journal: claim (no fsync)")
+    stages.wrap_async(journal.Journal, "ensure_durable_async", "journal: claim on disk (check)")
     stages.wrap_async(journal.Journal, "record_intent_async", "journal: leg intent (fsync)")
     stages.wrap_sync(journal.Journal, "record_outcome_soon", "journal: leg outcome (queued)")
     stages.wrap_async(journal.Journal, "set_state_async", "journal: alert state (no fsync)")
