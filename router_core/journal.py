@@ -4,7 +4,9 @@ PostgreSQL (``[journal] url``) for several instances sharing one.
 What it guarantees, and what the rest of the router relies on:
 
 * an alert is *claimed* in one atomic insert (two unique keys: the delivery key, a hash of the
-  raw body, and the intent key); a resent body or a re-fired alert finds the first claim;
+  raw body, and the intent key); a resent body or a re-fired alert finds the first claim. A
+  claim answered only after its alert executed may defer its fsync (``claim_deferred_async``):
+  the next durable commit covers it, and ``ensure_durable_async`` says when it has;
 * a leg's intent (its client order id and the order) is committed before the first byte goes to
   a venue, and its outcome after; a leg without a final outcome is reconciled at start;
 * the report of every alert is kept for ``GET /alerts`` and ``alert-router journal``.
