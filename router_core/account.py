@@ -92,7 +92,8 @@ class AccountExecutor:
         mismatch = class_mismatch(symbol, instrument, account)
         if mismatch is not None:
             return refused(account, broker, intent_key, mismatch, instrument)
-        lock = self._locks.setdefault((account.name, instrument.symbol), asyncio.Lock())
+        key = (account.name, instrument.symbol)
+        lock = self._locks.get(key) or self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             if alert.action is Action.CANCEL:
                 return await self.cancel(broker, account, instrument)

@@ -50,6 +50,7 @@ class AccountPlanner:
     def __init__(self, journal: Journal, hook: Any, clock: Clock) -> None:
         self.journal = journal
         self.hook = hook
+        self.hooks = hook_caller(hook)  # resolved once: its calls run per leg
         self.clock = clock
 
     async def plan(
@@ -201,7 +202,7 @@ class AccountPlanner:
         if denial is not None:
             return denial
         context = PlanContext(account=account, position=position)
-        return await hook_caller(self.hook).check_plan(plan, context)
+        return await self.hooks.check_plan(plan, context)
 
     async def _reference_price(
         self, alert: Alert, broker: Broker, instrument: Instrument

@@ -258,16 +258,17 @@ class _Draft:
 
     def cannot_open(self, side: Side, quantity: Decimal) -> str | None:
         """Why this account must not open ``quantity`` on ``side``, or ``None``."""
-        request, amount = self.request, _fmt(quantity)
+        request = self.request
         if request.reduce_only:
-            return f"reduceOnly: opening a {_word(_direction(side))} of {amount} is not allowed"
+            return (f"reduceOnly: opening a {_word(_direction(side))} of {_fmt(quantity)} is "
+                    f"not allowed")
         if side is Side.SELL and request.kind is AccountKind.CASH:
             if self.held == 0:
                 return (f"spot cash cannot short: the router holds nothing of this asset to "
-                        f"sell (selling {amount} would need a short)")
-            return f"spot cash cannot short: the short of {amount} is refused"
+                        f"sell (selling {_fmt(quantity)} would need a short)")
+            return f"spot cash cannot short: the short of {_fmt(quantity)} is refused"
         if side is Side.SELL and not request.can_short:
-            return f"this account cannot short: selling {amount} would open a short"
+            return f"this account cannot short: selling {_fmt(quantity)} would open a short"
         if request.kind is AccountKind.MARGIN and request.leverage is None:
             return (f"a margin {_word(_direction(side))} needs leverage: give leverage in the "
                     f"alert or the account (an order without it would trade the cash balance)")

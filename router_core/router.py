@@ -60,6 +60,8 @@ log = logging.getLogger("router_core")
 HALT_FLAG = "halt"
 ACCOUNT_HALT_PREFIX = "halt:account:"  # + the account's name: that account alone is halted
 MAX_CLAIMED_IN_MEMORY = 10_000
+# The fingerprint's JSON: keys sorted (json.dumps(..., sort_keys=True)), the encoder built once.
+FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,9 +428,8 @@ class Router:
         # Two deliveries are one alert when everything but the fire time (and the secret) is
         # equal; a same-intent body that differs in anything else is a conflict.
         fingerprint = hashlib.sha256(
-            json.dumps(
-                {k: v for k, v in public.items() if k not in ("timenow", "passphrase")},
-                sort_keys=True,
+            FINGERPRINT_JSON.encode(
+                {k: v for k, v in public.items() if k not in ("timenow", "passphrase")}
             ).encode()
         ).hexdigest()
         return alert, {
@@ -471,8 +472,6 @@ class Router:
     # -- execution ----------------------------------------------------------------------------
 
     async def execute(self, alert_id: str) -> ExecutionReport:
-        from .alert import Alert
-
         claimed = self._claimed.pop(alert_id, None)
         received_at = None  # an alert claimed by this process was checked for lag just now
         if claimed is not None:
@@ -483,6 +482,8 @@ class Router:
                 raise RouterError(f"no alert {alert_id} in the journal")
             if record.state in (AlertState.DONE, AlertState.REFUSED) and record.report is not None:
                 return report_from_dict(record.report)
+            from .alert import Alert  # pydantic-heavy; only alerts read back need it here
+
             alert = Alert.model_validate(record.alert)
             intent_key, routing = record.intent_key, record.routing
             # Accepted before a restart: its age is checked again, unless it had begun
