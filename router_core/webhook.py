@@ -97,13 +97,14 @@ class Webhook:
         self.verifier = SignatureVerifier(settings.hmac_secrets)
         self.secrets = settings.secret_values()
         self.metrics: RouterMetrics | None = None  # set by the app when [metrics] is on
-        self.taking = 0  # deliveries between arrival and answer
+        self.taking = 0  # deliveries (without ?wait=true) between arrival and answer
         self._held: list[str] = []  # accepted alerts whose execution waits for them
         self._hold_timer: asyncio.TimerHandle | None = None
 
     async def __call__(self, request: Request, route_token: str | None,
                        wait: bool) -> JSONResponse:
-        self.taking += 1
+        counted = 0 if wait else 1  # ?wait=true stays till its execution ends: it holds nothing
+        self.taking += counted
         try:
             metrics = self.metrics
             if metrics is None:
@@ -114,7 +115,7 @@ class Webhook:
                 metrics.acked(time.perf_counter() - started)
             return response
         finally:
-            self.taking -= 1
+            self.taking -= counted
             if not self.taking and self._held:  # after this answer is written
                 asyncio.get_running_loop().call_soon(self.release_held)
 

@@ -70,6 +70,23 @@ async def test_executions_wait_for_the_delivery_in_progress_then_start_in_order(
     assert router.spawned == ["a1", "a2"]
 
 
+async def test_a_delivery_waiting_for_its_execution_holds_no_other() -> None:
+    router = _Router()
+    webhook = _webhook(router)
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()  # this ?wait=true delivery stays in the handler
+        return {}
+
+    scope = {"type": "http", "method": "POST", "path": "/webhook", "query_string": b"wait=true",
+             "headers": [(b"content-type", b"application/json")], "client": ("10.0.0.1", 1)}
+    delivery = asyncio.create_task(webhook(Request(scope, receive), None, True))
+    await asyncio.sleep(0)
+    webhook.execute_soon("a1")
+    assert router.spawned == ["a1"]
+    delivery.cancel()
+
+
 async def test_a_held_execution_waits_no_longer_than_the_hold(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(webhook_module, "HOLD_SECONDS", 0.01)
