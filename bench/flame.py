@@ -5,9 +5,9 @@
     python bench/flame.py --out /tmp/p     # somewhere else (a before/after pair)
     python bench/flame.py --read bench/profiles/in_process.svg   # only the reading
 
-* ``in_process.svg``: the in-process worker (``run.py --worker router``: accept_async +
-  execute, one order after another, then N accounts in flight, then the fan-out), sampled
-  from its start to its end by ``py-spy record``.
+* ``in_process.svg``: the in-process worker (``run.py --worker router``:
+  ``Router.accept_and_execute``, one order after another, then N accounts in flight, then
+  the fan-out), sampled from its start to its end by ``py-spy record``.
 * ``burst.svg``: ``serve`` over 15 bursts of 100 acks, each followed by the execution of its
   alerts (``--burst-only`` records just this one).
 * ``webhook.svg``: ``alert-router serve`` (``serve_unthrottled.py``) sampled while it takes
