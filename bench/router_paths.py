@@ -15,6 +15,7 @@ from typing import Any
 
 import fakes
 import measure
+from journal_floor import journal_floor
 from serve_unthrottled import lift_kraken_spot_budgets
 
 PASSPHRASE = "bench-passphrase-" + uuid.uuid4().hex
@@ -407,6 +408,7 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
         "stages_cpu_ms_per_alert": cpu_per_alert,
         "calls_per_alert": calls,
         "sqlite_fsync_commit_ms": fsync_cost(Path(workdir), max(50, count)),
+        "journal_floor": journal_floor(Path(workdir), max(200, count)),
         "profiled_own_ms_per_alert_by_package": by_package,
         "accept_burst_100": claims,
         "claims_100": batching,
