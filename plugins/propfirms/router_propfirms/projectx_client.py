@@ -30,7 +30,6 @@ import httpx
 from pydantic import SecretStr
 
 from router_core import (
-    NOT_SENT_ERRORS,
     AmbiguousOutcome,
     AuthError,
     BrokerError,
@@ -43,9 +42,12 @@ from router_core import (
     PermissionDenied,
     RateLimited,
     UnknownSymbol,
+    VenueHttp,
+    VenueResponse,
     VenueUnavailable,
-    venue_http_client,
 )
+
+from .http_send import request_headers, send
 
 logger = logging.getLogger("router_propfirms.projectx")
 
@@ -71,9 +73,6 @@ ERRORS = ErrorTable(
     ],
     prefix_separators=(),
 )
-
-# Raised only before anything was written (see router_core.NOT_SENT_ERRORS).
-_NOT_SENT: tuple[type[Exception], ...] = (*NOT_SENT_ERRORS, httpx.ProxyError)
 
 
 def token_expiry(token: str, issued_at: float) -> float:
@@ -113,7 +112,7 @@ class ProjectXClient:
         self._api_key = api_key
         self._clock = clock
         self._timeout = timeout
-        self._http = venue_http_client(
+        self._http = VenueHttp(
             base_url=base_url, transport=transport, timeout=timeout, user_agent=USER_AGENT,
             headers={"Accept": "application/json"},
         )
@@ -188,37 +187,25 @@ class ProjectXClient:
 
     async def _post(self, path: str, body: dict[str, Any], *, token: SecretStr | None,
                     places_order: bool) -> dict[str, Any] | None:
-        """One request; ``None`` for an HTTP 401, the answer's data otherwise, or the error
-        the answer means."""
-        headers = {"Content-Type": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token.get_secret_value()}"
-        request = self._http.build_request("POST", path, content=json.dumps(body),
-                                           headers=headers)
-        try:
-            response = await asyncio.wait_for(self._http.send(request), self._timeout)
-        except _NOT_SENT as exc:
-            raise VenueUnavailable(f"cannot reach ProjectX at {self.base_url} "
-                                   f"({type(exc).__name__}); nothing was sent") from None
-        except (httpx.HTTPError, TimeoutError) as exc:
-            what = type(exc).__name__
-            if places_order:
-                raise AmbiguousOutcome(f"{path}: the request was sent but no answer came "
-                                       f"({what}); the order may exist") from None
-            raise VenueUnavailable(f"{path}: no answer from ProjectX ({what})") from None
-        logger.debug("projectx POST %s -> HTTP %s", path, response.status_code)
+        """One request (``http_send.send``: a transport failure is ``VenueUnavailable``, or
+        ``AmbiguousOutcome`` for an order unless nothing was sent); ``None`` for an HTTP 401,
+        the answer's data otherwise, or the error the answer means."""
+        response = await send(self._http, "POST", path, venue="ProjectX",
+                              places_order=places_order, timeout=self._timeout,
+                              content=json.dumps(body).encode(),
+                              headers=request_headers(token, json_body=True))
         return self._read(response, path, places_order=places_order)
 
-    def _read(self, response: httpx.Response, path: str, *,
+    def _read(self, response: VenueResponse, path: str, *,
               places_order: bool) -> dict[str, Any] | None:
-        status = response.status_code
+        status = response.status
         if status == 401:
             return None
         if status == 429:
             raise RateLimited(f"{path}: ProjectX rate limit (HTTP 429)", venue_code="429",
                               from_venue=True)
         try:
-            payload = json.loads(response.content) if response.content else None
+            payload = json.loads(response.body) if response.body else None
         except ValueError:
             payload = None
         if status < 300 and isinstance(payload, dict):

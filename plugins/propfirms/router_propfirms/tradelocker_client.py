@@ -42,11 +42,12 @@ from router_core import (
     InvalidOrder,
     PermissionDenied,
     RateLimited,
+    VenueHttp,
+    VenueResponse,
     VenueUnavailable,
-    venue_http_client,
 )
 
-from .http_send import send
+from .http_send import request_headers, send
 from .wire import dumps, loads
 
 logger = logging.getLogger("router_propfirms.tradelocker")
@@ -111,7 +112,7 @@ class TradeLockerClient:
         self.refreshes = 0  # read by tests
         self.acc_num: int | None = None  # set once the account is chosen
         self._lock = asyncio.Lock()
-        self._http = venue_http_client(
+        self._http = VenueHttp(
             base_url=base_url, transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             user_agent=USER_AGENT, headers={"Accept": "application/json"},
@@ -164,9 +165,9 @@ class TradeLockerClient:
         logger.info("tradelocker: access token refreshed")
 
     async def _exchange(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        request = self._build("POST", path, body=body, token=None, with_account=False)
-        answer = self._read(await self._send(request, path=path, places_order=False), path,
-                            places_order=False)
+        response = await self._send("POST", path, body=body, token=None, with_account=False,
+                                    places_order=False)
+        answer = self._read(response, "POST", path, places_order=False)
         if not isinstance(answer, dict) or not isinstance(answer.get("accessToken"), str):
             raise AuthError(f"TradeLocker answered {path} without an access token",
                             from_venue=True)
@@ -193,44 +194,39 @@ class TradeLockerClient:
         """One call; returns ``d`` of an ``{"s": "ok", "d": ...}`` answer (or the answer)."""
         for attempt in (1, 2):
             token = await self._token()
-            request = self._build(method, path, params=params, body=body, token=token,
-                                  with_account=with_account)
-            response = await self._send(request, path=path, places_order=places_order)
-            if response.status_code == 401 and attempt == 1:
+            response = await self._send(method, path, params=params, body=body, token=token,
+                                        with_account=with_account, places_order=places_order)
+            if response.status == 401 and attempt == 1:
                 logger.info("tradelocker %s: token refused; logging in again", path)
                 await self.login()
                 continue
-            answer = self._read(response, path, places_order=places_order)
+            answer = self._read(response, method, path, places_order=places_order)
             return answer.get("d", answer) if isinstance(answer, dict) else answer
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _build(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-               body: Mapping[str, Any] | None, token: SecretStr | None,
-               with_account: bool) -> httpx.Request:
-        headers: dict[str, str] = {}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+    async def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                    body: Mapping[str, Any] | None, token: SecretStr | None,
+                    with_account: bool, places_order: bool) -> VenueResponse:
+        """One request with the Bearer ``token`` (none for a login), the ``accNum`` header
+        of the chosen account on ``with_account``, a JSON ``body`` (Decimals as written)."""
+        account = None
         if with_account:
             if self.acc_num is None:
                 raise VenueUnavailable("tradelocker: no account chosen yet (call start())")
-            headers["accNum"] = str(self.acc_num)
-        content = None
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-            content = dumps(body).encode()
-        return self._http.build_request(method, path, params=dict(params) if params else None,
-                                        headers=headers, content=content)
+            account = {"accNum": str(self.acc_num)}
+        content = None if body is None else dumps(body).encode()
+        return await send(self._http, method, path, venue="TradeLocker",
+                          places_order=places_order, timeout=self._timeout, params=params,
+                          content=content,
+                          headers=request_headers(token, json_body=body is not None,
+                                                  extra=account))
 
-    async def _send(self, request: httpx.Request, *, path: str,
-                    places_order: bool) -> httpx.Response:
-        return await send(self._http, request, venue="TradeLocker", path=path,
-                          places_order=places_order, timeout=self._timeout)
-
-    def _read(self, response: httpx.Response, path: str, *, places_order: bool) -> Any:
-        status = response.status_code
-        action = f"{response.request.method} {path}"
+    def _read(self, response: VenueResponse, method: str, path: str, *,
+              places_order: bool) -> Any:
+        status = response.status
+        action = f"{method} {path}"
         try:
-            answer = loads(response.content) if response.content else None
+            answer = loads(response.body) if response.body else None
         except ValueError:
             answer = None
         said = answer.get("errmsg") if isinstance(answer, dict) else None

@@ -52,11 +52,12 @@ from router_core import (
     PermissionDenied,
     RateLimited,
     UnknownSymbol,
+    VenueHttp,
+    VenueResponse,
     VenueUnavailable,
-    venue_http_client,
 )
 
-from .http_send import send
+from .http_send import request_headers, send
 from .wire import dumps, loads
 
 logger = logging.getLogger("router_propfirms.tradovate")
@@ -182,7 +183,7 @@ class TradovateClient:
         self._token_lock = asyncio.Lock()
         # penalty tickets to add when the same body is sent again: (path, body) -> ticket
         self._tickets: dict[tuple[str, str], SecretStr] = {}
-        self._http = venue_http_client(
+        self._http = VenueHttp(
             base_url=base_url,
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -218,10 +219,9 @@ class TradovateClient:
         path = "/auth/accesstokenrequest"
         issued = self._clock.time()
         body = self._with_ticket(path, self._credentials.body())
-        response = await self._send(self._build("POST", path, body=body),
-                                    path=path, places_order=False)
+        response = await self._send("POST", path, body=body, places_order=False)
         try:
-            answer = self._read(response, path, places_order=False,
+            answer = self._read(response, "POST", path, places_order=False,
                                 ticket_key=self._ticket_key(path, self._credentials.body()))
         except BrokerError as exc:
             if exc.venue_code != "errorText":
@@ -244,10 +244,8 @@ class TradovateClient:
         assert self._token is not None
         issued = self._clock.time()
         try:
-            response = await self._send(
-                self._build("GET", path, token=self._token),
-                path=path, places_order=False)
-            answer = self._read(response, path, places_order=False)
+            response = await self._send("GET", path, token=self._token, places_order=False)
+            answer = self._read(response, "GET", path, places_order=False)
         except BrokerError as exc:
             if not isinstance(exc, AuthError) and exc.venue_code != "errorText":
                 raise  # a rate limit or an outage: the token is still good until it expires
@@ -282,29 +280,20 @@ class TradovateClient:
         for attempt in (1, 2):
             token = await self.token()
             sent = self._with_ticket(path, body) if body is not None else None
-            request = self._build(method, path, params=params, body=sent, token=token)
-            response = await self._send(request, path=path, places_order=places_order)
-            if response.status_code == 401 and attempt == 1:
+            response = await self._send(method, path, params=params, body=sent, token=token,
+                                        places_order=places_order)
+            if response.status == 401 and attempt == 1:
                 # [assumed] refused before anything was done: a new token, then once more
                 logger.info("tradovate %s: token refused; asking for a new one", path)
                 await self.login()
                 continue
-            if response.status_code == 404 and missing_ok:
+            if response.status == 404 and missing_ok:
                 return None
             key = self._ticket_key(path, body) if body is not None else None
-            return self._read(response, path, places_order=places_order, ticket_key=key)
+            return self._read(response, method, path, places_order=places_order,
+                              ticket_key=key)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _build(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-               body: Mapping[str, Any] | None = None,
-               token: SecretStr | None = None) -> httpx.Request:
-        headers = {} if token is None else {"Authorization": f"Bearer {token.get_secret_value()}"}
-        if body is None:
-            return self._http.build_request(method, path, params=dict(params) if params else None,
-                                            headers=headers)
-        headers["Content-Type"] = "application/json"
-        return self._http.build_request(method, path, content=dumps(body).encode(),
-                                        headers=headers)
 
     @staticmethod
     def _ticket_key(path: str, body: Mapping[str, Any]) -> tuple[str, str]:
@@ -317,15 +306,25 @@ class TradovateClient:
         ticket = self._tickets.pop(self._ticket_key(path, body), None)
         return body if ticket is None else {**body, "p-ticket": ticket.get_secret_value()}
 
-    async def _send(self, request: httpx.Request, *, path: str,
-                    places_order: bool) -> httpx.Response:
-        return await send(self._http, request, venue="Tradovate", path=path,
-                          places_order=places_order, timeout=self._timeout)
+    async def _send(self, method: str, path: str, *, places_order: bool,
+                    params: Mapping[str, Any] | None = None,
+                    body: Mapping[str, Any] | None = None,
+                    token: SecretStr | None = None) -> VenueResponse:
+        """One request: a JSON ``body`` (Decimals as written) or ``params`` (a read), with
+        the Bearer ``token`` when there is one."""
+        if body is None:
+            return await send(self._http, method, path, venue="Tradovate",
+                              places_order=places_order, timeout=self._timeout, params=params,
+                              headers=request_headers(token))
+        return await send(self._http, method, path, venue="Tradovate",
+                          places_order=places_order, timeout=self._timeout,
+                          content=dumps(body).encode(),
+                          headers=request_headers(token, json_body=True))
 
-    def _read(self, response: httpx.Response, path: str, *, places_order: bool,
+    def _read(self, response: VenueResponse, method: str, path: str, *, places_order: bool,
               ticket_key: tuple[str, str] | None = None) -> Any:
-        status = response.status_code
-        action = f"{response.request.method} {path}"
+        status = response.status
+        action = f"{method} {path}"
         if status == 429:
             error = ERRORS.error("HTTP 429", action=action, places_order=places_order)
             error.retry_after = _seconds(response.headers.get("retry-after"), LOCKOUT_SECONDS)
@@ -338,7 +337,7 @@ class TradovateClient:
                 "base_url to the REST API root, e.g. https://demo.tradovateapi.com/v1",
                 venue_code=str(status), from_venue=True)
         try:
-            answer = loads(response.content) if response.content else None
+            answer = loads(response.body) if response.body else None
         except ValueError:
             raise self._unreadable(status, path, places_order=places_order) from None
         if isinstance(answer, dict):
