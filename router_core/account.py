@@ -115,11 +115,13 @@ class AccountExecutor:
                 # resting sells hold: it needs no model of what a venue holds for an order,
                 # and it sees what happened meanwhile (a stop that executed just before its
                 # cancel is counted off the holdings, not sold a second time).
-                resting = self.journal.has_resting(account.name, instrument.symbol)
+                cash = broker.capabilities.kind is AccountKind.CASH
+                # read before the cancels change it, and only where it decides something
+                resting = cash and self.journal.has_resting(account.name, instrument.symbol)
                 cancelled = await self.sequencer.cancel_resting(
                     broker, account.name, instrument, foreign=account.cancel_foreign_orders
                 )
-                if broker.capabilities.kind is AccountKind.CASH and (cancelled or resting):
+                if cash and (cancelled or resting):
                     planned = await self._plan(alert, intent_key, account, broker, instrument,
                                                multiplier)
                     if isinstance(planned, AccountResult):  # the cancels happened: say so

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .brokers import Broker
 from .clock import Clock
-from .config import AccountConfig
+from .config import AccountConfig, RiskLimits
 from .decimals import format_decimal
 from .errors import BrokerError
 from .hooks import PlanContext, hook_caller
@@ -33,7 +33,7 @@ from .models import (
 from .orders import build_order, draft_order, stop_for_risk
 from .planning import PlanRequest, plan_legs
 from .positions import PositionView, read_position
-from .risk import RiskSnapshot, check_plan
+from .risk import RiskSnapshot, any_limit, check_plan
 from .sizing import SizingDenied, SizingRequest, equity_currency, size_quantity
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class AccountPlanner:
         self.hook = hook
         self.hooks = hook_caller(hook)  # resolved once: its calls run per leg
         self.clock = clock
+        self._limits: dict[str, tuple[RiskLimits, bool]] = {}  # see _limits_set
 
     async def plan(
         self,
@@ -186,6 +187,19 @@ class AccountPlanner:
     async def _risk(
         self, plan: Plan, account: AccountConfig, position: Position, price: Decimal | None
     ) -> str | None:
+        # Without a configured limit ``check_plan`` passes every plan: neither the journal
+        # nor the clock is read for it. The plugins' checks run either way.
+        if self._limits_set(account):
+            denial = check_plan(plan, account.risk, self._snapshot(account, position, price))
+            if denial is not None:
+                return denial
+        context = PlanContext(account=account, position=position)
+        return await self.hooks.check_plan(plan, context)
+
+    def _snapshot(
+        self, account: AccountConfig, position: Position, price: Decimal | None
+    ) -> RiskSnapshot:
+        """What the limits need, the journal read only for the limits that are set."""
         limits = account.risk
         now = self.clock.time()
         recent = pnl = None
@@ -197,12 +211,16 @@ class AccountPlanner:
         if limits.daily_loss_limit is not None:
             day = datetime.fromtimestamp(now, UTC).date().isoformat()
             pnl = Decimal(self.journal.realised_pnl(account.name, day))
-        snapshot = RiskSnapshot(position.quantity, price, recent, pnl)
-        denial = check_plan(plan, limits, snapshot)
-        if denial is not None:
-            return denial
-        context = PlanContext(account=account, position=position)
-        return await self.hooks.check_plan(plan, context)
+        return RiskSnapshot(position.quantity, price, recent, pnl)
+
+    def _limits_set(self, account: AccountConfig) -> bool:
+        """``any_limit(account.risk)``, worked out once per account config (it is frozen):
+        the same object gives the answer kept, the new object a reload builds is asked
+        again."""
+        cached = self._limits.get(account.name)
+        if cached is None or cached[0] is not account.risk:
+            cached = self._limits[account.name] = (account.risk, any_limit(account.risk))
+        return cached[1]
 
     async def _reference_price(
         self, alert: Alert, broker: Broker, instrument: Instrument

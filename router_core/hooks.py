@@ -229,14 +229,17 @@ class HookCaller:
         error: BaseException | None = None
         try:
             for impl in reversed(self._impls(name)):
-                arguments = _arguments(impl, kwargs)
+                # by position, in the order it declares them, as pluggy's ``_multicall`` does
+                arguments = [kwargs[argname] for argname in impl.argnames]
                 if impl.wrapper:
-                    teardown = cast("Generator[None, Any, Any]", impl.function(**arguments))
+                    teardown = cast("Generator[None, Any, Any]", impl.function(*arguments))
                     next(teardown)  # the wrapper's code before its ``yield``
                     teardowns.append(teardown)
                     continue
                 try:
-                    result = await await_maybe(impl.function(**arguments))
+                    result = impl.function(*arguments)
+                    if inspect.isawaitable(result):  # await_maybe, without its frame: per leg
+                        result = await result
                 except Exception:
                     if isolate is None:
                         raise

@@ -23,7 +23,6 @@ the router holds, once, and the next exit does not sell the user's coins in its 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -33,7 +32,7 @@ from .decimals import format_decimal
 from .errors import BrokerError, NotSupported
 from .journal import Journal, LegRecord
 from .models import AccountKind, Instrument, LegPurpose, OrderResult, OrderStatus, Position, Side
-from .orders import CLIENT_ID_NAMESPACE
+from .orders import uuid5_text
 
 log = logging.getLogger("router_core.positions")
 
@@ -72,7 +71,9 @@ async def read_position(
     # is not there to sell again: a partial sell beside a resting stop for the whole holding
     # would otherwise leave the stop to sell the user's coins. An exit cancels those orders
     # first and reads the position again, so it sells everything.
-    promised = min(journal.resting_sells(account.name, instrument.symbol), held)
+    # (nothing held: nothing promised, and no need to read the sells)
+    promised = min(journal.resting_sells(account.name, instrument.symbol), held) if held \
+        else Decimal(0)
     quantity = min(held, wallet)
     source = f"what this router bought and holds ({_fmt(held)})"
     if held > wallet:
@@ -183,7 +184,7 @@ async def _journal_child(
 def venue_child_order_id(account: str, venue_order_id: str) -> str:
     """The journal's client order id for an order the venue created (it has none of the
     router's): derived from its venue id, so the same order is journaled once. Never sent."""
-    return str(uuid.uuid5(CLIENT_ID_NAMESPACE, f"venue-child\x1f{account}\x1f{venue_order_id}"))
+    return uuid5_text(f"venue-child\x1f{account}\x1f{venue_order_id}")
 
 
 def _purpose(parent: LegRecord) -> LegPurpose:

@@ -27,6 +27,12 @@ class RiskSnapshot:
     realised_pnl_today: Decimal | None = None  # negative is a loss
 
 
+def any_limit(limits: RiskLimits) -> bool:
+    """Whether any limit is set (any field not ``None``, a limit added later included);
+    without one, ``check_plan`` passes every plan and needs no snapshot."""
+    return any(getattr(limits, name) is not None for name in type(limits).model_fields)
+
+
 def check_plan(plan: Plan, limits: RiskLimits, snapshot: RiskSnapshot) -> str | None:
     """The first breached limit as a sentence, or ``None`` when the plan passes."""
     sending = [
