@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from .journal_location import PgTarget, is_pg_url
-from .journal_store import Db, JournalStore, SqliteStore, Work
+from .journal_store import Db, JournalStore, SqliteStore, Work, Writer
 from .models import Fill
 
 log = logging.getLogger("router_core.journal")
@@ -59,6 +59,10 @@ _LIVE = (LEG_PENDING, "unknown", "accepted", "partially_filled")
 # A leg the router sent, not one journaled for an order the venue created from one of its
 # orders (``record_venue_child_async``; its order names the parent).
 _NOT_A_CHILD = "json_extract(order_json, '$.parent_venue_order_id') IS NULL"
+
+
+class _Writer(Writer, Protocol):
+    def write_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]: ...
 
 
 class ClaimOutcome(StrEnum):
@@ -156,7 +160,9 @@ class Journal:
         self._store = store
         self.backend = store.backend
         self.location = store.location  # a path, or host:port/database: for messages
-        self._writer = store.writer
+        # Both stores' writers have ``write_async`` (``_Writer``), which ``journal_store``'s
+        # protocol does not name yet.
+        self._writer = cast(_Writer, store.writer)
         self._refused_lock = threading.Lock()
         self._refused_window: _RefusedWindow | None = None
 
@@ -166,7 +172,7 @@ class Journal:
         return self._writer.write(work, durable=durable)
 
     async def _write_async(self, work: Work, *, durable: bool = True) -> Any:
-        return await self._writer.submit_async(work, durable=durable)
+        return await self._writer.write_async(work, durable=durable)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query, ``?`` placeholders, on either backend (see ``journal_store``)."""
@@ -261,6 +267,8 @@ class Journal:
         self._write(self._state_work(alert_id, state, **details), durable=False)
 
     async def set_state_async(self, alert_id: str, state: AlertState, **details: Any) -> None:
+        """``set_state``, committed with the outcomes queued before it (``record_outcome_soon``
+        says why that is safe); at once, in the caller, when the journal is free."""
         await self._write_async(self._state_work(alert_id, state, **details), durable=False)
 
     def _state_work(
@@ -413,9 +421,20 @@ class Journal:
         await self._write_async(self._outcome_work(client_order_id, result), durable=False)
 
     def record_outcome_soon(self, client_order_id: str, result: Mapping[str, Any]) -> None:
-        """Queue an outcome without waiting for it. The writer keeps order, so anything awaited
-        afterwards (the alert's final state) commits after it; a crash in between leaves the
-        leg pending, and recovery looks it up at the venue."""
+        """Queue an outcome without waiting for it: the loop's next step commits it, or the
+        next awaited write takes it into its own transaction first. The alert's final state
+        (``set_state_async``), awaited right after its last leg's outcome, therefore commits
+        in one transaction with it (``journal_writer``); never before it, as the writer keeps
+        order.
+
+        Why losing either to a crash is safe: the final state never commits without the
+        outcomes queued before it, so a crash before that commit leaves the alert RECEIVED or
+        EXECUTING. ``Router.recover`` then leaves its legs alone and executes the alert again;
+        ``record_intent`` finds each leg journaled already, and ``LegRunner.resume`` takes its
+        recorded final outcome or, for a leg still pending, looks the order up at the venue by
+        its client order id. Nothing is sent again blindly, and the state is written then. A
+        failing outcome (its own savepoint) leaves the leg pending, to be looked up likewise,
+        and does not undo the state committed with it."""
         work = self._outcome_work(client_order_id, result)
         try:
             asyncio.get_running_loop()
@@ -426,7 +445,7 @@ class Journal:
 
     async def flush(self) -> None:
         """Wait until every write queued so far is committed (the writer keeps order)."""
-        await self._write_async(lambda db: None, durable=False)
+        await self._writer.submit_async(lambda db: None, durable=False)
 
     def _outcome_work(self, client_order_id: str, result: Mapping[str, Any]) -> Work:
         args = (result["status"], json.dumps(result), self._time(), client_order_id)

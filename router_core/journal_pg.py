@@ -268,6 +268,10 @@ class PgWriter:
         self._queue.put(_Job(work, durable, settle))
         return future
 
+    def write_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
+        """``submit_async``: this writer's thread begins a group as soon as it is free."""
+        return self.submit_async(work, durable=durable)
+
     def submit_deferred_async(self, work: Work) -> asyncio.Future[tuple[Any, int]]:
         """The SQLite writer's deferred write, here committed durably at once (so every group
         number is on disk by the time it is known, and ``ensure_durable*`` has nothing to

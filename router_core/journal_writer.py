@@ -6,8 +6,8 @@ when any write in the group asked for durability.
 
 Where each part runs, and why:
 
-* Coroutines (``submit_async``): the statements of a group run on the event loop thread itself,
-  in one transaction, and only the ``COMMIT`` (the fsync) goes to a helper thread. The Python
+* Coroutines: the statements of a group run on the event loop thread itself, in one
+  transaction, and only a durable ``COMMIT`` (the fsync) goes to a helper thread. The Python
   work of a write is then done by the thread that already holds the interpreter lock. A writer
   thread running the statements instead had to win that lock back from a busy loop after every
   statement, which made a burst of claims wait tens of milliseconds for a commit that needed 5.
@@ -15,6 +15,16 @@ Where each part runs, and why:
   about 40 µs of CPU less per durable commit than ``run_in_executor``'s futures (bench/).
   Committing on the loop itself would save more alone but stalls every other alert for the
   length of the fsync, which cost more with many alerts in flight.
+* A write someone awaits (``write_async``, ``submit_deferred_async``) runs at once, in the
+  caller, when nothing of its loop is being committed and the connection is free: it takes
+  every write queued before it into its group (so order holds), and a group without
+  durability commits right there, so the awaited future is already done. No task, no step of
+  the loop: a write costs little more than its statements. Otherwise it joins the queue.
+* A write nobody waits for (``submit_async``: an outcome, a refused delivery) is queued; the
+  loop's next step commits the queue, unless an awaited write takes it along first. An alert's
+  last leg outcome and its final state, written one after the other, so commit together.
+* While a durable group is with the helper thread, the loop's writes queue up; the end of that
+  commit (``_committed``, on the loop) settles its group and commits what queued meanwhile.
 * Threads and code without a loop (``write``): run their one write and commit in place.
 
 Durability can also be asked for after the write (``submit_deferred_async``, then
@@ -61,15 +71,19 @@ class _Write:
     deferred: bool = False  # resolves to (result, group number): ``submit_deferred_async``
 
 
-_Commit = tuple[asyncio.AbstractEventLoop, "asyncio.Future[BaseException | None]", int]
-
-
 @dataclass(slots=True)
 class _Queue:
-    """Writes from one event loop waiting for their group, and the task committing them."""
+    """Writes from one event loop waiting for their group, and what will commit them."""
 
     writes: list[_Write] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
+    committing: bool = False  # a durable group of this loop is with the helper thread
+    scheduled: bool = False  # ``_kick`` is due (the loop's next step, or a lock retry)
+    sync: asyncio.Future[Any] | None = None  # the last ``sync_mark`` write ``ensure_durable``
+
+
+# A durable group handed to the helper thread: (its loop, the loop's queue, the group, its
+# outcomes, its number, when it began)
+_Commit = tuple[asyncio.AbstractEventLoop, _Queue, list[_Write], list[Outcome], int, float]
 
 
 class GroupCommitWriter:
@@ -126,16 +140,28 @@ class GroupCommitWriter:
 
     # -- coroutines ---------------------------------------------------------------------------
 
+    def write_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
+        """Run a write now, for a caller that awaits it; await the returned future for what
+        ``work`` returned, once it is committed. When nothing of this loop is being committed
+        and the connection is free, the write (with every write queued before it, in their
+        order) runs at once in the caller: without durability it is committed there too and
+        the future is already done; a durable group's ``COMMIT`` goes to the helper thread.
+        Otherwise it waits for the next group, as ``submit_async``."""
+        return self._enqueue(work, durable=durable, deferred=False, now=True)
+
     def submit_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
-        """Queue a write for the running loop's next group; await the returned future for what
-        ``work`` returned, once its group is committed. Writes keep their order."""
-        return self._queue_write(work, durable=durable, deferred=False)
+        """Queue a write for the running loop's next group, which begins at the loop's next
+        step (or earlier, with the next ``write_async``); await the returned future for what
+        ``work`` returned, once its group is committed. Writes keep their order. For writes
+        nobody waits for: writes queued in one step of the loop share one transaction."""
+        return self._enqueue(work, durable=durable, deferred=False, now=False)
 
     def submit_deferred_async(self, work: Work) -> asyncio.Future[tuple[Any, int]]:
-        """Queue a write whose durability is asked for later: it commits without an fsync of
-        its own, and the future resolves to (what ``work`` returned, the number of the group
-        that committed it), for ``ensure_durable_async``."""
-        return self._queue_write(work, durable=False, deferred=True)
+        """Run a write whose durability is asked for later (as ``write_async``, at once when
+        the connection is free): it commits without an fsync of its own, and the future
+        resolves to (what ``work`` returned, the number of the group that committed it), for
+        ``ensure_durable_async``."""
+        return self._enqueue(work, durable=False, deferred=True, now=True)
 
     async def ensure_durable_async(self, group: int | None = None) -> None:
         """Return once group ``group`` (by default: every group that held a deferred write so
@@ -143,10 +169,22 @@ class GroupCommitWriter:
         commit of ``sync_mark``, which covers it (one fsync, shared by the writes in its
         group)."""
         target = self._deferred_through if group is None else group
-        if target > self._durable_through:
-            await self.submit_async(self._sync_mark, durable=True)
+        if target <= self._durable_through:
+            return
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is not None and queue.sync is not None and not queue.sync.done():
+            # One is queued or being committed already. Numbered after every group there is
+            # (groups begin one at a time, with the lock held), it covers this one too.
+            await asyncio.shield(queue.sync)
+            return
+        future = self.write_async(self._sync_mark, durable=True)
+        if not future.done():
+            self._queues[loop].sync = future
+        await future
 
-    def _queue_write(self, work: Work, *, durable: bool, deferred: bool) -> asyncio.Future[Any]:
+    def _enqueue(self, work: Work, *, durable: bool, deferred: bool,
+                 now: bool) -> asyncio.Future[Any]:
         self._check_open()
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
@@ -154,44 +192,95 @@ class GroupCommitWriter:
             queue = self._queues[loop] = _Queue()
         future = loop.create_future()
         queue.writes.append(_Write(work, durable, future, deferred))
-        if queue.task is None:
-            queue.task = loop.create_task(self._drain(loop, queue))
+        if queue.committing:  # the end of that commit takes up what is queued
+            pass
+        elif now:
+            self._pump(loop, queue)
+        else:
+            self._schedule(loop, queue, 0.0)
         return future
 
-    async def _drain(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
-        try:
-            while queue.writes:
-                group, queue.writes = queue.writes[:MAX_GROUP], queue.writes[MAX_GROUP:]
-                # Held only by this thread between here and the hand-over, by the helper during
-                # a commit, or by a thread's own write: waiting here never holds anyone up.
-                while not self._lock.acquire(blocking=False):
-                    await asyncio.sleep(LOCK_POLL_SECONDS)
-                number = self._next_group()
-                started = time.perf_counter()
-                try:
-                    outcomes = self._run_group(group)
-                except BaseException as exc:
-                    self._lock.release()
-                    _settle(group, [(None, exc)] * len(group), number)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                if any(write.deferred for write in group):
-                    # before the commit: a reader that sees these rows sees this number too
-                    self._deferred_through = number
-                durable = any(write.durable for write in group)
-                if durable:
-                    error = await self._commit_durably(loop, number)
-                else:  # no fsync: quick enough for the loop
-                    error = self._commit_and_unlock(number, False)
-                if self.on_commit is not None and error is None:
-                    self.on_commit(time.perf_counter() - started, len(group), durable)
-                _settle(group, outcomes if error is None else [(None, error)] * len(group),
-                        number)
-        finally:
-            queue.task = None
-            if not queue.writes:
-                self._queues.pop(loop, None)
+    def _pump(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+        """Commit the loop's queued writes, in groups and in order, as far as can be done
+        now, on the loop's thread: a group without durability commits here; a durable group
+        hands its ``COMMIT`` over and the rest waits for ``_committed``; a connection held
+        elsewhere (a thread's own write) is tried again shortly."""
+        while queue.writes and not queue.committing:
+            if not self._lock.acquire(blocking=False):
+                self._schedule(loop, queue, LOCK_POLL_SECONDS)
+                return
+            group, queue.writes = queue.writes[:MAX_GROUP], queue.writes[MAX_GROUP:]
+            number = self._next_group()
+            started = time.perf_counter()
+            try:
+                outcomes = self._run_group(group)
+            except BaseException as exc:
+                self._lock.release()
+                _settle(group, [(None, exc)] * len(group), number)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            if any(write.deferred for write in group):
+                # before the commit: a reader that sees these rows sees this number too
+                self._deferred_through = number
+            if any(write.durable for write in group):
+                queue.committing = True
+                self._hand_over(loop, queue, group, outcomes, number, started)
+                return
+            error = self._commit_and_unlock(number, False)  # no fsync: quick enough here
+            self._finish(group, outcomes, number, started, False, error)
+        if not (queue.writes or queue.committing or queue.scheduled) and (
+                self._queues.get(loop) is queue):
+            del self._queues[loop]
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, queue: _Queue, delay: float) -> None:
+        """Have the loop run ``_pump`` after ``delay`` seconds (0: at its next step), once."""
+        if queue.scheduled:
+            return
+        queue.scheduled = True
+        if delay:
+            loop.call_later(delay, self._kick, loop, queue)
+        else:
+            loop.call_soon(self._kick, loop, queue)
+
+    def _kick(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+        queue.scheduled = False
+        if not queue.committing:
+            self._pump(loop, queue)
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop, queue: _Queue, group: list[_Write],
+                   outcomes: list[Outcome], number: int, started: float) -> None:
+        """The fsynced COMMIT of the open group goes to the helper thread (the lock is held);
+        the thread calls ``_committed`` on the loop when it is done."""
+        if self._committer is None:
+            self._committer = threading.Thread(target=self._commit_forever,
+                                               name="journal-commit", daemon=True)
+            self._committer.start()
+        self._commits.put((loop, queue, group, outcomes, number, started))
+
+    def _commit_forever(self) -> None:
+        """The helper thread: commit each group handed over, in order, and tell its loop."""
+        while (commit := self._commits.get()) is not None:
+            loop, queue, group, outcomes, number, started = commit
+            error = self._commit_and_unlock(number, True)
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
+                loop.call_soon_threadsafe(self._committed, loop, queue, group, outcomes, number,
+                                          started, error)
+
+    def _committed(self, loop: asyncio.AbstractEventLoop, queue: _Queue, group: list[_Write],
+                   outcomes: list[Outcome], number: int, started: float,
+                   error: BaseException | None) -> None:
+        """On the loop, once a durable group is committed: settle it, then go on with what
+        was queued meanwhile."""
+        queue.committing = False
+        self._finish(group, outcomes, number, started, True, error)
+        self._pump(loop, queue)
+
+    def _finish(self, group: list[_Write], outcomes: list[Outcome], number: int,
+                started: float, durable: bool, error: BaseException | None) -> None:
+        if self.on_commit is not None and error is None:
+            self.on_commit(time.perf_counter() - started, len(group), durable)
+        _settle(group, outcomes if error is None else [(None, error)] * len(group), number)
 
     def _run_group(self, group: list[_Write]) -> list[Outcome]:
         """BEGIN and every write of the group, with the lock held; the transaction stays open
@@ -224,25 +313,6 @@ class GroupCommitWriter:
                 outcomes.append((None, exc))
             db.execute("RELEASE w")
         return outcomes
-
-    async def _commit_durably(self, loop: asyncio.AbstractEventLoop,
-                              number: int) -> BaseException | None:
-        """The fsynced COMMIT of the open group, on the helper thread (the lock is held)."""
-        if self._committer is None:
-            self._committer = threading.Thread(target=self._commit_forever,
-                                               name="journal-commit", daemon=True)
-            self._committer.start()
-        future: asyncio.Future[BaseException | None] = loop.create_future()
-        self._commits.put((loop, future, number))
-        return await future
-
-    def _commit_forever(self) -> None:
-        """The helper thread: commit each group handed over, in order, and tell its loop."""
-        while (commit := self._commits.get()) is not None:
-            loop, future, number = commit
-            error = self._commit_and_unlock(number, True)
-            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
-                loop.call_soon_threadsafe(_resolve, future, error)
 
     def _commit_and_unlock(self, number: int, durable: bool) -> BaseException | None:
         try:
@@ -293,11 +363,6 @@ class GroupCommitWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the journal is closed")
-
-
-def _resolve(future: asyncio.Future[BaseException | None], error: BaseException | None) -> None:
-    if not future.done():  # the drain went away (its loop stopping); the commit stands
-        future.set_result(error)
 
 
 def _settle(group: list[_Write], outcomes: list[Outcome], number: int) -> None:

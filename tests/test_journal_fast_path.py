@@ -1,0 +1,143 @@
+"""The journal writer's fast path: a write someone awaits runs at once, in the caller, when
+the connection is free and nothing of its loop is being committed, taking every write queued
+before it along (order holds); an alert's last outcome and its final state commit together,
+and a failing outcome does not lose the state committed with it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router_core.journal import AlertState, Journal
+from router_core.journal_store import SqliteStore
+from router_core.journal_writer import GroupCommitWriter
+
+
+def insert_flag(name: str, value: str = "x") -> Any:
+    def work(db: Any) -> str:
+        db.execute("INSERT INTO flags VALUES (?, ?, 0)", (name, value))
+        return name
+
+    return work
+
+
+def read_flag(name: str) -> Any:
+    def work(db: Any) -> str | None:
+        row = db.execute("SELECT value FROM flags WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    return work
+
+
+def commits(writer: Any) -> list[tuple[int, bool]]:
+    """(writes, durable) of every group the writer commits from now on."""
+    seen: list[tuple[int, bool]] = []
+    writer.on_commit = lambda seconds, writes, durable: seen.append((writes, durable))
+    return seen
+
+
+@pytest.fixture
+def writer(tmp_path: Path) -> Any:
+    store = SqliteStore(tmp_path / "journal.sqlite3")
+    yield store.writer
+    store.close()
+
+
+async def test_an_awaited_write_on_an_idle_journal_is_committed_when_the_call_returns(
+        writer: GroupCommitWriter) -> None:
+    seen = commits(writer)
+    future = writer.write_async(insert_flag("a"), durable=False)
+    assert future.done() and future.result() == "a"  # no step of the loop was needed
+    assert seen == [(1, False)]
+    result, group = writer.submit_deferred_async(insert_flag("b")).result()
+    assert result == "b" and group == writer._groups
+
+
+async def test_an_awaited_write_takes_the_writes_queued_before_it_into_its_group(
+        writer: GroupCommitWriter) -> None:
+    seen = commits(writer)
+    queued = writer.submit_async(insert_flag("a", "first"), durable=False)  # nobody waits
+    assert not queued.done()  # it waits for the loop's next step...
+    read = writer.write_async(read_flag("a"), durable=False)
+    # ...unless an awaited write comes first: it commits after the queued one, together
+    assert queued.done() and read.done()
+    assert read.result() == "first"
+    assert seen == [(2, False)]
+
+
+async def test_an_awaited_write_waits_behind_a_durable_commit_in_flight(
+        writer: GroupCommitWriter) -> None:
+    seen = commits(writer)
+    durable = writer.write_async(insert_flag("a"), durable=True)  # its COMMIT: the helper's
+    later = writer.submit_deferred_async(read_flag("a"))
+    assert not later.done()  # queued until the durable group is on disk
+    assert await durable == "a"
+    value, group = await later
+    assert value == "x" and group > writer.durable_through  # committed after, not fsynced
+    assert seen == [(1, True), (1, False)]
+
+
+async def test_an_awaited_write_waits_while_a_thread_holds_the_connection(
+        writer: GroupCommitWriter) -> None:
+    loop = asyncio.get_running_loop()
+    writer._lock.acquire()  # a thread's own write, say
+    try:
+        future = writer.write_async(insert_flag("a"), durable=False)
+        assert not future.done()
+    finally:
+        loop.call_later(0.01, writer._lock.release)
+    assert await asyncio.wait_for(future, 5) == "a"
+    assert writer.write(read_flag("a"), durable=False) == "x"
+
+
+def claimed_with_a_leg(location: Path | str) -> Journal:
+    journal = Journal(location)
+    journal.claim(alert_id="a", delivery_key="d", intent_key="i", fingerprint="f", alert={},
+                  peer=None, source="t")
+    journal.record_intent(client_order_id="c", alert_id="a", account="x", broker="paper",
+                          symbol="BTC/USD", purpose="open", side="buy", quantity="1",
+                          notional=None, order={})
+    return journal
+
+
+async def test_the_last_outcome_and_the_final_state_commit_in_one_transaction(
+        tmp_path: Path) -> None:
+    journal = claimed_with_a_leg(tmp_path / "journal.sqlite3")
+    seen = commits(journal._writer)
+    journal.record_outcome_soon("c", {"status": "filled", "filled_quantity": "1"})
+    await journal.set_state_async("a", AlertState.DONE, report={"alert_id": "a"})
+    assert seen == [(2, False)]
+    assert journal.get_leg("c").status == "filled"  # type: ignore[union-attr]
+    assert journal.get_alert("a").state is AlertState.DONE  # type: ignore[union-attr]
+    assert journal.holdings("x", "BTC/USD") == 1
+    journal.close()
+
+
+async def test_a_failing_outcome_does_not_lose_the_final_state_committed_with_it(
+        journal_location: Path | str, caplog: pytest.LogCaptureFixture) -> None:
+    journal = claimed_with_a_leg(journal_location)  # SQLite, then PostgreSQL
+    with caplog.at_level(logging.ERROR, logger="router_core.journal"):
+        # a filled quantity that is no number: the outcome's write raises
+        journal.record_outcome_soon("c", {"status": "filled", "filled_quantity": "lots"})
+        await journal.set_state_async("a", AlertState.DONE, report={"alert_id": "a"})
+        await journal.flush()  # the failure is logged when its future is settled
+    assert journal.get_alert("a").state is AlertState.DONE  # type: ignore[union-attr]
+    assert journal.get_leg("c").status == "pending"  # looked up at the venue by recovery
+    assert "journal write failed" in caplog.text
+    journal.close()
+
+
+async def test_a_queued_outcome_nobody_awaits_is_committed_by_the_loops_next_step(
+        journal_location: Path | str) -> None:
+    journal = claimed_with_a_leg(journal_location)  # SQLite, then PostgreSQL
+    journal.record_outcome_soon("c", {"status": "filled"})
+    for _ in range(100):
+        if journal.get_leg("c").status == "filled":  # type: ignore[union-attr]
+            break
+        await asyncio.sleep(0.01)
+    assert journal.get_leg("c").status == "filled"  # type: ignore[union-attr]
+    journal.close()
