@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -140,4 +141,27 @@ async def test_a_queued_outcome_nobody_awaits_is_committed_by_the_loops_next_ste
             break
         await asyncio.sleep(0.01)
     assert journal.get_leg("c").status == "filled"  # type: ignore[union-attr]
+    journal.close()
+
+
+def test_outcomes_count_each_part_of_a_fill_into_the_holdings_once(
+        journal_location: Path | str) -> None:
+    journal = claimed_with_a_leg(journal_location)  # SQLite, then PostgreSQL; "c" buys 1
+    journal.record_intent(client_order_id="s", alert_id="a", account="x", broker="paper",
+                          symbol="BTC/USD", purpose="close", side="sell", quantity="1",
+                          notional=None, order={})
+    journal.record_intent(client_order_id="n", alert_id="a", account="x", broker="paper",
+                          symbol="BTC/USD", purpose="cancel", side=None, quantity=None,
+                          notional=None, order={})
+    journal.record_outcome("c", {"status": "partially_filled", "filled_quantity": "0.4"})
+    assert journal.holdings("x", "BTC/USD") == Decimal("0.4")
+    journal.record_outcome("c", {"status": "filled", "filled_quantity": "1"})
+    journal.record_outcome("c", {"status": "filled", "filled_quantity": "1.0"})  # seen again
+    assert journal.holdings("x", "BTC/USD") == 1
+    journal.record_outcome("s", {"status": "filled", "filled_quantity": "0.3"})
+    journal.record_outcome("n", {"status": "canceled", "filled_quantity": "5"})  # no side
+    journal.record_outcome("s", {"status": "filled"})  # says nothing of its fill
+    assert journal.holdings("x", "BTC/USD") == Decimal("0.7")
+    assert journal.get_leg("s").status == "filled"  # type: ignore[union-attr]
+    assert journal.get_leg("n").status == "canceled"  # type: ignore[union-attr]
     journal.close()
