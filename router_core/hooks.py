@@ -114,6 +114,8 @@ class HookCaller:
         """``router_check_plan``: every implementation runs; the first non-empty reason, in
         pluggy's order, denies the plan."""
         reasons = await self._call("router_check_plan", {"plan": plan, "context": context})
+        if not reasons:  # no check installed, or none said anything (every plan, every leg)
+            return None
         return next((str(reason) for reason in reasons if reason), None)
 
     async def execution_finished(self, report: ExecutionReport) -> None:
@@ -224,11 +226,22 @@ class HookCaller:
 
         With ``isolate`` (what the call is about, for the log) an implementation's exception
         is logged with its plugin's name and the others still run."""
+        impls = self._impls(name)
+        if not impls:
+            return []
+        if len(impls) == 1 and not impls[0].wrapper and isolate is None:
+            # The common case on the order path (the core's own submit_order, one plan
+            # check): the loop below with one implementation and nothing to tear down.
+            only = impls[0]
+            result = only.function(*[kwargs[argname] for argname in only.argnames])
+            if inspect.isawaitable(result):
+                result = await result
+            return [] if result is None else [result]
         results: list[Any] = []
         teardowns: list[Generator[None, Any, Any]] = []
         error: BaseException | None = None
         try:
-            for impl in reversed(self._impls(name)):
+            for impl in reversed(impls):
                 # by position, in the order it declares them, as pluggy's ``_multicall`` does
                 arguments = [kwargs[argname] for argname in impl.argnames]
                 if impl.wrapper:
