@@ -192,12 +192,12 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
     # must not answer 422 to a sender that the allowlist would have refused.
     @app.post("/webhook", openapi_extra=_WEBHOOK_OPENAPI, responses=_WEBHOOK_RESPONSES,
               summary="Receive an alert")
-    async def post_webhook(request: Request) -> JSONResponse:
+    async def post_webhook(request: Request) -> Response:
         return await webhook(request, None, wants_wait(request))
 
     @app.post("/webhook/{route_token}", openapi_extra=_WEBHOOK_OPENAPI,
               responses=_WEBHOOK_RESPONSES, summary="Receive an alert on a secret route URL")
-    async def post_webhook_route(request: Request, route_token: str) -> JSONResponse:
+    async def post_webhook_route(request: Request, route_token: str) -> Response:
         return await webhook(request, route_token, wants_wait(request))
 
     app.webhook_fast_path = WebhookFastPath(webhook)

@@ -29,13 +29,14 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from .errors import AlertError
 from .intake import media_type_of
@@ -71,6 +72,7 @@ class Delivery:
     """What is known of one request as the checks go: the sender, the route, the body."""
 
     request: Request
+    headers: dict[bytes, bytes]  # ``request_headers``: looked up once each, without Starlette's
     sender: str | None
     content_type: str | None
     route: str | None = None
@@ -102,7 +104,7 @@ class Webhook:
         self._hold_timer: asyncio.TimerHandle | None = None
 
     async def __call__(self, request: Request, route_token: str | None,
-                       wait: bool) -> JSONResponse:
+                       wait: bool) -> Response:
         counted = 0 if wait else 1  # ?wait=true stays till its execution ends: it holds nothing
         self.taking += counted
         try:
@@ -142,17 +144,22 @@ class Webhook:
             self.router.spawn(alert_id)
 
     async def _deliver(self, request: Request, route_token: str | None, wait: bool,
-                       started: float) -> JSONResponse:
+                       started: float) -> Response:
         if not self.is_ready():
             if self.metrics is not None:
                 self.metrics.refused("not_ready")
             return JSONResponse({"error": "starting; retry"}, 503)
-        peer = request.client.host if request.client else None
+        client = request.scope.get("client")
+        headers = request_headers(request)
+        forwarded = headers.get(b"x-forwarded-for")
+        content_type = headers.get(b"content-type")
         delivery = Delivery(
             request,
-            client_address(peer, request.headers.get("x-forwarded-for"),
+            headers,
+            client_address(client[0] if client else None,
+                           forwarded.decode("latin-1") if forwarded is not None else None,
                            self.settings.trusted_proxies),
-            request.headers.get("content-type"),
+            content_type.decode("latin-1") if content_type is not None else None,
             received=started,
         )
         refused = await self._screen(delivery, route_token)
@@ -169,7 +176,8 @@ class Webhook:
         if isinstance(acceptance, JSONResponse):
             return acceptance
         response = await self._answer(delivery, acceptance, wait)
-        await self.router.make_durable(acceptance)  # ?wait=true: no fsync of its own till now
+        if acceptance.deferred_group is not None:  # ?wait=true: no fsync of its own till now
+            await self.router.make_durable(acceptance)
         return response
 
     # -- the steps, in order ----------------------------------------------------------------
@@ -195,17 +203,18 @@ class Webhook:
                                                 "detail": exc.reason},
                                 f"unsupported media type: {exc.reason}",
                                 code="unsupported_media_type")
-        delivery.raw = await read_limited(delivery.request, settings.max_body_bytes)
+        delivery.raw = await read_body(delivery.request, delivery.headers,
+                                       settings.max_body_bytes)
         if delivery.raw is None:
             return self._refuse(
                 delivery, 413, {"error": f"body larger than {settings.max_body_bytes} bytes"},
                 f"body larger than max_body_bytes ({settings.max_body_bytes})",
                 code="body_too_large")
         delivery.sha256 = hashlib.sha256(delivery.raw).hexdigest()
-        signature = delivery.request.headers.get(SIGNATURE_HEADER)
+        signature = delivery.headers.get(_SIGNATURE_KEY)
         if signature is not None and self.verifier.enabled:
             try:
-                self.verifier.verify(signature, delivery.raw)
+                self.verifier.verify(signature.decode("latin-1"), delivery.raw)
             except Unauthorized as exc:
                 log.warning("webhook from %s refused: %s", sender, exc.reason)
                 return self._refuse(delivery, 401, UNAUTHORIZED, exc.reason,
@@ -262,7 +271,7 @@ class Webhook:
                                  "retry"}, 503)
 
     async def _answer(self, delivery: Delivery, acceptance: Acceptance,
-                      wait: bool) -> JSONResponse:
+                      wait: bool) -> Response:
         """What the sender hears once the alert is journaled (or found journaled before)."""
         router, alert_id, sender = self.router, acceptance.alert_id, delivery.sender
         if acceptance.outcome is ClaimOutcome.CONFLICT:
@@ -292,8 +301,7 @@ class Webhook:
                 self.execute_soon(alert_id)
 
             # The sender has its 200 before any broker work starts.
-            return JSONResponse({"alert_id": alert_id, "status": "accepted"}, 200,
-                                background=BackgroundTask(after_answer))
+            return Accepted(alert_id, after_answer)
         self._accepted(delivery, acceptance)
         task = router.spawn(alert_id)
         try:
@@ -331,6 +339,29 @@ class Webhook:
             content_type=delivery.content_type, body_sha256=delivery.sha256,
         )
         return JSONResponse(body, status, headers=headers)
+
+
+class Accepted(Response):
+    """The 200 of a new alert, ``{"alert_id": ..., "status": "accepted"}``: the same bytes and
+    headers as ``JSONResponse`` would send, rendered without its per-answer work (a burst
+    answers a hundred of these at once). ``after`` runs once the answer is sent (the log line,
+    the receipt and the execution: ``Webhook._answer``), as a background task would."""
+
+    media_type = "application/json"
+
+    def __init__(self, alert_id: str, after: Callable[[], Awaitable[None]]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = (b'{"alert_id":' + encode_basestring(alert_id).encode("utf-8")
+                     + b',"status":"accepted"}')
+        self.raw_headers = [(b"content-length", str(len(self.body)).encode("latin-1")),
+                            (b"content-type", b"application/json")]
+        self.after = after
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
+        await self.after()
 
 
 class WebhookFastPath:
@@ -407,8 +438,42 @@ def check_passphrase(alert: Alert, settings: WebhookSettings, *, vouched: bool) 
 
 def declared_length(request: Request) -> int | None:
     """The ``Content-Length`` a refused request announced, when its body was never read."""
-    declared = request.headers.get("content-length", "").strip()
+    declared = request_headers(request).get(b"content-length", b"").strip()
     return int(declared) if declared.isdigit() and len(declared) < 19 else None
+
+
+_SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
+
+
+def request_headers(request: Request) -> dict[bytes, bytes]:
+    """The request's headers by (lower-case, as ASGI gives them) name; of a repeated header
+    the first, as Starlette's ``Headers.get`` answers. Built once per delivery: each lookup
+    through ``request.headers`` scans the list again."""
+    return dict(reversed(request.scope["headers"]))
+
+
+async def read_body(request: Request, headers: dict[bytes, bytes], limit: int) -> bytes | None:
+    """``read_limited`` for the webhook, straight from the ASGI messages (``headers``: the
+    request's, from ``request_headers``): the body, or ``None`` when it is larger than
+    ``limit`` (read no further than that). A sender that hangs up raises ``ClientDisconnect``,
+    as ``request.stream()`` does."""
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        return None
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
