@@ -454,7 +454,8 @@ class Alert(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _check_names(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
+        # Most bodies use no snake_case name at all: one set operation answers for them.
+        if isinstance(data, Mapping) and not _SNAKE_NAMES.isdisjoint(data):
             for name, alias in _SNAKE_ALIASES.items():
                 if name in data and alias in data:
                     raise AlertError(alias, f"given twice, as {alias} and as {name}")
@@ -524,6 +525,7 @@ _SNAKE_ALIASES = {
     for name, info in Alert.model_fields.items()
     if info.alias is not None and info.alias != name
 }
+_SNAKE_NAMES = frozenset(_SNAKE_ALIASES)
 
 
 # --- cross-field rules -----------------------------------------------------------------------

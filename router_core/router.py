@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
-import uuid
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -433,7 +433,7 @@ class Router:
             ).encode()
         ).hexdigest()
         return alert, {
-            "alert_id": str(uuid.uuid4()),
+            "alert_id": new_alert_id(),
             "delivery_key": delivery_key,
             "intent_key": self.intent_key(alert, raw, delivery_key),
             "fingerprint": fingerprint,
@@ -525,13 +525,14 @@ class Router:
         positions = tuple(r.position for r in per_account if r.position is not None)
         report = ExecutionReport(alert_id, intent_key, legs, notes, positions=positions)
         await self.journal.set_state_async(alert_id, AlertState.DONE, report=report.to_dict())
-        log.info(
-            "alert %s %s: %s",
-            alert_id,
-            alert.summary(),
-            "; ".join(f"{leg.account}/{leg.purpose}={leg.result.status}" for leg in legs)
-            or "no legs",
-        )
+        if log.isEnabledFor(logging.INFO):  # its arguments are built only for a line written
+            log.info(
+                "alert %s %s: %s",
+                alert_id,
+                alert.summary(),
+                "; ".join(f"{leg.account}/{leg.purpose}={leg.result.status}" for leg in legs)
+                or "no legs",
+            )
         await self._notify(report)
         return report
 
@@ -728,6 +729,17 @@ class Router:
 
     def resume(self, account: str | None = None) -> None:
         self.journal.set_flag(HALT_FLAG if account is None else account_halt_flag(account), None)
+
+
+def new_alert_id() -> str:
+    """A random alert id: the text of a version 4 UUID, as ``str(uuid.uuid4())`` gives it, from
+    the same 16 bytes of ``os.urandom``, without building the UUID object (one per delivery;
+    ~1 µs instead of ~2.5)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def account_halt_flag(account: str) -> str:
