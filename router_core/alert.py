@@ -111,6 +111,7 @@ def _short(value: object) -> str:
 
 def parse_decimal(value: object) -> Decimal:
     """A finite, sane Decimal from a JSON number or a numeric string; raises a pydantic error."""
+    short = False  # written in at most MAX_DIGITS characters: it cannot have more digits
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, bool):  # before int: True is an int
@@ -125,10 +126,11 @@ def parse_decimal(value: object) -> Decimal:
             raise _fail("placeholder", "placeholder was not rendered by TradingView")
         if len(text) > MAX_NUMBER_TEXT:
             raise _fail("number_parsing", f"number longer than {MAX_NUMBER_TEXT} characters")
-        if text.lower() in _NON_FINITE:
-            raise _fail("number_finite", "must be a finite number")
         if not _NUMBER.fullmatch(text):
+            if text.lower() in _NON_FINITE:
+                raise _fail("number_finite", "must be a finite number")
             raise _fail("number_parsing", f"not a number: {_short(text)}")
+        short = len(text) <= MAX_DIGITS
         try:
             number = Decimal(text)
         except InvalidOperation:  # an exponent beyond what Decimal can hold
@@ -144,8 +146,9 @@ def parse_decimal(value: object) -> Decimal:
     if not number.is_finite():
         raise _fail("number_finite", "must be a finite number")
     if number:
-        digits = number.as_tuple().digits
-        if len(digits) > MAX_DIGITS and len(bytes(digits).rstrip(b"\0")) > MAX_DIGITS:
+        digits = None if short else number.as_tuple().digits
+        if digits is not None and len(digits) > MAX_DIGITS and \
+                len(bytes(digits).rstrip(b"\0")) > MAX_DIGITS:
             raise _fail("number_range", f"more than {MAX_DIGITS} significant digits")
         if abs(number.adjusted()) > MAX_EXPONENT:
             raise _fail("number_range", f"out of range (exponent beyond +/-{MAX_EXPONENT})")

@@ -444,10 +444,9 @@ class SecretRedactor(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
-        message = record.getMessage()
-        clean = scrub(message, self._secrets)
-        if clean != message:
-            record.msg, record.args = clean, None
+        # The message, formatted once: kept in place of its template and arguments, so the
+        # handler's formatter does not format it a second time.
+        record.msg, record.args = scrub(record.getMessage(), self._secrets), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
