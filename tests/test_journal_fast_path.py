@@ -165,3 +165,26 @@ def test_outcomes_count_each_part_of_a_fill_into_the_holdings_once(
     assert journal.get_leg("s").status == "filled"  # type: ignore[union-attr]
     assert journal.get_leg("n").status == "canceled"  # type: ignore[union-attr]
     journal.close()
+
+
+async def test_with_several_writers_in_flight_awaited_writes_wait_for_the_next_step_and_group(
+        writer: GroupCommitWriter) -> None:
+    from router_core.journal_writer import CALM_COMMITS
+
+    seen = commits(writer)
+    # three alerts' leg intents in one step: the first begins a group at once, the other two
+    # wait behind its fsync and then share one
+    await asyncio.gather(*(writer.write_async(insert_flag(f"i{n}"), durable=True)
+                           for n in range(3)))
+    assert seen == [(1, True), (2, True)]
+    # writers are in flight: an awaited write waits for the loop's next step, where the
+    # writes of that step share its group
+    first = writer.write_async(insert_flag("a"), durable=False)
+    second = writer.write_async(insert_flag("b"), durable=False)
+    assert not first.done()
+    await asyncio.gather(first, second)
+    assert seen[2:] == [(2, False)]
+    # once durable commits come one at a time again, writes run at once again
+    for n in range(CALM_COMMITS):
+        await writer.write_async(insert_flag(f"solo{n}"), durable=True)
+    assert writer.write_async(insert_flag("c"), durable=False).done()
