@@ -98,8 +98,9 @@ async def refresh_resting(
         except BrokerError as exc:
             log.warning("lookup of resting order %s failed: %s", leg.client_order_id, exc)
             continue
-        if found is not None and found.to_dict() != leg.result:
-            await journal.record_outcome_async(leg.client_order_id, found.to_dict())
+        outcome = found.to_dict() if found is not None else None
+        if outcome is not None and outcome != leg.result:
+            await journal.record_outcome_async(leg.client_order_id, outcome)
 
 
 # Outcomes of an order the venue placed that say where it stands; any other (unknown, denied)
