@@ -222,8 +222,9 @@ class GroupCommitWriter:
             group, queue.writes = queue.writes[:MAX_GROUP], queue.writes[MAX_GROUP:]
             number = self._next_group()
             started = time.perf_counter()
+            durable = any(write.durable for write in group)
             try:
-                outcomes = self._run_group(group)
+                outcomes = self._run_group(group, durable)
             except BaseException as exc:
                 self._lock.release()
                 _settle(group, [(None, exc)] * len(group), number)
@@ -233,7 +234,7 @@ class GroupCommitWriter:
             if any(write.deferred for write in group):
                 # before the commit: a reader that sees these rows sees this number too
                 self._deferred_through = number
-            if any(write.durable for write in group):
+            if durable:
                 queue.committing = True
                 self._hand_over(loop, queue, group, outcomes, number, started)
                 return
@@ -283,8 +284,10 @@ class GroupCommitWriter:
         """On the loop, once a durable group is committed: settle it, then go on with what
         was queued meanwhile."""
         queue.committing = False
-        # Other work of this loop wrote meanwhile, or in the same step: not calm.
-        self._calm = 0 if queue.writes or len(group) > 1 else self._calm + 1
+        # Other work of this loop wrote meanwhile, or asked for durability in the same step
+        # (a non-durable write queued before, such as the last leg's outcome, does not count).
+        together = sum(write.durable for write in group) > 1
+        self._calm = 0 if queue.writes or together else self._calm + 1
         self._finish(group, outcomes, number, started, True, error)
         self._pump(loop, queue)
 
@@ -294,10 +297,10 @@ class GroupCommitWriter:
             self.on_commit(time.perf_counter() - started, len(group), durable)
         _settle(group, outcomes if error is None else [(None, error)] * len(group), number)
 
-    def _run_group(self, group: list[_Write]) -> list[Outcome]:
+    def _run_group(self, group: list[_Write], durable: bool) -> list[Outcome]:
         """BEGIN and every write of the group, with the lock held; the transaction stays open
         for the commit. Raises (with nothing open) when the transaction cannot even start."""
-        self._set_durability(any(write.durable for write in group))
+        self._set_durability(durable)
         try:
             try:
                 return self._statements(group, isolated=False)

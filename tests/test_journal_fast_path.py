@@ -188,3 +188,13 @@ async def test_with_several_writers_in_flight_awaited_writes_wait_for_the_next_s
     for n in range(CALM_COMMITS):
         await writer.write_async(insert_flag(f"solo{n}"), durable=True)
     assert writer.write_async(insert_flag("c"), durable=False).done()
+
+
+async def test_a_queued_outcome_committed_with_the_next_leg_intent_keeps_the_journal_calm(
+        writer: GroupCommitWriter) -> None:
+    seen = commits(writer)
+    writer.submit_async(insert_flag("outcome"), durable=False)  # a leg's outcome, unawaited
+    await writer.write_async(insert_flag("intent"), durable=True)  # the alert's next leg
+    assert seen == [(2, True)]
+    # one alert's writes, not several alerts in flight: the next write still runs at once
+    assert writer.write_async(insert_flag("state"), durable=False).done()
