@@ -46,12 +46,14 @@ def round_down(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
+_ROUNDING = {"nearest": ROUND_HALF_EVEN, "down": ROUND_FLOOR, "up": ROUND_CEILING}
+
+
 def round_to_step(value: Decimal, step: Decimal, mode: str = "nearest") -> Decimal:
     """Round to a multiple of ``step``: ``nearest`` (half even), ``down`` or ``up``."""
     if step <= 0:
         return value
-    rounding = {"nearest": ROUND_HALF_EVEN, "down": ROUND_FLOOR, "up": ROUND_CEILING}[mode]
-    return (value / step).to_integral_value(rounding=rounding) * step
+    return (value / step).to_integral_value(rounding=_ROUNDING[mode]) * step
 
 
 def decimals_step(decimals: int) -> Decimal:
