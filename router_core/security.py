@@ -406,23 +406,28 @@ class AccessLogFilter(logging.Filter):
     On an event loop the line is written on the loop's next turn: uvicorn logs a request
     before it writes the answer's first byte, and a burst of webhook acks should not wait for
     a hundred log lines (formatting, redaction, a write each). Nothing is dropped; the line
-    comes a moment later, in the same order."""
+    comes a moment later, in the same order, redacted then: no handler sees it before."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "router_deferred", False):  # the second pass, on the next turn
+            self._redact(record)
             return True
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], redact_path(args[2]), *args[3:])
         import asyncio
 
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a test, a thread): written now
+            self._redact(record)
             return True
         record.router_deferred = True
         loop.call_soon(logging.getLogger(record.name).handle, record)
         return False
+
+    @staticmethod
+    def _redact(record: logging.LogRecord) -> None:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_path(args[2]), *args[3:])
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
