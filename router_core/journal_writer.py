@@ -102,13 +102,14 @@ class GroupCommitWriter:
         self._db = db
         self._sync_mark = sync_mark
         self._lock = threading.Lock()
-        # (loop, its future, group number) of each durable COMMIT handed over; None: stop
+        # each durable group handed over for its COMMIT (``_Commit``); None: stop
         self._commits: SimpleQueue[_Commit | None] = SimpleQueue()
         self._committer: threading.Thread | None = None  # started by the first hand-over
         self._queues: dict[asyncio.AbstractEventLoop, _Queue] = {}
         self._synchronous_full = True  # the connection is opened with synchronous=FULL
         self._closed = False
-        # Durable commits in a row that had no write waiting behind them (``_enqueue``).
+        # Durable commits in a row, each of one durable write with nothing queued behind it:
+        # at least CALM_COMMITS, and awaited writes run at once (``_enqueue``).
         self._calm = CALM_COMMITS
         # Groups are numbered as they begin, with the lock held: numbers follow commit order.
         self._groups = 0  # the last number given
@@ -152,10 +153,11 @@ class GroupCommitWriter:
 
     def write_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
         """Run a write now, for a caller that awaits it; await the returned future for what
-        ``work`` returned, once it is committed. When nothing of this loop is being committed
-        and the connection is free, the write (with every write queued before it, in their
-        order) runs at once in the caller: without durability it is committed there too and
-        the future is already done; a durable group's ``COMMIT`` goes to the helper thread.
+        ``work`` returned, once it is committed. When the journal is calm (``CALM_COMMITS``),
+        nothing of this loop is being committed and the connection is free, the write (with
+        every write queued before it, in their order) runs at once in the caller: without
+        durability it is committed there too and the future is already done; a durable
+        group's ``COMMIT`` goes to the helper thread.
         Otherwise it waits for the next group, as ``submit_async``."""
         return self._enqueue(work, durable=durable, deferred=False, now=True)
 
@@ -179,19 +181,17 @@ class GroupCommitWriter:
         commit of ``sync_mark``, which covers it (one fsync, shared by the writes in its
         group)."""
         target = self._deferred_through if group is None else group
-        if target <= self._durable_through:
-            return
-        loop = asyncio.get_running_loop()
-        queue = self._queues.get(loop)
-        if queue is not None and queue.sync is not None and not queue.sync.done():
-            # One is queued or being committed already. Numbered after every group there is
-            # (groups begin one at a time, with the lock held), it covers this one too.
-            await asyncio.shield(queue.sync)
-            return
-        future = self.write_async(self._sync_mark, durable=True)
-        if not future.done():
-            self._queues[loop].sync = future
-        await future
+        while target > self._durable_through:
+            loop = asyncio.get_running_loop()
+            queue = self._queues.get(loop)
+            pending = queue.sync if queue is not None else None
+            if pending is None or pending.done():
+                pending = self.write_async(self._sync_mark, durable=True)
+                if not pending.done():
+                    self._queues[loop].sync = pending
+            # One queued or being committed already is shared: it begins after (or is) the
+            # group awaited, as groups begin one at a time. The loop checks it covered it.
+            await asyncio.shield(pending)
 
     def _enqueue(self, work: Work, *, durable: bool, deferred: bool,
                  now: bool) -> asyncio.Future[Any]:
