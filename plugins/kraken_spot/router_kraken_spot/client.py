@@ -20,7 +20,6 @@ import weakref
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
@@ -50,7 +49,8 @@ from .endpoints import (
     endpoint,
 )
 from .errors import ORDER_ENTRY, first_error, venue_error
-from .signing import BadSecret, decode_secret, sign
+from .form import form_encode
+from .signing import BadSecret, Signer, decode_secret
 
 log = logging.getLogger("router_kraken_spot")
 
@@ -69,6 +69,7 @@ CLOCK_WARN_SECONDS = 2.0
 _RATE_CODES = ("EAPI:Rate limit exceeded", "EGeneral:Too many requests",
                "EAuth:Rate limit exceeded", "EAuth:Too many requests")
 _TRADING_RATE_CODES = ("EOrder:Rate limit exceeded", "EOrder:Domain rate limit exceeded")
+_FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
 # One lock per API key, shared by every broker instance that uses the key in this process
 # (they share the NonceSource the core's NonceRegistry hands out for the key).
@@ -87,7 +88,7 @@ class KrakenSpotClient:
         self._api_key: SecretStr = context.secret(config.api_key_env, key="api_key_env")
         secret = context.secret(config.api_secret_env, key="api_secret_env")
         try:
-            self._secret = decode_secret(secret.get_secret_value())
+            self._signer = Signer(decode_secret(secret.get_secret_value()))
         except BadSecret as exc:
             raise ConfigError(
                 f"{exc} (environment variable {config.api_secret_env})",
@@ -115,6 +116,7 @@ class KrakenSpotClient:
             timeout=config.timeout_seconds,
             user_agent=f"alert-router-kraken-spot/{__version__}",
         )
+        self._trading_counters: dict[str, DecayingCounter] = {}  # pair -> the registry's counter
         self.clock_offset: float | None = None  # Kraken server time minus our clock.time()
         self._offset_measured_at = 0.0
 
@@ -127,13 +129,16 @@ class KrakenSpotClient:
     # -- rate budgets -------------------------------------------------------------------------
 
     def trading_counter(self, pair: str) -> DecayingCounter:
-        threshold, decay = TRADING_LIMITS[self._config.tier]
-        return self._context.limiters.get(
-            f"kraken-spot:trading:{self.key_id}:{pair}",
-            lambda clock: DecayingCounter(
-                threshold, decay, clock=clock, name=f"kraken-spot trading counter {pair}"
-            ),
-        )
+        counter = self._trading_counters.get(pair)
+        if counter is None:  # shared through the registry with every client on this key
+            threshold, decay = TRADING_LIMITS[self._config.tier]
+            counter = self._trading_counters[pair] = self._context.limiters.get(
+                f"kraken-spot:trading:{self.key_id}:{pair}",
+                lambda clock: DecayingCounter(
+                    threshold, decay, clock=clock, name=f"kraken-spot trading counter {pair}"
+                ),
+            )
+        return counter
 
     def lockout(self) -> tuple[str, datetime] | None:
         """``(reason, resumes_at)`` while this key is locked out, else None.
@@ -231,7 +236,8 @@ class KrakenSpotClient:
         """RFC3339 deadline ``deadline_seconds`` after Kraken's current time."""
         server_now = self._clock.time() + (self.clock_offset or 0.0)
         moment = datetime.fromtimestamp(server_now + self._config.deadline_seconds, UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        # "2026-01-02T03:04:05.678+00:00" -> "2026-01-02T03:04:05.678Z" (milliseconds truncated)
+        return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
     # -- calls --------------------------------------------------------------------------------
 
@@ -276,11 +282,11 @@ class KrakenSpotClient:
                 fields.append(("deadline", self.deadline()))
             if self._otp is not None:
                 fields.append(("otp", self._otp.get_secret_value()))
-            body = urlencode(fields)
+            body = form_encode(fields)
             headers = {
                 "API-Key": self._api_key.get_secret_value(),
-                "API-Sign": sign(self._secret, ep.path, fields[0][1], body),
-                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                "API-Sign": self._signer.sign(ep.path, fields[0][1], body),
+                "Content-Type": _FORM,
             }
             started = time.perf_counter()
             try:

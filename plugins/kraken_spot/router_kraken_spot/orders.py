@@ -180,7 +180,7 @@ def build_add_order(
     """The AddOrder fields for ``order``; raises InvalidOrder (nothing sent) when Kraken
     could not take it."""
     extras = dict(order.extras or {})
-    unknown = sorted(set(extras) - set(EXTRAS))
+    unknown = sorted(extras.keys() - EXTRAS.keys()) if extras else None
     if unknown:
         raise deny(f"Order.extras key(s) {', '.join(map(repr, unknown))} unknown to kraken-spot "
                    f"(allowed: {', '.join(sorted(EXTRAS))})")
@@ -246,6 +246,8 @@ def _ordertype(order: Order, extras: Mapping[str, Any]) -> str:
 
 
 def _oflags(order: Order, extras: Mapping[str, Any], ordertype: str, margin: bool) -> list[str]:
+    if "oflags" not in extras and not order.post_only:
+        return []  # the usual order: no flag to check
     raw = extras.get("oflags", ())
     if isinstance(raw, str):
         raw = [part for part in raw.split(",") if part.strip()]

@@ -30,6 +30,29 @@ def sign(secret: bytes, path: str, nonce: str, body: str) -> str:
     return base64.b64encode(mac.digest()).decode()
 
 
+class Signer:
+    """``sign`` with one secret, for a client that signs many requests.
+
+    The HMAC state after the key and a path is kept for each path, so a request hashes only
+    its own nonce and body: the same signature as ``sign`` for less CPU.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+        self._by_path: dict[str, hmac.HMAC] = {}
+
+    def __repr__(self) -> str:
+        return "<kraken-spot Signer>"  # never the secret
+
+    def sign(self, path: str, nonce: str, body: str) -> str:
+        keyed = self._by_path.get(path)
+        if keyed is None:
+            keyed = self._by_path[path] = hmac.new(self._secret, path.encode(), hashlib.sha512)
+        mac = keyed.copy()
+        mac.update(hashlib.sha256((nonce + body).encode()).digest())
+        return base64.b64encode(mac.digest()).decode()
+
+
 def verify(secret: bytes, path: str, nonce: str, body: str, signature: str) -> bool:
     """Constant-time check of a received API-Sign (used by the fake venue)."""
     return hmac.compare_digest(sign(secret, path, nonce, body), signature)
