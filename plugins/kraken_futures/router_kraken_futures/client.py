@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,7 +48,7 @@ from router_core import (
 from .config import API_PATH
 from .errors import NUMERIC, Rule, top_level_rule, venue_error
 from .ratelimits import DERIVATIVES_PAUSE, derivatives_budget, derivatives_cost
-from .signing import authent, sign_challenge
+from .signing import Authenticator, sign_challenge
 
 logger = logging.getLogger("router_kraken_futures.client")
 
@@ -65,6 +66,9 @@ _AFTER_WRITE_ERRORS: tuple[type[Exception], ...] = (
     httpx.TransportError, httpx.DecodingError, asyncio.TimeoutError
 )
 _ANY_TRANSPORT_ERROR = (*_CONNECT_PHASE_ERRORS, *_AFTER_WRITE_ERRORS)
+# What quote(text, safe="") returns unchanged: the unreserved characters of RFC 3986 (explicit
+# ASCII ranges: \w would also match non-ASCII letters and digits, which are escaped).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def key_lock(source: NonceSource) -> asyncio.Lock:
@@ -84,8 +88,13 @@ def encode_params(params: Params | None) -> str:
     parts: list[str] = []
     for key, value in params.items():
         values = [value] if isinstance(value, str) else list(value)
-        parts.extend(f"{quote(key, safe='')}={quote(v, safe='')}" for v in values)
+        parts.extend(f"{_quoted(key)}={_quoted(v)}" for v in values)
     return "&".join(parts)
+
+
+def _quoted(text: str) -> str:
+    """``quote(text, safe="")``; most keys and values need no quoting and skip its CPU."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
 def parse_json(content: bytes) -> Any:
@@ -107,6 +116,7 @@ class KrakenFuturesClient:
         self._api_key: SecretStr | None = None
         self._secret: SecretBytes | None = None
         self._nonces: NonceSource | None = None
+        self._authenticator: Authenticator | None = None
         self._limiters = limiters
         self._clock = clock
         self._timeout = timeout
@@ -126,6 +136,7 @@ class KrakenFuturesClient:
 
     def set_credentials(self, api_key: SecretStr, secret: bytes, nonces: NonceSource) -> None:
         self._api_key, self._secret, self._nonces = api_key, SecretBytes(secret), nonces
+        self._authenticator = Authenticator(secret)
 
     @property
     def has_credentials(self) -> bool:
@@ -199,7 +210,8 @@ class KrakenFuturesClient:
         self, method: str, endpoint: str, params: Params | None, side_effect: bool,
         process_before: float | None,
     ) -> dict[str, Any]:
-        assert self._api_key is not None and self._secret is not None and self._nonces is not None
+        assert self._api_key is not None and self._authenticator is not None
+        assert self._nonces is not None
         path = f"{API_PATH}/{endpoint}"
         budget = derivatives_budget(self._limiters, self._api_key.get_secret_value())
         async with key_lock(self._nonces):
@@ -215,7 +227,7 @@ class KrakenFuturesClient:
             headers = {
                 "APIKey": self._api_key.get_secret_value(),
                 "Nonce": nonce,
-                "Authent": authent(self._secret.get_secret_value(), path, post_data, nonce),
+                "Authent": self._authenticator.authent(path, post_data, nonce),
             }
             response = await self._send(method, url, headers, side_effect=side_effect,
                                         endpoint=endpoint)

@@ -40,6 +40,22 @@ def authent(secret: bytes, path: str, post_data: str, nonce: str = "") -> str:
     return base64.b64encode(hmac.new(secret, digest, hashlib.sha512).digest()).decode()
 
 
+class Authenticator:
+    """``authent`` with one secret, for a client that signs many requests: the HMAC keyed
+    with the secret is set up once and copied for each request (the same header, less CPU)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha512)
+
+    def __repr__(self) -> str:
+        return "<kraken-futures Authenticator>"  # never the secret
+
+    def authent(self, path: str, post_data: str, nonce: str = "") -> str:
+        mac = self._keyed.copy()
+        mac.update(hashlib.sha256((post_data + nonce + signed_path(path)).encode()).digest())
+        return base64.b64encode(mac.digest()).decode()
+
+
 def sign_challenge(secret: bytes, challenge: str) -> str:
     """The WebSocket ``signed_challenge`` for a ``challenge`` message."""
     digest = hashlib.sha256(challenge.encode()).digest()

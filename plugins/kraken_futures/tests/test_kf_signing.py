@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 
 import pytest
 from router_kraken_futures.client import encode_params
-from router_kraken_futures.signing import InvalidSecret, authent, decode_secret, sign_challenge
+from router_kraken_futures.signing import (
+    Authenticator,
+    InvalidSecret,
+    authent,
+    decode_secret,
+    sign_challenge,
+)
 
 SDK_SECRET = "cHl0aG9uLWtyYWtlbi1zZGsgdW5pdC10ZXN0IHNlY3JldCB2YWx1ZQ=="
 WS_SECRET = (
@@ -75,3 +82,24 @@ def test_params_are_percent_encoded_in_order() -> None:
     )
     assert encode_params({"cliOrdIds": ["x", "y"]}) == "cliOrdIds=x&cliOrdIds=y"
     assert encode_params(None) == ""
+
+
+def test_encode_params_quotes_exactly_as_urllib_quote() -> None:
+    # the fast path for unreserved text must send what quote(..., safe="") sends: it is signed
+    values = ["", "lmt", "0.0001", "PF_XBTUSD", "-1.5", "a b", "a+b", "a&b=c", "x=y", "~_.-",
+              "2026-12-04T15:53:07.289Z", "100%", "é", "日本", "🚀", "tab\t", "[]", "/", "%41",
+              "\x00", "\x7f", "d25fb028-ee68-4c71-939f-e6a2c3751656"]
+    for key in ("symbol", "a b", "ключ"):
+        for value in values:
+            assert encode_params({key: value}) == f"{quote(key, safe='')}={quote(value, safe='')}"
+    assert encode_params({"ids": values}) == "&".join(f"ids={quote(v, safe='')}" for v in values)
+
+
+def test_authenticator_signs_as_authent_does() -> None:
+    secret = decode_secret(SDK_SECRET)
+    signer = Authenticator(secret)
+    for path, post_data, nonce in (("/derivatives/api/v3/sendorder", "a=1&b=x%20y", "1"),
+                                   ("/api/history/v2/executions", "", ""),
+                                   ("/derivatives/api/v3/sendorder", "", "1700000000000")):
+        assert signer.authent(path, post_data, nonce) == authent(secret, path, post_data, nonce)
+    assert SDK_SECRET[:8] not in repr(signer)
