@@ -114,14 +114,12 @@ class VenueHttp:
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._timeout_phases = self.timeout.as_dict()
         self._aiohttp_timeout: aiohttp.ClientTimeout | None = None  # built on the first request
-        sent = {**_BASE_HEADERS, "User-Agent": f"alert-router/{__version__}"}
+        self._headers = {**_BASE_HEADERS, "User-Agent": f"alert-router/{__version__}"}
+        self._names = {name.lower(): name for name in self._headers}  # how each is spelled
         given = {**(headers or {}), **({"User-Agent": user_agent} if user_agent else {})}
         for name, value in given.items():
-            for same in [each for each in sent if each.lower() == name.lower()]:
-                del sent[same]
-            sent[name] = value
-        self._headers = sent
-        self._names = {name.lower(): name for name in sent}  # how each header is spelled
+            self._set(self._headers, name, value)
+            self._names[name.lower()] = name
         self._urls: dict[str, yarl.URL] = {}
 
     def __repr__(self) -> str:

@@ -74,3 +74,20 @@ _pg = _load_pg_fixtures()
 pg_cluster = _pg.pg_cluster  # type: ignore[attr-defined]
 pg_url = _pg.pg_url  # type: ignore[attr-defined]
 journal_location = _pg.journal_location  # type: ignore[attr-defined]
+
+
+def _load_loopback() -> object:
+    # The raw loopback HTTP server of the transport tests (tests/loopback.py), loaded the same
+    # way; test_http_transport.py and test_venue_http.py import it as alert_router_tests_loopback.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("alert_router_tests_loopback",
+                                                  Path(__file__).with_name("loopback.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+serve = _load_loopback().serve  # type: ignore[attr-defined]

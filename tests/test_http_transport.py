@@ -14,13 +14,13 @@ import struct
 import subprocess
 import sys
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+from alert_router_tests_loopback import Server, answer  # tests/loopback.py, via conftest
 
 from router_core import AiohttpTransport
 from router_core.http_transport import _client_timeout
@@ -28,96 +28,6 @@ from router_core.http_transport import _client_timeout
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
 
 NOTHING_WRITTEN = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass
-class Seen:
-    head: bytes
-    body: bytes
-
-    @property
-    def request_line(self) -> bytes:
-        return self.head.split(b"\r\n", 1)[0]
-
-    def header(self, name: str) -> list[bytes]:
-        lines = self.head.split(b"\r\n")[1:]
-        wanted = name.lower().encode()
-        return [line.split(b":", 1)[1].strip() for line in lines
-                if line.split(b":", 1)[0].strip().lower() == wanted]
-
-
-async def read_request(reader: asyncio.StreamReader) -> Seen | None:
-    """One HTTP/1.1 request (Content-Length bodies only), or None at end of stream."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        return None
-    seen = Seen(head[:-4], b"")
-    length = seen.header("content-length")
-    if length:
-        seen.body = await reader.readexactly(int(length[0]))
-    return seen
-
-
-def answer(status: int = 200, body: bytes = b"ok", headers: tuple[str, ...] = ()) -> bytes:
-    lines = [f"HTTP/1.1 {status} Whatever", f"Content-Length: {len(body)}", *headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
-
-
-@dataclass
-class Server:
-    """A raw asyncio server on 127.0.0.1 that records every request it read in full."""
-
-    handler: Handler
-    requests: list[Seen] = field(default_factory=list)
-    connections: int = 0
-    url: str = ""
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
-        try:
-            await self.handler(reader, writer, self)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    async def read(self, reader: asyncio.StreamReader) -> Seen | None:
-        seen = await read_request(reader)
-        if seen is not None:
-            self.requests.append(seen)
-        return seen
-
-    def bodies(self, body: bytes) -> int:
-        return sum(1 for seen in self.requests if seen.body == body)
-
-
-@pytest_asyncio.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
-    servers: list[tuple[Server, asyncio.Server]] = []
-
-    async def start(handler: Handler, ssl_context: ssl.SSLContext | None = None) -> Server:
-        server = Server(handler)
-        listener = await asyncio.start_server(server._serve, "127.0.0.1", 0, ssl=ssl_context)
-        servers.append((server, listener))
-        port = listener.sockets[0].getsockname()[1]
-        server.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
-        return server
-
-    yield start
-    for server, listener in servers:
-        listener.close()
-        for task in server.tasks:
-            task.cancel()
-        await asyncio.gather(*server.tasks, return_exceptions=True)
-        await listener.wait_closed()
 
 
 @pytest_asyncio.fixture

@@ -15,14 +15,14 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from alert_router_tests_loopback import Server, answer  # tests/loopback.py, via conftest
 
 from router_core import (
     NOT_SENT_ERRORS,
@@ -33,93 +33,6 @@ from router_core import (
 )
 
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
-
-
-@dataclass
-class Seen:
-    """One request as the server read it: the head's lines and the body."""
-
-    lines: list[bytes]
-    body: bytes
-
-    @property
-    def request_line(self) -> bytes:
-        return self.lines[0]
-
-    def header(self, name: str) -> list[bytes]:
-        wanted = name.lower().encode()
-        return [line.split(b":", 1)[1].strip() for line in self.lines[1:]
-                if line.split(b":", 1)[0].strip().lower() == wanted]
-
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        pairs = [line.split(b":", 1) for line in self.lines[1:]]
-        return sorted((name.strip().lower(), value.strip()) for name, value in pairs)
-
-
-def answer(status: int = 200, body: bytes = b"{}", headers: tuple[str, ...] = ()) -> bytes:
-    lines = [f"HTTP/1.1 {status} Whatever", f"Content-Length: {len(body)}", *headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
-
-
-@dataclass
-class Server:
-    """A raw HTTP/1.1 server on 127.0.0.1 that records every request it read in full."""
-
-    handler: Handler
-    requests: list[Seen] = field(default_factory=list)
-    connections: int = 0
-    url: str = ""
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
-        try:
-            await self.handler(reader, writer, self)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    async def read(self, reader: asyncio.StreamReader) -> Seen | None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return None
-        seen = Seen(head[:-4].split(b"\r\n"), b"")
-        length = seen.header("content-length")
-        if length:
-            seen.body = await reader.readexactly(int(length[0]))
-        self.requests.append(seen)
-        return seen
-
-    def bodies(self, body: bytes) -> int:
-        return sum(1 for seen in self.requests if seen.body == body)
-
-
-@pytest_asyncio.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[Server]]]:
-    running: list[tuple[Server, asyncio.Server]] = []
-
-    async def start(handler: Handler) -> Server:
-        server = Server(handler)
-        listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
-        server.url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
-        running.append((server, listener))
-        return server
-
-    yield start
-    for server, listener in running:
-        listener.close()
-        for task in server.tasks:
-            task.cancel()
-        await asyncio.gather(*server.tasks, return_exceptions=True)
-        await listener.wait_closed()
 
 
 @pytest_asyncio.fixture
