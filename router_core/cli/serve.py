@@ -250,6 +250,11 @@ def configure_logging() -> None:
 
     from router_core.security import AccessLogFilter, SecretRedactor
 
+    # The line below shows none of the caller's file and line, thread or process: the logging
+    # HOWTO's "Optimization" switches spare every record (uvicorn's access line comes before
+    # each answer) the frame walk and the lookups that would fill them in.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretRedactor(_SECRETS))
