@@ -88,7 +88,7 @@ def encode_params(params: Params | None) -> str:
     parts: list[str] = []
     for key, value in params.items():
         values = [value] if isinstance(value, str) else list(value)
-        parts.extend(f"{_quoted(key)}={_quoted(v)}" for v in values)
+        parts.extend([f"{_quoted(key)}={_quoted(v)}" for v in values])
     return "&".join(parts)
 
 
@@ -97,9 +97,16 @@ def _quoted(text: str) -> str:
     return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
+# Built once: json.loads given parse_float builds a new decoder on every call.
+_DECIMAL_JSON = json.JSONDecoder(parse_float=Decimal)
+
+
 def parse_json(content: bytes) -> Any:
-    """JSON with every fractional number as Decimal (money never passes through float)."""
-    return json.loads(content, parse_float=Decimal)
+    """JSON with every fractional number as Decimal (money never passes through float).
+
+    Raises ``ValueError`` for a body that is not UTF-8 JSON text (the encoding JSON over HTTP
+    is sent in)."""
+    return _DECIMAL_JSON.decode(content.decode())
 
 
 class KrakenFuturesClient:
@@ -162,9 +169,8 @@ class KrakenFuturesClient:
     async def raw_get(self, endpoint: str) -> VenueResponse:
         """An unsigned GET, returned as it came (used by the host health check)."""
         try:
-            return await asyncio.wait_for(
-                self._http.get(f"{API_PATH}/{endpoint}"), self._timeout
-            )
+            async with asyncio.timeout(self._timeout):
+                return await self._http.get(f"{API_PATH}/{endpoint}")
         except _ANY_TRANSPORT_ERROR as exc:
             raise VenueUnavailable(
                 f"cannot reach Kraken Futures at {self.host} ({type(exc).__name__})"
@@ -240,8 +246,9 @@ class KrakenFuturesClient:
         endpoint: str,
     ) -> VenueResponse:
         try:
-            response = await asyncio.wait_for(
-                self._http.request(method, url, headers=headers), self._timeout)
+            # asyncio.timeout bounds the whole call as wait_for did, without a task per request
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.request(method, url, headers=headers)
         except _CONNECT_PHASE_ERRORS as exc:
             raise VenueUnavailable(
                 f"cannot reach Kraken Futures at {self.host} ({type(exc).__name__}); "

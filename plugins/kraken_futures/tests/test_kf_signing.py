@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
-from router_kraken_futures.client import encode_params
+from router_kraken_futures.client import encode_params, parse_json
 from router_kraken_futures.signing import (
     Authenticator,
     InvalidSecret,
@@ -103,3 +104,12 @@ def test_authenticator_signs_as_authent_does() -> None:
                                    ("/derivatives/api/v3/sendorder", "", "1700000000000")):
         assert signer.authent(path, post_data, nonce) == authent(secret, path, post_data, nonce)
     assert SDK_SECRET[:8] not in repr(signer)
+
+
+def test_answers_parse_with_decimal_fractions_and_refuse_what_is_not_json() -> None:
+    payload = parse_json(b'{"result": "success", "price": 40000.5, "size": 2, "name": "\\u00e9"}')
+    assert payload == {"result": "success", "price": Decimal("40000.5"), "size": 2, "name": "é"}
+    assert isinstance(payload["price"], Decimal)
+    for garbage in (b"", b"<html>", b"\xff\xfe{}", b'{"a": 1} x'):
+        with pytest.raises(ValueError):
+            parse_json(garbage)
