@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any
 
 from .journal_location import PgTarget, is_pg_url
-from .journal_store import Db, JournalStore, SqliteStore, Work, Writer
+from .journal_store import Db, JournalStore, SqliteStore, Work
 from .models import Fill
 
 log = logging.getLogger("router_core.journal")
@@ -59,10 +59,6 @@ _LIVE = (LEG_PENDING, "unknown", "accepted", "partially_filled")
 # A leg the router sent, not one journaled for an order the venue created from one of its
 # orders (``record_venue_child_async``; its order names the parent).
 _NOT_A_CHILD = "json_extract(order_json, '$.parent_venue_order_id') IS NULL"
-
-
-class _Writer(Writer, Protocol):
-    def write_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]: ...
 
 
 class ClaimOutcome(StrEnum):
@@ -160,9 +156,7 @@ class Journal:
         self._store = store
         self.backend = store.backend
         self.location = store.location  # a path, or host:port/database: for messages
-        # Both stores' writers have ``write_async`` (``_Writer``), which ``journal_store``'s
-        # protocol does not name yet.
-        self._writer = cast(_Writer, store.writer)
+        self._writer = store.writer
         self._refused_lock = threading.Lock()
         self._refused_window: _RefusedWindow | None = None
 
