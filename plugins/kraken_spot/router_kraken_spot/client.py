@@ -156,6 +156,8 @@ class KrakenSpotClient:
             self._clock.time() + paused, UTC)
 
     def _refuse_if_locked_out(self, method: str) -> None:
+        if not _LOCKOUTS and self.rest_counter.paused_for <= 0:
+            return  # the usual call: no key locked out, this one not paused (as lockout() says)
         state = self.lockout()
         if state is not None:
             reason, resumes = state
