@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -165,8 +165,9 @@ class Journal:
     def _write(self, work: Work, *, durable: bool = True) -> Any:
         return self._writer.write(work, durable=durable)
 
-    async def _write_async(self, work: Work, *, durable: bool = True) -> Any:
-        return await self._writer.write_async(work, durable=durable)
+    async def _write_async(self, work: Work, *, durable: bool = True, inline: bool = False
+                           ) -> Any:
+        return await self._writer.write_async(work, durable=durable, inline=inline)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query, ``?`` placeholders, on either backend (see ``journal_store``)."""
@@ -333,7 +334,18 @@ class Journal:
         return bool(self._write(self._intent_work(**fields)))
 
     async def record_intent_async(self, **fields: Any) -> bool:
-        return bool(await self._write_async(self._intent_work(**fields)))
+        """Journal a leg before its order is sent, durably (fsynced). While the owner's
+        ``commit_inline_when`` probe says nothing else is under way, SQLite fsyncs it on the
+        event loop itself instead of the helper thread."""
+        return bool(await self._write_async(self._intent_work(**fields), inline=True))
+
+    def commit_inline_when(self, probe: Callable[[], bool]) -> None:
+        """Let leg intents be fsynced on the event loop while ``probe()`` is true: when one
+        account's alert is all the process is executing, the loop has nothing to do during
+        the fsync, and the hand-over to the commit thread (two cross-thread wake-ups) would
+        cost more CPU than the fsync. Claims never commit this way. PostgreSQL's writer has
+        its own thread for every write and ignores it."""
+        self._writer.inline_when = probe
 
     async def record_resting_async(self, **fields: Any) -> bool:
         """Journal an order a broker placed by itself for a leg (a separate take profit or

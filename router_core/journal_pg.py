@@ -229,6 +229,7 @@ class PgWriter:
         self._last_failure: JournalUnavailable | None = None
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
+        self.inline_when: Callable[[], bool] | None = None  # SQLite's; unused here
         # Told of each committed group: its seconds, writes, durability (as the SQLite writer).
         self.on_commit: Callable[[float, int, bool], None] | None = None
         self._thread = threading.Thread(target=self._serve, name="journal-pg-writer",
@@ -268,8 +269,10 @@ class PgWriter:
         self._queue.put(_Job(work, durable, settle))
         return future
 
-    def write_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
-        """``submit_async``: this writer's thread begins a group as soon as it is free."""
+    def write_async(self, work: Work, *, durable: bool, inline: bool = False
+                    ) -> asyncio.Future[Any]:
+        """``submit_async``: this writer's thread begins a group as soon as it is free
+        (``inline`` is for SQLite's writer: every PostgreSQL commit runs on this thread)."""
         return self.submit_async(work, durable=durable)
 
     def submit_deferred_async(self, work: Work) -> asyncio.Future[tuple[Any, int]]:

@@ -77,6 +77,7 @@ class _Write:
     durable: bool
     future: asyncio.Future[Any]
     deferred: bool = False  # resolves to (result, group number): ``submit_deferred_async``
+    inline: bool = False  # its fsync may run on the loop when ``inline_when`` says so
 
 
 @dataclass(slots=True)
@@ -116,6 +117,9 @@ class GroupCommitWriter:
         self._durable_through = 0  # every group up to this one is on disk
         self._deferred_through = 0  # the last group holding a deferred write
         self.on_commit: CommitObserver | None = None  # /metrics, when on
+        # The owner's word that nothing else of the process is under way (``write_async``'s
+        # ``inline``); None: every durable COMMIT goes to the helper thread.
+        self.inline_when: Callable[[], bool] | None = None
 
     @property
     def durable_through(self) -> int:
@@ -151,29 +155,31 @@ class GroupCommitWriter:
 
     # -- coroutines ---------------------------------------------------------------------------
 
-    def write_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
+    def write_async(self, work: Work, *, durable: bool, inline: bool = False
+                    ) -> asyncio.Future[Any]:
         """Run a write now, for a caller that awaits it; await the returned future for what
         ``work`` returned, once it is committed. When the journal is calm (``CALM_COMMITS``),
         nothing of this loop is being committed and the connection is free, the write (with
         every write queued before it, in their order) runs at once in the caller: without
         durability it is committed there too and the future is already done; a durable
-        group's ``COMMIT`` goes to the helper thread.
+        group's ``COMMIT`` goes to the helper thread, or, with ``inline`` and while
+        ``inline_when()`` is true, is committed right there too (see ``_commits_inline``).
         Otherwise it waits for the next group, as ``submit_async``."""
-        return self._enqueue(work, durable=durable, deferred=False, now=True)
+        return self._enqueue(work, durable=durable, deferred=False, now=True, inline=inline)
 
     def submit_async(self, work: Work, *, durable: bool) -> asyncio.Future[Any]:
         """Queue a write for the running loop's next group, which begins at the loop's next
         step (or earlier, with the next ``write_async``); await the returned future for what
         ``work`` returned, once its group is committed. Writes keep their order. For writes
         nobody waits for: writes queued in one step of the loop share one transaction."""
-        return self._enqueue(work, durable=durable, deferred=False, now=False)
+        return self._enqueue(work, durable=durable, deferred=False, now=False, inline=False)
 
     def submit_deferred_async(self, work: Work) -> asyncio.Future[tuple[Any, int]]:
         """Run a write whose durability is asked for later (as ``write_async``, at once when
         the connection is free): it commits without an fsync of its own, and the future
         resolves to (what ``work`` returned, the number of the group that committed it), for
         ``ensure_durable_async``."""
-        return self._enqueue(work, durable=False, deferred=True, now=True)
+        return self._enqueue(work, durable=False, deferred=True, now=True, inline=False)
 
     async def ensure_durable_async(self, group: int | None = None) -> None:
         """Return once group ``group`` (by default: every group that held a deferred write so
@@ -193,15 +199,15 @@ class GroupCommitWriter:
             # group awaited, as groups begin one at a time. The loop checks it covered it.
             await asyncio.shield(pending)
 
-    def _enqueue(self, work: Work, *, durable: bool, deferred: bool,
-                 now: bool) -> asyncio.Future[Any]:
+    def _enqueue(self, work: Work, *, durable: bool, deferred: bool, now: bool,
+                 inline: bool) -> asyncio.Future[Any]:
         self._check_open()
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = _Queue()
         future = loop.create_future()
-        queue.writes.append(_Write(work, durable, future, deferred))
+        queue.writes.append(_Write(work, durable, future, deferred, inline))
         if queue.committing:  # the end of that commit takes up what is queued
             pass
         elif now and self._calm >= CALM_COMMITS:
@@ -234,6 +240,10 @@ class GroupCommitWriter:
             if any(write.deferred for write in group):
                 # before the commit: a reader that sees these rows sees this number too
                 self._deferred_through = number
+            if durable and self._commits_inline(group):
+                error = self._commit_and_unlock(number, True)
+                self._finish(group, outcomes, number, started, True, error)
+                continue
             if durable:
                 queue.committing = True
                 self._hand_over(loop, queue, group, outcomes, number, started)
@@ -243,6 +253,19 @@ class GroupCommitWriter:
         if not (queue.writes or queue.committing or queue.scheduled) and (
                 self._queues.get(loop) is queue):
             del self._queues[loop]
+
+    def _commits_inline(self, group: list[_Write]) -> bool:
+        """Whether this durable group's COMMIT, fsync included, runs on the loop itself. The
+        hand-over to the helper thread costs two cross-thread wake-ups, about 0.1 ms of CPU,
+        which is worth paying only when other work can use the loop during the fsync. So: only
+        when every durable write of the group allowed it (a leg intent, never a webhook's
+        claim, whose burst must keep sharing fsyncs) and the owner says nothing else is under
+        way (``inline_when``: one account executing, nothing else the router runs). While the
+        loop waits on the disk nothing can queue behind, so the calm rule cannot see load:
+        the owner's word is the signal."""
+        probe = self.inline_when
+        return (probe is not None and all(write.inline for write in group if write.durable)
+                and probe())
 
     def _schedule(self, loop: asyncio.AbstractEventLoop, queue: _Queue, delay: float) -> None:
         """Have the loop run ``_pump`` after ``delay`` seconds (0: at its next step), once."""

@@ -111,6 +111,15 @@ class Router:
     stream_fills: bool = False
     fill_events: FillEvents = field(default_factory=FillEvents)
     fill_streams: FillStreams | None = None
+    # Accounts whose part of an alert is executing right now, over every alert: while it is
+    # one, the journal may fsync leg intents on the loop (``Journal.commit_inline_when``).
+    _accounts_executing: int = 0
+
+    def __post_init__(self) -> None:
+        self.journal.commit_inline_when(self._executing_alone)
+
+    def _executing_alone(self) -> bool:
+        return self._accounts_executing == 1
 
     # -- building -----------------------------------------------------------------------------
 
@@ -517,8 +526,12 @@ class Router:
             )
             for account, multiplier in targets
         ]
-        # one account (the common case) needs no task of its own
-        per_account = [await runs[0]] if len(runs) == 1 else await asyncio.gather(*runs)
+        self._accounts_executing += len(runs)
+        try:
+            # one account (the common case) needs no task of its own
+            per_account = [await runs[0]] if len(runs) == 1 else await asyncio.gather(*runs)
+        finally:
+            self._accounts_executing -= len(runs)
         per_account.extend(moved)
         legs = tuple(leg for result in per_account for leg in result.reports)
         notes = tuple(note for result in per_account for note in result.notes)
