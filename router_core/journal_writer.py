@@ -29,6 +29,10 @@ Where each part runs, and why:
   last leg outcome and its final state, written one after the other, so commit together.
 * While a durable group is with the helper thread, the loop's writes queue up; the end of that
   commit (``_committed``, on the loop) settles its group and commits what queued meanwhile.
+* One exception to the helper thread: a leg intent (``write_async(..., inline=True)``) is
+  fsynced on the loop itself while its owner says nothing else is under way
+  (``inline_when``: the router executing one account's alert and nothing else). The loop has
+  nothing to do during that fsync, and the hand-over's two wake-ups cost more CPU than it.
 * Threads and code without a loop (``write``): run their one write and commit in place.
 
 Durability can also be asked for after the write (``submit_deferred_async``, then
