@@ -351,7 +351,7 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
     import io
     import pstats
 
-    from router_kraken_spot import client
+    from router_kraken_spot import signing
 
     from router_core import VenueHttp, intake, journal
 
@@ -373,7 +373,7 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
     stages.wrap_sync(journal.Journal, "legs_since", "journal: reads")
     stages.wrap_sync(journal.Journal, "realised_pnl", "journal: reads")
     stages.wrap_sync(intake, "parse_alert", "parse + validate alert")
-    stages.wrap_sync(client, "sign", "sign (HMAC-SHA512)")
+    stages.wrap_sync(signing.Signer, "sign", "sign (HMAC-SHA512)")
     stages.wrap_async(VenueHttp, "request", "HTTP round trips (VenueHttp, incl. the fake)")
     started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(count):
