@@ -114,6 +114,9 @@ class Router:
     # Accounts whose part of an alert is executing right now, over every alert: while it is
     # one, the journal may fsync leg intents on the loop (``Journal.commit_inline_when``).
     _accounts_executing: int = 0
+    # Alerts accepted without an fsync of their claim (``accept_async(durable=False)``), with
+    # the journal group to wait for before observers hear of them or anyone is answered.
+    _deferred_claims: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.journal.commit_inline_when(self._executing_alone)
@@ -359,11 +362,15 @@ class Router:
         if durable:
             return self._accepted(await self.journal.claim_async(**fields), alert, fields)
         claim, group = await self.journal.claim_deferred_async(**fields)
-        return self._accepted(claim, alert, fields, group)
+        acceptance = self._accepted(claim, alert, fields, group)
+        if acceptance.outcome is ClaimOutcome.NEW:
+            self._deferred_claims[acceptance.alert_id] = group
+        return acceptance
 
     async def make_durable(self, acceptance: Acceptance) -> None:
         """Return once the claim behind ``acceptance`` is on disk: at once when a durable
         commit (a leg intent's, or the claim's own) has covered it, else after one fsync."""
+        self._deferred_claims.pop(acceptance.alert_id, None)
         if acceptance.deferred_group is not None:
             await self.journal.ensure_durable_async(acceptance.deferred_group)
 
@@ -687,6 +694,12 @@ class Router:
         return report
 
     async def _notify(self, report: ExecutionReport) -> None:
+        group = self._deferred_claims.pop(report.alert_id, None)
+        if group is not None:
+            # Observers (notifications, the dashboard's feed) hear of an alert only once its
+            # claim is on disk. Free when a leg intent's fsync covered it; a refusal or an
+            # alert with nothing to send pays here the fsync its answer would pay anyway.
+            await self.journal.ensure_durable_async(group)
         if self.metrics is not None:
             self.metrics.executed(report)
         # each observer isolated: one never hides a fill from another
