@@ -29,7 +29,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
@@ -457,38 +457,39 @@ async def read_body(request: Request, headers: dict[bytes, bytes], limit: int) -
     request's, from ``request_headers``): the body, or ``None`` when it is larger than
     ``limit`` (read no further than that). A sender that hangs up raises ``ClientDisconnect``,
     as ``request.stream()`` does."""
-    declared = headers.get(b"content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-        return None
-    receive = request.receive
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # http.disconnect
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    return await _read_up_to(_asgi_chunks(request), headers.get(b"content-length"), limit)
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
     """The body, or ``None`` when it is larger than ``limit`` (read no further than that)."""
-    declared = request.headers.get("content-length")
+    return await _read_up_to(request.stream(), request.headers.get("content-length"), limit)
+
+
+async def _asgi_chunks(request: Request) -> AsyncIterator[bytes]:
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            raise ClientDisconnect()
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+async def _read_up_to(chunks: AsyncIterator[bytes], declared: bytes | str | None,
+                      limit: int) -> bytes | None:
+    """The chunks joined, or ``None`` as soon as the declared length or what came is over
+    ``limit``."""
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         return None
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 async def wait_finished(router: Router, alert_id: str) -> AlertRecord | None:
