@@ -40,10 +40,16 @@ def uuid5_text(name: str) -> str:
     takes an id, and ``uuid.UUID``'s checks and formatting cost twice the hash."""
     digest = _NAMESPACE_SHA1.copy()
     digest.update(name.encode())
-    raw = bytearray(digest.digest()[:16])
-    raw[6] = raw[6] & 0x0F | 0x50  # version 5
-    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
-    text = raw.hex()
+    return uuid_text(digest.digest()[:16], 5)
+
+
+def uuid_text(raw: bytes, version: int) -> str:
+    """The text of the RFC 4122 UUID of ``version`` made from 16 bytes (``raw``): its version
+    and variant bits set, as ``str(uuid.UUID(bytes=raw, version=version))`` writes it."""
+    data = bytearray(raw)
+    data[6] = data[6] & 0x0F | version << 4
+    data[8] = data[8] & 0x3F | 0x80  # the RFC 4122 variant
+    text = data.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

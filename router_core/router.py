@@ -43,6 +43,7 @@ from .models import (
 )
 from .nonces import NonceRegistry
 from .normalize import normalize
+from .orders import uuid_text
 from .plugins import PluginSet, make_plugin_manager
 from .ratelimit import RateLimiterRegistry
 from .risk import check_lag, check_recovered_lag
@@ -761,11 +762,7 @@ def new_alert_id() -> str:
     """A random alert id: the text of a version 4 UUID, as ``str(uuid.uuid4())`` gives it, from
     the same 16 bytes of ``os.urandom``, without building the UUID object (one per delivery;
     ~1 µs instead of ~2.5)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return uuid_text(os.urandom(16), 4)
 
 
 def account_halt_flag(account: str) -> str:
