@@ -56,13 +56,13 @@ def _root_logging_restored() -> Iterator[None]:
     root.setLevel(level)
 
 
-def _load_pg_fixtures() -> object:
-    # The PostgreSQL fixtures live in tests/pg.py (a throw-away cluster, a database per test);
-    # loaded by path because the tests folder is not a package (--import-mode=importlib).
+def _load_by_path(name: str, filename: str) -> object:
+    # Shared test helpers live in modules of tests/ that are loaded by path, because the tests
+    # folder is not a package (--import-mode=importlib); registered under ``name`` so that test
+    # files can import them.
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("alert_router_tests_pg",
-                                                  Path(__file__).with_name("pg.py"))
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(filename))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -70,24 +70,12 @@ def _load_pg_fixtures() -> object:
     return module
 
 
-_pg = _load_pg_fixtures()
+# The PostgreSQL fixtures (tests/pg.py): a throw-away cluster, a database per test.
+_pg = _load_by_path("alert_router_tests_pg", "pg.py")
 pg_cluster = _pg.pg_cluster  # type: ignore[attr-defined]
 pg_url = _pg.pg_url  # type: ignore[attr-defined]
 journal_location = _pg.journal_location  # type: ignore[attr-defined]
 
-
-def _load_loopback() -> object:
-    # The raw loopback HTTP server of the transport tests (tests/loopback.py), loaded the same
-    # way; test_http_transport.py and test_venue_http.py import it as alert_router_tests_loopback.
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("alert_router_tests_loopback",
-                                                  Path(__file__).with_name("loopback.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-serve = _load_loopback().serve  # type: ignore[attr-defined]
+# The raw loopback HTTP server of the transport tests (tests/loopback.py);
+# test_http_transport.py and test_venue_http.py import it as alert_router_tests_loopback.
+serve = _load_by_path("alert_router_tests_loopback", "loopback.py").serve  # type: ignore[attr-defined]

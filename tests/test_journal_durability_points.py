@@ -33,10 +33,12 @@ class WatchedBroker(PaperBroker):
     name = "watched"
     journal: Journal | None = None
     seen: list[tuple[str, int]] = []  # (request, durable_through when it arrived)
+    begun: list[int] = []  # the journal's groups begun by then, for each of ``seen``
 
     def _note(self, request: str) -> None:
         assert WatchedBroker.journal is not None
         WatchedBroker.seen.append((request, durable_through(WatchedBroker.journal)))
+        WatchedBroker.begun.append(WatchedBroker.journal._writer._groups)  # type: ignore[attr-defined]
 
     async def submit_order(self, order: Order) -> OrderResult:
         self._note(f"submit {order.purpose.value}")
@@ -81,11 +83,11 @@ async def router(tmp_path: Path):  # type: ignore[no-untyped-def]
     path.write_text(CONFIG)
     router = Router.from_config_file(
         path, plugins=make_plugin_manager(["paper"], extra=[("watched", WatchedPlugin())]))
-    WatchedBroker.journal, WatchedBroker.seen = router.journal, []
+    WatchedBroker.journal, WatchedBroker.seen, WatchedBroker.begun = router.journal, [], []
     await router.start()
     yield router
     await router.close()
-    WatchedBroker.journal, WatchedBroker.seen = None, []
+    WatchedBroker.journal, WatchedBroker.seen, WatchedBroker.begun = None, [], []
 
 
 async def send(router: Router, alert: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -367,3 +369,26 @@ async def test_a_late_resend_answered_duplicate_waits_for_the_earlier_deferred_c
         assert durable_through(router.journal) >= first.deferred_group
     finally:
         await router.close()
+
+
+# -- a leg intent fsynced on the loop while one account's alert is all that executes ---------
+# (``Journal.commit_inline_when``; the writer's side: test_journal_fast_path.py)
+
+async def test_one_accounts_alert_fsyncs_its_leg_intent_on_the_loop(router) -> None:
+    writer: Any = router.journal._writer
+    for n in range(3):
+        _, report = await send(router, {**BUY, "id": f"inline-{n}"})
+        assert report is not None and report.ok
+    assert writer._committer is None  # no durable commit went to the helper thread
+    # every order arrived with everything begun before it on disk: its intent and its claim
+    assert [at for _, at in WatchedBroker.seen] == WatchedBroker.begun
+    assert router._accounts_executing == 0
+
+
+async def test_an_alert_to_two_accounts_shares_the_helper_threads_commits(router) -> None:
+    writer: Any = router.journal._writer
+    _, report = await send(router, {**BUY, "accounts": ["one", "two"]})
+    assert report is not None and report.ok
+    assert writer._committer is not None  # two accounts under way: the loop is not idle
+    assert len(WatchedBroker.seen) == 2
+    assert router._accounts_executing == 0

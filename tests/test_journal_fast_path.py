@@ -198,3 +198,41 @@ async def test_a_queued_outcome_committed_with_the_next_leg_intent_keeps_the_jou
     assert seen == [(2, True)]
     # one alert's writes, not several alerts in flight: the next write still runs at once
     assert writer.write_async(insert_flag("state"), durable=False).done()
+
+
+# -- a leg intent's fsync on the loop, while the owner says nothing else is under way ---------
+# (``GroupCommitWriter.inline_when``, set by the Router through ``Journal.commit_inline_when``;
+# the router's side: test_journal_durability_points.py)
+
+async def test_an_inline_write_is_fsynced_before_the_call_returns_while_the_owner_allows(
+        writer: GroupCommitWriter) -> None:
+    writer.inline_when = lambda: True
+    before = writer.durable_through
+    future = writer.write_async(insert_flag("a"), durable=True, inline=True)
+    assert future.done() and future.result() == "a"  # no loop step, no thread
+    assert writer.durable_through > before
+    assert writer._committer is None
+
+
+async def test_without_the_owners_word_the_fsync_goes_to_the_helper_thread(
+        writer: GroupCommitWriter) -> None:
+    for probe in (None, lambda: False):
+        writer.inline_when = probe
+        future = writer.write_async(insert_flag(f"b{probe is None}"), durable=True, inline=True)
+        assert not future.done()
+        await future
+    assert writer._committer is not None
+
+
+async def test_a_write_that_does_not_allow_it_is_never_fsynced_on_the_loop(
+        writer: GroupCommitWriter) -> None:
+    writer.inline_when = lambda: True
+    claim = writer.write_async(insert_flag("claim"), durable=True)  # a webhook's claim
+    assert not claim.done()
+    assert await claim == "claim"
+    # queued together: a claim before an intent takes the whole group to the helper thread
+    writer._committer = None
+    queued = writer.submit_async(insert_flag("claim2"), durable=True)
+    intent = writer.write_async(insert_flag("intent"), durable=True, inline=True)
+    assert not intent.done()
+    assert await queued == "claim2" and await intent == "intent"
