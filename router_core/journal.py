@@ -773,10 +773,10 @@ class Journal:
     async def record_fill_async(self, account: str, fill: Fill, source: str) -> FillOutcome:
         """Record one execution once per ``(account, trade_id)`` and, in the same transaction,
         bring its leg up to date: filled quantity, average price and fees summed over the leg's
-        fills, its status, and the holdings ledger (``_count_fill`` counts only what is new,
-        so a REST lookup reporting the same fill later adds nothing). A fill whose order is not
-        a leg of this account is kept as foreign (``client_order_id`` NULL). ``source``:
-        "stream" or "rest", for the operator."""
+        fills, its status, and the holdings ledger (``_record_filled_outcome`` counts only what
+        is new, so a REST lookup reporting the same fill later adds nothing). A fill whose order
+        is not a leg of this account is kept as foreign (``client_order_id`` NULL).
+        ``source``: "stream" or "rest", for the operator."""
         return await self._write_async(self._fill_work(account, fill, source))
 
     def _fill_work(self, account: str, fill: Fill, source: str) -> Work:
@@ -892,20 +892,16 @@ def _apply_fill_to_leg(db: Db, client_order_id: str, done: bool | None, now: flo
     result.update(status=status, filled_quantity=format(filled, "f"),
                   average_price=format(cost / filled, "f") if filled else None,
                   fees=format(fees, "f"))
-    db.execute(
-        "UPDATE legs SET status = ?, result = ?, updated_at = ? WHERE client_order_id = ?",
-        (status, json.dumps(result), now, client_order_id),
-    )
-    _count_fill(db, client_order_id, filled)
+    _record_filled_outcome(db, client_order_id, status, json.dumps(result), now, filled)
     return status
 
 
 def _record_filled_outcome(db: Db, client_order_id: str, status: str, text: str, now: float,
                            filled: Decimal) -> Decimal:
     """A leg's outcome that says how much it filled, and the part of that fill not counted
-    yet added to the holdings (as ``_count_fill``); returns that part. Three statements
-    rather than five, as every order's outcome pays for them: the leg and its holding are
-    read together, and ``counted`` is set with the outcome."""
+    yet added to the holdings (``counted`` says how much was); returns that part. Three
+    statements, as every order's outcome and every fill pays for them: the leg and its holding
+    are read together, and ``counted`` is set with the outcome."""
     row = db.execute(
         "SELECT legs.account, legs.symbol, legs.side, legs.counted, holdings.quantity FROM legs"
         " LEFT JOIN holdings ON holdings.account = legs.account"
@@ -930,27 +926,6 @@ def _record_filled_outcome(db: Db, client_order_id: str, status: str, text: str,
         (status, text, now, format(filled, "f"), client_order_id),
     )
     _store_held(db, account, symbol, Decimal(held or 0) + (delta if side == "buy" else -delta))
-    return delta
-
-
-def _count_fill(db: Db, client_order_id: str, filled: Decimal) -> Decimal:
-    """Add the part of a leg's fill not counted yet to the router's holdings; returns it."""
-    row = db.execute(
-        "SELECT account, symbol, side, counted FROM legs WHERE client_order_id = ?",
-        (client_order_id,),
-    ).fetchone()
-    if row is None or row[2] not in ("buy", "sell"):
-        return Decimal(0)
-    account, symbol, side, counted = row
-    delta = filled - Decimal(counted or 0)
-    if delta == 0 or not delta.is_finite():
-        return Decimal(0)
-    signed = delta if side == "buy" else -delta
-    _store_held(db, account, symbol, _held(db, account, symbol) + signed)
-    db.execute(
-        "UPDATE legs SET counted = ? WHERE client_order_id = ?",
-        (format(filled, "f"), client_order_id),
-    )
     return delta
 
 
