@@ -35,7 +35,6 @@ AFTER_WRITE: tuple[type[Exception], ...] = (httpx.TransportError, httpx.Decoding
                                             asyncio.TimeoutError)
 
 JSON_BODY = {"Content-Type": "application/json"}
-_LOGGERS: dict[str, logging.Logger] = {}  # by venue name
 
 
 def request_headers(token: SecretStr | None, *, json_body: bool = False,
@@ -88,8 +87,6 @@ async def send(http: VenueHttp, method: str, path: str, *, venue: str, places_or
             raise AmbiguousOutcome(f"{venue} {path}: the request was sent but no answer came "
                                    f"({what}); the order may exist") from None
         raise VenueUnavailable(f"{venue} {path}: no answer ({what})") from None
-    logger = _LOGGERS.get(venue)
-    if logger is None:
-        logger = _LOGGERS[venue] = logging.getLogger(f"router_propfirms.{venue.lower()}")
-    logger.debug("%s %s %s -> HTTP %s", venue, method, path, response.status)
+    logging.getLogger(f"router_propfirms.{venue.lower()}").debug(
+        "%s %s %s -> HTTP %s", venue, method, path, response.status)
     return response
