@@ -36,8 +36,7 @@ def authent(secret: bytes, path: str, post_data: str, nonce: str = "") -> str:
     ``post_data`` is the URL-encoded parameter string exactly as sent; ``nonce`` is ``""``
     when no ``Nonce`` header is sent.
     """
-    digest = hashlib.sha256((post_data + nonce + signed_path(path)).encode()).digest()
-    return base64.b64encode(hmac.new(secret, digest, hashlib.sha512).digest()).decode()
+    return Authenticator(secret).authent(path, post_data, nonce)
 
 
 class Authenticator:

@@ -24,17 +24,16 @@ def decode_secret(secret_b64: str) -> bytes:
 
 
 def sign(secret: bytes, path: str, nonce: str, body: str) -> str:
-    """The API-Sign header for ``body`` (which must contain ``nonce``) sent to ``path``."""
-    inner = hashlib.sha256((nonce + body).encode()).digest()
-    mac = hmac.new(secret, path.encode() + inner, hashlib.sha512)
-    return base64.b64encode(mac.digest()).decode()
+    """The API-Sign header for ``body`` (which must contain ``nonce``) sent to ``path``:
+    ``base64(HMAC-SHA512(secret, path + SHA256(nonce + body)))``."""
+    return Signer(secret).sign(path, nonce, body)
 
 
 class Signer:
     """``sign`` with one secret, for a client that signs many requests.
 
     The HMAC state after the key and a path is kept for each path, so a request hashes only
-    its own nonce and body: the same signature as ``sign`` for less CPU.
+    its own nonce and body.
     """
 
     def __init__(self, secret: bytes) -> None:
