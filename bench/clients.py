@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import fakes
@@ -72,11 +73,9 @@ class VenueHttpFloor:
         floor.check(answer.body)
 
 
-async def ccxt_worker(base_url: str, p: dict[str, Any]) -> dict[str, Any]:
-    started = time.perf_counter()
+def ccxt_factory(base_url: str) -> Callable[[int], Any]:
+    """A maker of ccxt Kraken clients on ``base_url``, one per fake key number."""
     import ccxt.async_support as ccxt_async
-
-    import_s = time.perf_counter() - started
 
     class FakeKraken(ccxt_async.kraken):  # type: ignore[misc, name-defined]
         async def fetch_currencies(self, params: Any = None) -> dict[str, Any]:
@@ -94,29 +93,63 @@ async def ccxt_worker(base_url: str, p: dict[str, Any]) -> dict[str, Any]:
 
         exchange.nonce = nonce
         return exchange
+    return make
 
+
+def ccxt_sender(exchange: Any) -> measure.Send:
+    async def send() -> None:
+        order = await exchange.create_order(
+            "BTC/USD", "limit", "buy", 0.0001, 40000.0, {"clientOrderId": str(uuid.uuid4())})
+        if not order.get("id"):
+            raise RuntimeError("ccxt returned an order without an id")
+    return send
+
+
+async def ccxt_worker(base_url: str, p: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    import ccxt.async_support  # noqa: F401 - timed: what ccxt pays to start
+
+    import_s = time.perf_counter() - started
+    make = ccxt_factory(base_url)
     first = make(0)
     await first.load_markets()
     ready_s = time.perf_counter() - started
 
-    def sender(exchange: Any) -> measure.Send:
-        async def send() -> None:
-            order = await exchange.create_order(
-                "BTC/USD", "limit", "buy", 0.0001, 40000.0, {"clientOrderId": str(uuid.uuid4())})
-            if not order.get("id"):
-                raise RuntimeError("ccxt returned an order without an id")
-        return send
-
     out: dict[str, Any] = {"import_ms": round(import_s * 1000, 1),
                            "ready_ms": round(ready_s * 1000, 1)}
-    out["sequential"] = await measure.sequential(sender(first), p["sequential"], p["warmup"])
+    out["sequential"] = await measure.sequential(ccxt_sender(first), p["sequential"],
+                                                 p["warmup"])
     others = [make(n) for n in range(1, p["keys"] + 1)]
     for exchange in others:
         exchange.set_markets(first.markets, first.currencies)
-    many = [sender(e) for e in others]
+    many = [ccxt_sender(e) for e in others]
     out["in_flight"] = await measure.in_flight(many, p["in_flight_orders"])
     out["fan_out"] = {str(k): await measure.fan_out(many[:k], p["fan_out_rounds"])
                       for k in p["fan_out"]}
     out["rss_mb"] = measure.rss_mb()
     await asyncio.gather(first.close(), *(e.close() for e in others))
+    return out
+
+
+async def realistic_reference_worker(base_url: str, p: dict[str, Any]) -> dict[str, Any]:
+    """The floor and ccxt against the fake that answers after ``latency_ms``, measured as the
+    router's realistic worker is: one order, then the widest fan-out, in alternating rounds.
+    Their ratio shows what the fake itself adds to a fan-out (one process answering 50
+    requests that arrive together), which the router's ratio contains too."""
+    widest, rounds = max(p["fan_out"]), p["realistic_rounds"]
+    session = floor.aiohttp_session(widest + 1)
+    floors = [floor.AiohttpFloor(base_url, floor.Signer(*fakes.key(n)), session).send
+              for n in range(widest + 1)]
+    out = {"floor": await measure.alternating(floors[0], measure.gathered(floors[1:]), widest,
+                                              rounds)}
+    await session.close()
+    make = ccxt_factory(base_url)
+    exchanges = [make(n) for n in range(widest + 1)]
+    await exchanges[0].load_markets()
+    for exchange in exchanges[1:]:
+        exchange.set_markets(exchanges[0].markets, exchanges[0].currencies)
+    senders = [ccxt_sender(e) for e in exchanges]
+    out["ccxt"] = await measure.alternating(senders[0], measure.gathered(senders[1:]), widest,
+                                            rounds)
+    await asyncio.gather(*(e.close() for e in exchanges))
     return out

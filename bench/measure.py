@@ -34,6 +34,39 @@ def summary(latencies_s: Sequence[float], wall_s: float, cpu_s: float) -> dict[s
     }
 
 
+def latency_stats(seconds: Sequence[float]) -> dict[str, float]:
+    """p50, p99 and the minimum of ``seconds``, in milliseconds."""
+    ms = sorted(s * 1000 for s in seconds)
+    return {"p50_ms": round(ms[len(ms) // 2], 3), "p99_ms": round(percentile(ms, 99), 3),
+            "min_ms": round(ms[0], 3)}
+
+
+async def alternating(one: Send, fan_out: Send, accounts: int, rounds: int) -> dict[str, Any]:
+    """One order (``one``), then one alert to ``accounts`` accounts (``fan_out``: its call
+    returns when the last is answered), in alternating rounds, so load that comes and goes on
+    the machine falls on both alike: the latency statistics of each, and the CPU per order."""
+    await one()
+    await fan_out()  # warm: every account's connection open
+    ones: list[float] = []
+    fans: list[float] = []
+    cpu0 = time.process_time()
+    for _ in range(rounds):
+        for send, into in ((one, ones), (fan_out, fans)):
+            started = time.perf_counter()
+            await send()
+            into.append(time.perf_counter() - started)
+    cpu = time.process_time() - cpu0
+    return {"one_order": latency_stats(ones), "fan_out": latency_stats(fans),
+            "cpu_ms_per_order": round(cpu * 1000 / (rounds * (1 + accounts)), 3)}
+
+
+def gathered(senders: Sequence[Send]) -> Send:
+    """One call that sends on every one of ``senders`` at once (one alert to N accounts)."""
+    async def send_all() -> None:
+        await asyncio.gather(*(s() for s in senders))
+    return send_all
+
+
 async def sequential(send: Send, count: int, warmup: int) -> dict[str, float]:
     """``count`` orders one after the other, after ``warmup`` unmeasured ones."""
     for _ in range(warmup):

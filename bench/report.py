@@ -33,6 +33,16 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2)
 
 
+def _floor_on_slow_fake(real: dict[str, Any]) -> str:
+    """The hand-signed floor's own fan-out ÷ one order on the same slow fake, where measured:
+    what the fake adds when 50 requests arrive together, which no client can remove."""
+    floor = real.get("reference", {}).get("floor")
+    if not floor:
+        return ""
+    ratio = _ratio(floor["fan_out"]["p50_ms"], floor["one_order"]["p50_ms"])
+    return f" (the floor on the same fake: {_fmt(ratio)}x)"
+
+
 def summarise(r: dict[str, Any]) -> dict[str, Any]:
     floor, ccxt, router = r["floor"], r["ccxt"], r["router"]
     hook, start = r["webhook"], r["startup"]
@@ -71,7 +81,8 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
         checks["realistic_fan_out"] = (
             real["fan_out"]["p50_ms"], 1.1 * real["one_order"]["p50_ms"], "<=",
             f"{real['accounts']} accounts, {_fmt(real['latency_ms'])} ms venue latency; "
-            f"{_fmt(_ratio(real['fan_out']['p50_ms'], real['one_order']['p50_ms']))}x")
+            f"{_fmt(_ratio(real['fan_out']['p50_ms'], real['one_order']['p50_ms']))}x"
+            + _floor_on_slow_fake(real))
     targets = {}
     for name, (value, limit, op, note) in checks.items():
         met = {"<=": value <= limit, ">=": value >= limit, "<": value < limit}[op]
@@ -183,15 +194,24 @@ def markdown(r: dict[str, Any]) -> str:
                           f"router {_fmt(_ratio(o, one['router']))}"))
     if "realistic" in r:  # the fake answers after latency_ms (bench/latent_fake.py)
         real = r["realistic"]
+        ref = real.get("reference", {})  # floor and ccxt on the same slow fake (older runs: none)
+        f_real, c_real = ref.get("floor"), ref.get("ccxt")
+
+        def p50(found: dict[str, Any] | None, what: str) -> float | None:
+            return found[what]["p50_ms"] if found else None
+
+        def fan_ratio(found: dict[str, Any] | None) -> float | None:
+            return _ratio(p50(found, "fan_out"), p50(found, "one_order"))
         lines += [
             _row(f"realistic ({_fmt(real['latency_ms'])} ms venue latency): one order, p50",
-                 None, None, real["one_order"]["p50_ms"],
+                 p50(f_real, "one_order"), p50(c_real, "one_order"),
+                 real["one_order"]["p50_ms"],
                  f"in-process; p99 {_fmt(real['one_order']['p99_ms'])}"),
-            _row(f"realistic: one alert to {real['accounts']} accounts, p50", None, None,
-                 real["fan_out"]["p50_ms"],
-                 f"÷ one order's p50: "
-                 f"{_fmt(_ratio(real['fan_out']['p50_ms'], real['one_order']['p50_ms']))}; "
-                 f"p99 {_fmt(real['fan_out']['p99_ms'])}"),
+            _row(f"realistic: one alert to {real['accounts']} accounts, p50",
+                 p50(f_real, "fan_out"), p50(c_real, "fan_out"), real["fan_out"]["p50_ms"],
+                 f"÷ own one order's p50: floor {_fmt(fan_ratio(f_real))}, "
+                 f"ccxt {_fmt(fan_ratio(c_real))}, router {_fmt(fan_ratio(real))}; "
+                 f"router p99 {_fmt(real['fan_out']['p99_ms'])}"),
         ]
     lines += [
         _row("cold start: `alert-router --help` vs `import aiohttp` / `import ccxt`",

@@ -129,31 +129,16 @@ async def router_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict[
 async def realistic_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict[str, Any]:
     """The in-process router against the fake holding each answer ``latency_ms`` back
     (``latent_fake.py``): one order, then one alert to the widest fan-out, in alternating
-    rounds so load that comes and goes on the machine falls on both alike."""
+    rounds (``measure.alternating``)."""
     router = await start_router(Path(workdir), spot_url, p["keys"])
     widest = max(p["fan_out"])
-    one = in_process_sender(router, ["a0"])
-    fan = in_process_sender(router, [f"a{n}" for n in range(1, widest + 1)])
-    await one()
-    await fan()  # warm: every account's connection open
-    ones: list[float] = []
-    fans: list[float] = []
-    cpu0 = time.process_time()
-    for _ in range(p["realistic_rounds"]):
-        for send, into in ((one, ones), (fan, fans)):
-            started = time.perf_counter()
-            await send()
-            into.append(time.perf_counter() - started)
-    cpu = time.process_time() - cpu0
+    found = await measure.alternating(
+        in_process_sender(router, ["a0"]),
+        in_process_sender(router, [f"a{n}" for n in range(1, widest + 1)]),
+        widest, p["realistic_rounds"])
     await router.close()
-
-    def stats(seconds: list[float]) -> dict[str, float]:
-        ms = sorted(s * 1000 for s in seconds)
-        return {"p50_ms": round(ms[len(ms) // 2], 3),
-                "p99_ms": round(measure.percentile(ms, 99), 3), "min_ms": round(ms[0], 3)}
     return {"latency_ms": p["latency_ms"], "accounts": widest, "rounds": p["realistic_rounds"],
-            "one_order": stats(ones), "fan_out": stats(fans),
-            "cpu_ms_per_order": round(cpu * 1000 / (len(ones) * (1 + widest)), 3)}
+            **found}
 
 
 # -- the router with one thing changed -------------------------------------------------------

@@ -90,6 +90,8 @@ async def worker(name: str, params: dict[str, Any], urls: dict[str, str]) -> dic
         return await router_paths.experiment_worker(spot, urls["workdir"], params)
     if name == "realistic":
         return await router_paths.realistic_worker(spot, urls["workdir"], params)
+    if name == "realistic-reference":
+        return await clients.realistic_reference_worker(spot, params)
     if name == "webhook":
         return await router_paths.webhook_worker(spot, urls["futures"], urls["workdir"], params)
     if name == "observability":
@@ -119,7 +121,10 @@ def realistic(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
     slow = fakes.start_kraken_spot(params["keys"], latency_ms=params["latency_ms"])
     try:
-        return run_worker("realistic", params, workdir=str(work / "l"), spot=slow.url)
+        # the references first: the router's nonces (the millisecond, or past it) follow theirs
+        reference = run_worker("realistic-reference", params, spot=slow.url)
+        return {**run_worker("realistic", params, workdir=str(work / "l"), spot=slow.url),
+                "reference": reference}
     finally:
         slow.stop()
 
