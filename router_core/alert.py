@@ -475,7 +475,10 @@ class Alert(BaseModel):
 
     def public_dict(self) -> dict[str, Any]:
         """JSON-ready dict (camelCase names, Decimals as strings) without the passphrase."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        # model_dump(mode="json", by_alias=True, exclude_none=True) without its Python wrapper
+        # (one per delivery, on the webhook's ack path)
+        return self.__pydantic_serializer__.to_python(
+            self, mode="json", by_alias=True, exclude_none=True)
 
     def intent_key(self) -> str | None:
         """The key that makes one trading intent one set of orders, however often it arrives.
@@ -744,7 +747,8 @@ def validate_alert(data: Mapping[str, Any]) -> Alert:
     if not isinstance(data, Mapping):
         raise AlertError("body", f"expected a JSON object, got {_json_type(data)}")
     try:
-        return Alert.model_validate(data)
+        # Alert.model_validate(data) without its Python wrapper (one per delivery)
+        return Alert.__pydantic_validator__.validate_python(data)
     except ValidationError as exc:
         raise AlertValidationError(alert_errors(exc)) from None
 

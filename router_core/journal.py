@@ -181,7 +181,8 @@ class Journal:
 
     def claim(self, **fields: Any) -> Claim:
         """Record a new alert durably, or say which earlier alert it repeats. Keywords:
-        alert_id, delivery_key, intent_key, fingerprint, alert, peer, source, state, reason."""
+        alert_id, delivery_key, intent_key, fingerprint, alert, peer, source, state, reason,
+        routing (and, optionally, ``routing_json``: its ``json.dumps`` text, made already)."""
         return self._write(self._claim_work(**fields))
 
     async def claim_async(self, **fields: Any) -> Claim:
@@ -216,11 +217,15 @@ class Journal:
         source: str,
         state: AlertState = AlertState.RECEIVED,
         reason: str | None = None,
-        routing: Mapping[str, str] | None = None,
+        routing: Mapping[str, Any] | None = None,
+        routing_json: str | None = None,
     ) -> Work:
+        # ``routing_json``: ``json.dumps(routing)`` done already by the caller (the router
+        # keeps it for every alert to the same accounts)
+        if routing_json is None and routing is not None:
+            routing_json = json.dumps(routing)
         row = (alert_id, delivery_key, intent_key, fingerprint, json.dumps(alert), self._time(),
-               peer, source, state.value, reason,
-               json.dumps(routing) if routing is not None else None)
+               peer, source, state.value, reason, routing_json)
 
         def work(db: Db) -> Claim:
             cursor = db.execute(
@@ -730,7 +735,7 @@ class Journal:
         global and per-account halt flags)."""
         if not names:
             return {}
-        rows = self._read(
+        rows = self._store.read_short(
             f"SELECT name, value FROM flags WHERE name IN ({', '.join('?' * len(names))})",
             tuple(names),
         )

@@ -186,6 +186,11 @@ class PgStore:
                         raise self.target.unavailable(exc) from None
         raise AssertionError("unreachable")
 
+    def read_short(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """``read``: the writer's connection belongs to its thread, so every query is asked
+        on the read connection, as before."""
+        return self.read(sql, args)
+
     def schema_version(self) -> int:
         with self._read_lock:
             if self._reader is None:

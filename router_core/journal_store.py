@@ -84,6 +84,9 @@ class JournalStore(Protocol):
 
     def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
 
+    # ``read`` for a short query on the event loop's per-alert path (the halt flags)
+    def read_short(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+
     def schema_version(self) -> int: ...
 
     def close(self) -> None: ...
@@ -113,6 +116,12 @@ class SqliteStore:
     def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._read_lock:
             return self._reader.execute(sql, args).fetchall()
+
+    def read_short(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """``read`` on the write connection while it is free (``read_if_free``: it need not
+        reload what the last commit changed, as the read connection must), else ``read``."""
+        rows = self.writer.read_if_free(sql, args)
+        return self.read(sql, args) if rows is None else rows
 
     def schema_version(self) -> int:
         return int(self.read("PRAGMA user_version")[0][0])

@@ -151,6 +151,22 @@ class GroupCommitWriter:
                 self._durable_through = number
         return result
 
+    def read_if_free(self, sql: str, args: tuple[Any, ...]) -> list[Any] | None:
+        """The rows of one short query run on the write connection, or ``None`` when that
+        connection is busy (a group is open or being committed: the caller then reads on its
+        own connection). With the lock taken no transaction is open, so the query sees what
+        is committed, as any reader would. Why: after each commit a second connection must
+        reload what changed before it reads, and this one need not (~7 µs less per alert for
+        the halt flags, bench/)."""
+        if self._closed or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._db.in_transaction:  # never read what is not committed yet
+                return None
+            return self._db.execute(sql, args).fetchall()
+        finally:
+            self._lock.release()
+
     def ensure_durable(self, group: int | None = None) -> None:
         """``ensure_durable_async`` for threads and code without a loop (blocks)."""
         target = self._deferred_through if group is None else group

@@ -61,6 +61,7 @@ log = logging.getLogger("router_core")
 HALT_FLAG = "halt"
 ACCOUNT_HALT_PREFIX = "halt:account:"  # + the account's name: that account alone is halted
 MAX_CLAIMED_IN_MEMORY = 10_000
+MAX_ROUTINGS_KEPT = 256  # distinct account lists whose routing is kept (``_routing_of``)
 # The fingerprint's JSON: keys sorted (json.dumps(..., sort_keys=True)), the encoder built once.
 FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True)
 
@@ -118,6 +119,11 @@ class Router:
     # Alerts accepted without an fsync of their claim (``accept_async(durable=False)``), with
     # the journal group to wait for before observers hear of them or anyone is answered.
     _deferred_claims: dict[str, int] = field(default_factory=dict)
+    # The routing (and its JSON for the journal) by the account names an alert gives, for the
+    # config it was computed under: every alert to the same accounts has the same one.
+    _routings: dict[tuple[str, ...], tuple[dict[str, dict[str, str]] | None, str | None]] = \
+        field(default_factory=dict)
+    _routings_config: RouterConfig | None = None
 
     def __post_init__(self) -> None:
         self.journal.commit_inline_when(self._executing_alone)
@@ -404,6 +410,8 @@ class Router:
         Raises AlertError (the webhook's 422) for an alert that arrived too late or does not
         say when it fired. A late re-delivery of an alert journaled already (checked in time
         then) answers as the DUPLICATE it is; nothing is claimed either way."""
+        if self.config.server.max_lag_seconds is None:  # check_lag's own first answer
+            return None
         refusal = check_lag(
             alert.timenow,
             alert.time,
@@ -449,6 +457,7 @@ class Router:
                 {k: v for k, v in public.items() if k not in ("timenow", "passphrase")}
             ).encode()
         ).hexdigest()
+        routing, routing_json = self._routing_of(alert)
         return alert, {
             "alert_id": new_alert_id(),
             "delivery_key": delivery_key,
@@ -457,8 +466,29 @@ class Router:
             "alert": public,
             "peer": peer,
             "source": source,
-            "routing": self._routing(alert),
+            "routing": routing,
+            "routing_json": routing_json,
         }
+
+    def _routing_of(
+        self, alert: Alert
+    ) -> tuple[dict[str, dict[str, str]] | None, str | None]:
+        """``_routing`` and its JSON text, kept by the account names the alert gives for as
+        long as the config stays the same object (a reload builds a new one): the same
+        accounts under the same config always route the same way, and every alert to them
+        shares one dict (read only) and one encoding instead of building both again."""
+        if self._routings_config is not self.config:
+            self._routings.clear()
+            self._routings_config = self.config
+        key = tuple(target.account for target in alert.accounts)
+        kept = self._routings.get(key)
+        if kept is None:
+            if len(self._routings) >= MAX_ROUTINGS_KEPT:
+                self._routings.clear()
+            routing = self._routing(alert)
+            kept = self._routings[key] = (
+                routing, json.dumps(routing) if routing is not None else None)
+        return kept
 
     def _routing(self, alert: Alert) -> dict[str, dict[str, str]] | None:
         """The accounts this alert goes to under the running config, each with a digest of

@@ -392,3 +392,35 @@ def test_arbitrary_bodies_never_crash(body: dict) -> None:
         validate_alert(body)
     except AlertError as exc:
         assert alert_errors(exc)
+
+
+PINNED_BODIES = [
+    BASE,
+    {"ticker": "KRAKEN:XBTUSD", "action": "sell", "quantity": " 0.25 ", "orderType": "limit",
+     "limitPrice": 40000, "passphrase": "s3cret", "timenow": "2026-12-04T18:00:00Z",
+     "accounts": ["a", {"account": "b", "multiplier": "2"}], "id": "x1",
+     "stopLoss": {"type": "stop", "percent": "1.5"}, "takeProfit": {"amount": 10},
+     "reduceOnly": "true", "extras": {"k": [1, "v"]}, "strategy": "s", "interval": "5"},
+    {"ticker": "ES1!", "action": "exit", "sentiment": "flat", "quantity_type": "fixed_quantity",
+     "quantity": Decimal("1"), "time": "2026-12-04T17:55:00Z", "timeInForce": "gtc"},
+]
+
+
+@pytest.mark.parametrize("body", PINNED_BODIES)
+def test_validate_alert_and_public_dict_give_what_pydantics_wrappers_give(body: dict) -> None:
+    """``validate_alert`` and ``public_dict`` call pydantic-core directly (one call per
+    delivery less): the same model and the same dict as ``model_validate``/``model_dump``."""
+    alert = validate_alert(body)
+    assert alert == Alert.model_validate(body)
+    public = alert.public_dict()
+    assert public == alert.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert list(public) == list(alert.model_dump(mode="json", by_alias=True, exclude_none=True))
+    assert "passphrase" not in public
+
+
+def test_validate_alert_still_names_every_problem() -> None:
+    assert errors_of({"ticker": "BTCUSD", "action": "hold", "quantity": "-1"}) == [
+        ("action", "unknown value 'hold'; expected one of: buy, sell, exit, cancel, add, "
+                   "reverse"),
+        ("quantity", "must be greater than 0, got -1"),
+    ]

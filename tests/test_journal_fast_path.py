@@ -236,3 +236,50 @@ async def test_a_write_that_does_not_allow_it_is_never_fsynced_on_the_loop(
     intent = writer.write_async(insert_flag("intent"), durable=True, inline=True)
     assert not intent.done()
     assert await queued == "claim2" and await intent == "intent"
+
+
+def test_the_halt_flags_are_read_on_the_write_connection_only_when_it_is_free(
+        tmp_path: Path) -> None:
+    """``get_flags`` reads on the write connection while it is free (it need not reload what
+    the last commit changed), and on the read connection while a group holds it; either way
+    it sees what another process committed, and never a write not committed yet."""
+    path = tmp_path / "journal.sqlite3"
+    journal, other = Journal(path), Journal(path)  # other: e.g. `alert-router halt`
+    writer = journal._writer
+    try:
+        other.set_flag("halt", "incident")
+        asked: list[str] = []
+        db = writer._db
+        writer._db = _Spy(db, asked)
+        assert journal.get_flags(["halt", "halt:account:a"]) == {"halt": "incident"}
+        assert asked and "FROM flags" in asked[-1]  # on the write connection
+        asked.clear()
+        with writer._lock:  # a group is open or being committed
+            other.set_flag("halt:account:a", "maintenance")
+            assert journal.get_flags(["halt", "halt:account:a"]) == {
+                "halt": "incident", "halt:account:a": "maintenance"}
+        assert asked == []  # the read connection answered
+        writer._db = db
+        db.execute("BEGIN IMMEDIATE")  # not committed: nobody may read it as set
+        db.execute("DELETE FROM flags WHERE name = 'halt'")
+        try:
+            assert journal.get_flags(["halt"]) == {"halt": "incident"}
+        finally:
+            db.execute("ROLLBACK")
+    finally:
+        other.close()
+        journal.close()
+
+
+class _Spy:
+    """A connection that notes each statement before running it."""
+
+    def __init__(self, db: Any, asked: list[str]) -> None:
+        self._db, self._asked = db, asked
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._asked.append(sql)
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)

@@ -81,3 +81,28 @@ async def test_halts_set_by_another_process_are_seen_by_the_next_alert(tmp_path:
     finally:
         other.close()
         await router.close()
+
+
+async def test_alerts_to_the_same_accounts_share_one_routing_until_a_reload(
+        tmp_path: Path) -> None:
+    path = tmp_path / "router.toml"
+    router = await started(path)
+    try:
+        first, second = accept(router, "1"), accept(router, "2")
+        routing = router._claimed[first][2]
+        assert routing is router._claimed[second][2]  # kept, not built again
+        assert routing is not None and set(routing) == {"alice", "bob"}
+        stored = router.journal._read("SELECT routing FROM alerts WHERE alert_id = ?", (second,))
+        assert stored[0][0] == json.dumps(routing)  # the text the journal encoded before
+        body = {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "id": "3",
+                "accounts": ["bob"]}
+        only_bob = router.accept(json.dumps(body).encode(), "application/json").alert_id
+        assert set(router._claimed[only_bob][2] or {}) == {"bob"}  # its own account list
+        path.write_text(CONFIG.format(price="200"))
+        assert (await reload_config(router)).reloaded
+        after = router._claimed[accept(router, "4")][2]
+        assert after is not None and after is not routing  # a new config: routed again
+        assert after["alice"]["digest"] != routing["alice"]["digest"]
+        assert after["bob"] == routing["bob"]
+    finally:
+        await router.close()
