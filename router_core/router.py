@@ -155,9 +155,12 @@ class Router:
             config=config, plugins=plugins, journal=journal, clock=clock, transport=transport
         )
         router._build_brokers()
-        from .cluster import cluster_for  # several instances on one PostgreSQL journal
+        # Several instances on one PostgreSQL journal: on by default with such a journal, or
+        # asked for (cluster_for refuses it without one). Otherwise its code is not imported.
+        if config.cluster.enabled or getattr(journal, "pg_target", None) is not None:
+            from .cluster.node import cluster_for
 
-        router.cluster = cluster_for(router)
+            router.cluster = cluster_for(router)
         return router
 
     def _build_brokers(self) -> None:

@@ -26,7 +26,8 @@ from router_kraken_spot.fake import FakeKraken
 from router_kraken_spot.fake_data import extra_key
 
 from router_core import hookimpl
-from router_core.cluster import cluster_for, lease_keys
+from router_core.cluster import lease_keys
+from router_core.cluster.node import cluster_for
 from router_core.config import build_config
 from router_core.journal import AlertState, ClaimOutcome, Journal
 from router_core.plugins import make_plugin_manager

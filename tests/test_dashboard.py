@@ -635,3 +635,48 @@ async def app_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=transport, base_url="http://router") as http:
             yield http
+
+
+# -- start-up cost ------------------------------------------------------------------------------
+
+_LAZY_PROBE = """
+import asyncio, json, sys
+from pathlib import Path
+import httpx
+from pydantic import SecretStr
+from router_core.router import Router
+from router_core.security import WebhookSettings
+from router_core.server import create_app
+
+directory = Path(sys.argv[1])
+(directory / "router.toml").write_text(sys.argv[2])
+router = Router.from_config_file(directory / "router.toml")
+app = create_app(router, WebhookSettings(passphrase=SecretStr(sys.argv[3])))
+seen = {"built": [name in sys.modules for name in ("jinja2", "router_core.cluster.node")]}
+
+async def open_page() -> int:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://router") as http:
+        return (await http.get("/ui/login")).status_code
+
+seen["status"] = asyncio.run(open_page())
+seen["after"] = "jinja2" in sys.modules
+router.journal.close()
+print(json.dumps(seen))
+"""
+
+
+def test_a_server_imports_the_templates_and_the_cluster_only_when_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serve's memory (bench/, issue 17): jinja2 waits for the first page, the cluster's
+    instance machinery for a config that runs several instances."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("TEST_DASHBOARD_PASSWORD", PASSWORD)
+    result = subprocess.run([sys.executable, "-c", _LAZY_PROBE, str(tmp_path), CONFIG,
+                             PASSPHRASE], capture_output=True, text=True, timeout=120,
+                            check=True)
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"built": [False, False], "status": 200, "after": True}

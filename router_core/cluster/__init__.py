@@ -2,13 +2,12 @@
 instances"): each API key driven by one instance at a time under a lease, work routed to the
 key's owner through a table, takeover with reconciliation when an instance dies.
 
-Nothing here is imported unless the config enables the cluster: a single instance pays nothing.
+A single instance imports only ``keys`` (which lease an account's fill stream belongs to); the
+instance machinery is ``router_core.cluster.node``, imported where the config enables it.
 """
 
 from __future__ import annotations
 
 from .keys import lease_key, lease_keys
-from .node import Cluster, ClusterSettings, cluster_for, default_instance_id
 
-__all__ = ["Cluster", "ClusterSettings", "cluster_for", "default_instance_id", "lease_key",
-           "lease_keys"]
+__all__ = ["lease_key", "lease_keys"]
