@@ -9,6 +9,7 @@ same thing seen from the other side, so one class serves both: ``capacity`` is t
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 
 from .clock import Clock, SystemClock
@@ -34,34 +35,49 @@ class DecayingCounter:
         self._level = 0.0
         self._stamp = self._clock.monotonic()
         self._lock = asyncio.Lock()
-        self._paused_until = 0.0
+        self._queued = 0  # callers in (or waiting for) the locked path of acquire
+        self._paused_until = -math.inf  # never paused
 
     @property
     def level(self) -> float:
         self._decay()
         return self._level
 
-    def _decay(self) -> None:
+    def _decay(self) -> float:
+        """Let the level decay up to now; returns now (one clock read serves the caller)."""
         now = self._clock.monotonic()
-        self._level = max(0.0, self._level - (now - self._stamp) * self.decay_per_second)
+        level = self._level - (now - self._stamp) * self.decay_per_second
+        self._level = level if level > 0.0 else 0.0
         self._stamp = now
+        return now
 
     def wait_time(self, cost: float) -> float:
         """Seconds until ``cost`` fits, without taking it."""
-        self._decay()
-        pause = max(0.0, self._paused_until - self._clock.monotonic())
+        now = self._decay()
+        pause = self._paused_until - now
         over = self._level + cost - self.capacity
         # Float decay can leave a sliver of a unit; waiting for it can stall a fake clock whose
         # time no longer changes at that scale, so slivers count as fitting.
-        return max(pause, over / self.decay_per_second if over > _SLIVER else 0.0)
+        wait = over / self.decay_per_second if over > _SLIVER else 0.0
+        return pause if pause > wait else wait
 
     async def acquire(self, cost: float = 1.0) -> None:
         if cost > self.capacity:
             raise ValueError(f"cost {cost} exceeds the capacity {self.capacity} of {self.name}")
-        async with self._lock:  # first come, first served
-            while (delay := self.wait_time(cost)) > 0:
-                await self._clock.sleep(delay)
+        # The usual call: nobody waits before it and the cost fits now. It takes the budget at
+        # once, exactly as the locked path below would (that lock would be free and the loop
+        # would not sleep), without the lock's two coroutines.
+        if not self._queued and self.wait_time(cost) <= 0:
             self._level += cost
+            return
+        self._queued += 1
+        try:
+            async with self._lock:  # first come, first served
+                while (delay := self.wait_time(cost)) > 0:
+                    await self._clock.sleep(delay)
+                self._level += cost
+        finally:
+            self._queued -= 1
 
     def try_acquire(self, cost: float = 1.0) -> bool:
         if self.wait_time(cost) > 0:
@@ -75,6 +91,8 @@ class DecayingCounter:
 
     @property
     def paused_for(self) -> float:
+        if self._paused_until == -math.inf:
+            return 0.0  # never paused: no clock read
         return max(0.0, self._paused_until - self._clock.monotonic())
 
 
