@@ -52,13 +52,18 @@ async def test_a_call_arriving_while_another_waits_queues_behind_it():
     # The uncontended fast path must never let a newcomer take budget a waiting caller is
     # sleeping for: first come, first served, as with the lock alone.
     class GatedClock(FakeClock):
-        """Sleeps until the test opens the gate (the time moves only by ``advance``)."""
+        """Until the test opens the gate, a sleep waits for it and the time moves only by
+        ``advance``; once open, a sleep passes its time as FakeClock's does (otherwise a
+        caller still short of budget would sleep again at the same instant, forever)."""
 
         def __init__(self) -> None:
             super().__init__()
             self.gate = asyncio.Event()
 
         async def sleep(self, seconds: float) -> None:
+            if self.gate.is_set():
+                await super().sleep(seconds)
+                return
             self.sleeps.append(seconds)
             await self.gate.wait()
 
