@@ -103,6 +103,10 @@ class Cluster:
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[Any]] = []
         self._stopping = False
+        # Set by close just before it cancels the loops: each loop also checks it, because on
+        # Python 3.11 a cancellation arriving as asyncio.wait_for's inner await finishes can be
+        # swallowed, and a loop that only waited for it would then run on and close would hang.
+        self._loops_ending = False
         self.live = 1
         self.share = 0
         self._outage_logged = False
@@ -154,6 +158,7 @@ class Cluster:
             _, late = await asyncio.wait(running, timeout=CLOSE_SECONDS)
             for task in late:
                 task.cancel()
+        self._loops_ending = True
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -262,7 +267,7 @@ class Cluster:
         self._registered = False
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        while not self._loops_ending:
             started = time.monotonic()
             try:
                 await asyncio.wait_for(self._beat(), timeout=self.settings.lease_seconds / 2)
@@ -379,7 +384,7 @@ class Cluster:
     # -- work -------------------------------------------------------------------------------------
 
     async def _work_loop(self) -> None:
-        while True:
+        while not self._loops_ending:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
             self._wake.clear()
@@ -399,7 +404,7 @@ class Cluster:
     async def _listen_loop(self) -> None:
         """LISTEN for new work and finished rows; reconnects after an error (polling covers
         the gap)."""
-        while True:
+        while not self._loops_ending:
             try:
                 async with await self.target.connect_async(autocommit=True) as conn:
                     await conn.execute(f"LISTEN {WORK_CHANNEL}")
@@ -420,7 +425,7 @@ class Cluster:
 
     async def _poll_loop(self) -> None:
         """The fallback for a lost notification: wake the work loop, collect finished rows."""
-        while True:
+        while not self._loops_ending:
             await asyncio.sleep(self.settings.poll_seconds)
             self._wake.set()
             pending = [pair for pair, waiter in self._waiters.items() if not waiter.done()]
@@ -438,7 +443,7 @@ class Cluster:
         """Alerts answered 2xx whose assembling instance died are adopted and finished here."""
         grace = 2 * self.settings.lease_seconds
         purged_at = 0.0
-        while True:
+        while not self._loops_ending:
             await asyncio.sleep(self.settings.lease_seconds)
             if self._stopping or not self._registered:
                 continue
