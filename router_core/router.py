@@ -24,6 +24,7 @@ from .account import AccountExecutor, AccountResult
 from .account_plan import AccountPlanner
 from .brokers import Broker, BrokerContext
 from .clock import Clock, SystemClock
+from .cluster import cluster_enabled
 from .config import AccountConfig, RouterConfig, load_config, plugin_settings
 from .errors import AlertError, ConfigError, RouterError
 from .execution import LegRunner, ReconcilePolicy
@@ -155,9 +156,9 @@ class Router:
             config=config, plugins=plugins, journal=journal, clock=clock, transport=transport
         )
         router._build_brokers()
-        # Several instances on one PostgreSQL journal: on by default with such a journal, or
-        # asked for (cluster_for refuses it without one). Otherwise its code is not imported.
-        if config.cluster.enabled or getattr(journal, "pg_target", None) is not None:
+        # Several instances on one PostgreSQL journal; without them, the instance machinery
+        # is not imported.
+        if cluster_enabled(config.cluster, journal.pg_target):
             from .cluster.node import cluster_for
 
             router.cluster = cluster_for(router)

@@ -8,6 +8,15 @@ instance machinery is ``router_core.cluster.node``, imported where the config en
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..config import ClusterConfig
 from .keys import lease_key, lease_keys
 
-__all__ = ["lease_key", "lease_keys"]
+__all__ = ["cluster_enabled", "lease_key", "lease_keys"]
+
+
+def cluster_enabled(config: ClusterConfig, pg_target: Any) -> bool:
+    """``[cluster] enabled``; unset, on exactly when the journal is PostgreSQL (``pg_target``:
+    the journal's, or None for SQLite, which cannot be shared)."""
+    return config.enabled if config.enabled is not None else pg_target is not None

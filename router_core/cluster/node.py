@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ..account import AccountResult
 from ..config import AccountConfig
 from ..models import LegPurpose, LegReport, OrderResult, OrderStatus
+from . import cluster_enabled
 from .db import Connection
 from .keys import api_key, lease_keys
 from .leases import LeaseTable
@@ -472,8 +473,7 @@ def cluster_for(router: Router) -> Cluster | None:
     exactly when the journal is PostgreSQL (a SQLite journal cannot be shared)."""
     config = router.config.cluster
     target = getattr(router.journal, "pg_target", None)
-    enabled = config.enabled if config.enabled is not None else target is not None
-    if not enabled:
+    if not cluster_enabled(config, target):
         return None
     if target is None:
         from ..errors import ConfigError
