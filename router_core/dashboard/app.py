@@ -10,6 +10,7 @@ session (``auth``); every POST needs the session's CSRF token and, when the brow
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -457,12 +458,9 @@ def mount_dashboard(app: FastAPI, router: Router, webhook: WebhookSettings,
 
 def _mount_off(app: FastAPI, env: Templates, settings: DashboardSettings) -> None:
     """Without a password the dashboard is off: ``/`` and ``/ui/...`` say how to enable it."""
-    rendered: list[str] = []  # the page, rendered on the first request that asks for it
-
+    @functools.cache  # rendered on the first request that asks for it
     def text() -> str:
-        if not rendered:
-            rendered.append(env.get_template("off.html").render(reason=settings.off_reason))
-        return rendered[0]
+        return env.get_template("off.html").render(reason=settings.off_reason)
 
     @app.get("/", include_in_schema=False)
     async def off() -> HTMLResponse:
