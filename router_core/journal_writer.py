@@ -42,7 +42,9 @@ commit fsyncs all of it, so one durable commit makes every commit before it dura
 claim answered only after its alert executed therefore needs no fsync of its own: the first leg
 intent's durable commit covers it, and ``ensure_durable_async`` forces one (a row that changes,
 since a commit that changes nothing writes nothing to the log) only when nothing durable has
-followed.
+followed. For the same reason a durable group whose writes change no row (a duplicate claim, a
+leg intent journaled already) writes ``sync_mark`` too while a deferred write is not on disk:
+else its commit would sync nothing and still be counted as covering that write.
 
 One lock owns the connection from ``BEGIN`` to the end of ``COMMIT``; the helper thread releases
 it after the commit it was handed. A write that fails (say, a constraint) must not undo the
@@ -141,7 +143,10 @@ class GroupCommitWriter:
             self._set_durability(durable)
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                changes = self._db.total_changes
                 result = work(self._db)
+                if durable:
+                    self._make_durable_commit_write(changed=self._db.total_changes != changes)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -346,10 +351,16 @@ class GroupCommitWriter:
         self._set_durability(durable)
         try:
             try:
-                return self._statements(group, isolated=False)
+                changes = self._db.total_changes
+                outcomes = self._statements(group, isolated=False)
+                changed = self._db.total_changes != changes
             except Exception:  # some write failed: run them again, each on its own
                 self._db.execute("ROLLBACK")
-                return self._statements(group, isolated=True)
+                outcomes = self._statements(group, isolated=True)
+                changed = False  # rows a failed write changed count too: do not trust them
+            if durable:
+                self._make_durable_commit_write(changed=changed)
+            return outcomes
         except BaseException:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -371,6 +382,14 @@ class GroupCommitWriter:
                 outcomes.append((None, exc))
             db.execute("RELEASE w")
         return outcomes
+
+    def _make_durable_commit_write(self, *, changed: bool) -> None:
+        """In a durable group's open transaction: when its writes changed no row (``changed``
+        is False) while a deferred write waits for an fsync, write ``sync_mark`` too. A commit
+        that changes nothing appends nothing to the log and so fsyncs nothing, yet its number
+        is taken as covering every group before it (``durable_through``)."""
+        if not changed and self._deferred_through > self._durable_through:
+            self._sync_mark(self._db)
 
     def _commit_and_unlock(self, number: int, durable: bool) -> BaseException | None:
         try:

@@ -176,6 +176,64 @@ async def test_the_forced_commit_writes_to_the_log(store, tmp_path: Path) -> Non
         db.close()
 
 
+def insert_flag_once(name: str):  # type: ignore[no-untyped-def]
+    """A write that changes nothing once ``name`` is there (as a duplicate claim, or a leg
+    intent journaled already)."""
+    def work(db: Any) -> None:
+        db.execute("INSERT INTO flags VALUES (?, 'x', 0) ON CONFLICT DO NOTHING", (name,))
+    return work
+
+
+def sync_marks(store: SqliteStore) -> int:
+    rows = store.read("SELECT value FROM flags WHERE name = ?", (SYNC_MARK_FLAG,))
+    return int(rows[0][0]) if rows else 0
+
+
+@pytest.mark.parametrize("on_a_thread", [False, True])
+async def test_a_durable_commit_that_changes_nothing_still_syncs_what_came_before(
+        store, tmp_path: Path, on_a_thread: bool) -> None:
+    # Else the no-op commit would append nothing to the WAL, fsync nothing, and still count
+    # as covering the deferred claim before it.
+    await store.writer.submit_async(insert_flag("a"), durable=True)
+    _, group = await store.writer.submit_deferred_async(insert_flag("b"))
+    wal = tmp_path / "journal.sqlite3-wal"
+    before = wal.stat().st_size
+    if on_a_thread:
+        await asyncio.to_thread(store.writer.write, insert_flag_once("a"), durable=True)
+    else:
+        await store.writer.write_async(insert_flag_once("a"), durable=True)
+    assert store.writer.durable_through > group  # type: ignore[attr-defined]
+    assert wal.stat().st_size > before
+    assert sync_marks(store) == 1
+
+
+async def test_a_durable_commit_that_changes_nothing_writes_nothing_when_all_is_synced(
+        store, tmp_path: Path) -> None:
+    await store.writer.submit_async(insert_flag("a"), durable=True)
+    wal = tmp_path / "journal.sqlite3-wal"
+    before = wal.stat().st_size
+    await store.writer.write_async(insert_flag_once("a"), durable=True)
+    assert wal.stat().st_size == before
+    assert sync_marks(store) == 0
+
+
+async def test_a_durable_group_whose_failed_write_is_set_aside_still_syncs(
+        store, tmp_path: Path) -> None:
+    # A write that fails is run again in its own savepoint; the rows it changed before
+    # failing count in SQLite's change counter though nothing of them is committed.
+    def changes_then_fails(db: Any) -> None:
+        db.execute("INSERT INTO flags VALUES ('doomed', 'x', 0)")
+        raise ValueError("refused")
+
+    _, group = await store.writer.submit_deferred_async(insert_flag("b"))
+    failing = store.writer.submit_async(changes_then_fails, durable=True)
+    nothing = store.writer.submit_async(insert_flag_once("b"), durable=True)
+    results = await asyncio.gather(failing, nothing, return_exceptions=True)
+    assert isinstance(results[0], ValueError) and results[1] is None
+    assert store.writer.durable_through > group  # type: ignore[attr-defined]
+    assert sync_marks(store) == 1
+
+
 async def test_a_thread_write_that_is_durable_covers_earlier_groups(store) -> None:
     _, group = await store.writer.submit_deferred_async(insert_flag("a"))
     await asyncio.to_thread(store.writer.write, insert_flag("b"), durable=True)
