@@ -87,6 +87,11 @@ async def start_router(workdir: Path, spot_url: str, accounts: int,
     problems = await router.start()
     if problems:
         raise RuntimeError(f"router did not start: {problems}")
+    try:  # as `alert-router serve` does once it is ready, and a long-running embedder should
+        from router_core.gc_tuning import tune_for_serving
+    except ImportError:  # a router from before it (A/B runs)
+        return router
+    tune_for_serving()
     return router
 
 
