@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .credentials import AccountCheck, check_accounts
 from .dashboard import DashboardSettings, mount_dashboard
+from .gc_tuning import tune_for_serving
 from .journal import AlertRecord
 from .reload import reload_config
 from .router import HALT_FLAG
@@ -46,7 +46,6 @@ KEY_CHECK_INTERVAL_SECONDS = 600.0  # a revoked or expired key shows on /readyz 
 DRAIN_SECONDS = 30.0  # on shutdown, how long executing alerts may still run
 RELOAD_POLL_SECONDS = 1.0  # how soon the key check notices a reloaded config
 LOOPBACK = ("127.0.0.1", "::1")
-YOUNG_GC_THRESHOLD = 10_000  # allocations between young collections while serving (default 700)
 
 _WEBHOOK_BODY = {
     "required": True,
@@ -138,23 +137,14 @@ def create_app(router: Router, settings: WebhookSettings | None = None, *,
         if not settings.authenticates:
             log.warning("the webhook has no passphrase: anyone who can reach it can send "
                         "alerts to the paper account(s)")
-        # What start-up built (modules, models, config, plugins) lives as long as the server:
-        # set it aside from the garbage collector, so a full collection in the middle of a
-        # burst walks only what the server allocated since (bench/: a pause of ~50 ms
-        # otherwise, in about one burst of 100 in four). Given back on shutdown.
-        gc.freeze()
-        # Young collections less often: in a burst every request's objects are alive until its
-        # answer, so at the default threshold (700) each young collection walks (and promotes)
-        # the burst's live objects again, ~7 times per burst of 100 (~2 ms; bench/). Garbage
-        # is still collected, in fewer and larger passes. Given back on shutdown.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(YOUNG_GC_THRESHOLD, *thresholds[1:])
+        # Start-up's objects set aside from the collector, young collections less often
+        # (gc_tuning says why); given back on shutdown.
+        restore_gc = tune_for_serving()
         state.ready = True
         try:
             yield
         finally:
-            gc.set_threshold(*thresholds)
-            gc.unfreeze()
+            restore_gc()
             state.ready = False
             for task in (state.purge_task, state.key_task):
                 task.cancel()

@@ -10,9 +10,10 @@ import pytest
 from pydantic import SecretStr
 
 from router_core import make_plugin_manager
+from router_core.gc_tuning import YOUNG_GENERATION_THRESHOLD as YOUNG_GC_THRESHOLD
 from router_core.router import Router
 from router_core.security import WebhookSettings
-from router_core.server import YOUNG_GC_THRESHOLD, create_app
+from router_core.server import create_app
 
 pytest.importorskip("router_paper", reason="alert-router-paper is not installed")
 
@@ -28,4 +29,6 @@ async def test_young_collections_are_rarer_while_serving_and_restored_after(
     async with app.router.lifespan_context(app):
         assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, *before[1:])
         assert gc.isenabled()
+        assert gc.get_freeze_count() > 0  # start-up's objects are set aside
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

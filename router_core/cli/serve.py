@@ -126,9 +126,6 @@ async def _serve(router: Any, settings: Any, host: str, port: int, dashboard: An
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
-        from router_core.gc_tuning import tune_for_serving
-
-        tune_for_serving()  # start-up is over: what it built stays for the process's life
         bound = _bound_port(server) or port
         print(f"alert-router listening on http://{_display_host(host)}:{bound} "
               f"(webhook: POST /webhook; health: GET /healthz; Ctrl-C to stop)", flush=True)
