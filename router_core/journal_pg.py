@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 
 from .errors import RouterError
+from .helper_threads import start_helper_thread
 from .journal_location import JournalUnavailable, PgTarget
 from .journal_schema import MIGRATIONS
 from .journal_store import Cursor, Work
@@ -237,9 +238,7 @@ class PgWriter:
         self.inline_when: Callable[[], bool] | None = None  # SQLite's; unused here
         # Told of each committed group: its seconds, writes, durability (as the SQLite writer).
         self.on_commit: Callable[[float, int, bool], None] | None = None
-        self._thread = threading.Thread(target=self._serve, name="journal-pg-writer",
-                                        daemon=True)
-        self._thread.start()
+        self._thread = start_helper_thread(self._serve, "journal-pg-writer")
 
     # -- callers ------------------------------------------------------------------------------
 

@@ -64,6 +64,8 @@ from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import Any
 
+from .helper_threads import start_helper_thread
+
 MAX_GROUP = 256  # writes per transaction, so one commit never grows without bound
 # An awaited write runs at once only after this many durable commits in a row had no write
 # queued behind them: with several alerts in flight, writes wait for the loop's next step and
@@ -312,9 +314,7 @@ class GroupCommitWriter:
         """The fsynced COMMIT of the open group goes to the helper thread (the lock is held);
         the thread calls ``_committed`` on the loop when it is done."""
         if self._committer is None:
-            self._committer = threading.Thread(target=self._commit_forever,
-                                               name="journal-commit", daemon=True)
-            self._committer.start()
+            self._committer = start_helper_thread(self._commit_forever, "journal-commit")
         self._commits.put((loop, queue, group, outcomes, number, started))
 
     def _commit_forever(self) -> None:
