@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import random
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from router_kraken_spot.client import rfc3339_milliseconds
 from router_kraken_spot.form import form_encode
 
 
@@ -23,3 +27,23 @@ def test_a_colon_beside_a_character_to_escape_still_matches_urlencode() -> None:
 def test_any_iterable_of_fields_is_encoded() -> None:
     fields = [("nonce", "7"), ("deadline", "2026-12-04T15:53:07.289Z")]
     assert form_encode(iter(fields)) == form_encode(tuple(fields)) == urlencode(fields)
+
+
+def _deadline_as_datetime_formats_it(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")[:23] + "Z"
+
+
+def test_the_deadline_text_is_what_datetime_formats() -> None:
+    rng = random.Random(5)
+    edges = (0.0, 0.0005, 0.0004999, 0.9995, 0.999, 0.9999994, 0.9999995, 0.9999996, 0.5e-6,
+             0.1, 0.123456789)
+    stamps = [1_700_000_000 + edge for edge in edges]
+    stamps += [rng.uniform(1.6e9, 2.2e9) for _ in range(20_000)]
+    stamps += [math.floor(rng.uniform(1.6e9, 2.2e9)) + rng.choice(edges) for _ in range(20_000)]
+    for stamp in stamps:
+        assert rfc3339_milliseconds(stamp) == _deadline_as_datetime_formats_it(stamp), stamp
+
+
+def test_the_deadline_crosses_into_the_next_second_day_and_year() -> None:
+    assert rfc3339_milliseconds(1798761599.9999996) == "2027-01-01T00:00:00.000Z"
+    assert rfc3339_milliseconds(1798761599.9995) == "2026-12-31T23:59:59.999Z"
