@@ -193,6 +193,8 @@ class AccountPlanner:
             denial = check_plan(plan, account.risk, self._snapshot(account, position, price))
             if denial is not None:
                 return denial
+        if not self.hooks.implemented("router_check_plan"):
+            return None  # no plugin checks plans: no context, no hook call (~0.6 µs a leg)
         context = PlanContext(account=account, position=position)
         return await self.hooks.check_plan(plan, context)
 
