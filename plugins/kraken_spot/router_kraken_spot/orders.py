@@ -73,6 +73,7 @@ _LIMIT_PRICED = {"limit", "iceberg"}
 _TRIGGER_PRICED = {"stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit"}
 _WITH_PRICE2 = {"stop-loss-limit", "take-profit-limit"}
 _TRAILING = {"trailing-stop", "trailing-stop-limit"}
+_PRICED = _LIMIT_PRICED | _TRIGGER_PRICED | _TRAILING
 OFLAGS = ("post", "fcib", "fciq", "nompp", "viqc")  # the order Kraken's docs list them in
 TIME_IN_FORCE = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.GTD: "GTD"}
 
@@ -135,6 +136,17 @@ class _Pair:
         self.lot_decimals = int(venue.get("lot_decimals", 8))
         self.cost_decimals = int(venue.get("cost_decimals", self.pair_decimals))
 
+    @staticmethod
+    def of(instrument: Instrument) -> _Pair:
+        """The rules of ``instrument``, read from its venue data once for each instrument
+        object (a broker hands the same one with every order): 0.5 µs an order."""
+        pair = _PAIRS.get(id(instrument))
+        if pair is None or pair.instrument is not instrument:
+            if len(_PAIRS) >= _PAIRS_KEPT:
+                _PAIRS.clear()
+            pair = _PAIRS[id(instrument)] = _Pair(instrument)
+        return pair
+
     def price(self, value: Decimal, field: str) -> str:
         tick = self.instrument.tick_size
         if value <= 0:
@@ -174,6 +186,12 @@ class _Pair:
         return format_decimal(value)
 
 
+# id(instrument) -> its _Pair. Each _Pair holds its instrument, so no other object can take
+# that id while the entry is kept.
+_PAIRS: dict[int, _Pair] = {}
+_PAIRS_KEPT = 1024  # instruments of every broker in a process; cleared when full
+
+
 def build_add_order(
     order: Order, *, margin: bool, validate_only: bool
 ) -> AddOrderRequest:
@@ -185,7 +203,7 @@ def build_add_order(
         raise deny(f"Order.extras key(s) {', '.join(map(repr, unknown))} unknown to kraken-spot "
                    f"(allowed: {', '.join(sorted(EXTRAS))})")
     check_client_order_id(order.client_order_id)
-    pair = _Pair(order.instrument)
+    pair = _Pair.of(order.instrument)
     ordertype = _ordertype(order, extras)
     flags = _oflags(order, extras, ordertype, margin)
 
@@ -327,7 +345,7 @@ def _prices(order: Order, extras: Mapping[str, Any], pair: _Pair,
     if "price2" in extras:
         price2 = pair.price_text(extras["price2"], "extras price2")
 
-    needs_price = ordertype in _LIMIT_PRICED | _TRIGGER_PRICED | _TRAILING
+    needs_price = ordertype in _PRICED
     if needs_price and price is None:
         field = "limit_price" if ordertype in _LIMIT_PRICED else (
             "trail_amount or trail_percent" if ordertype in _TRAILING else "stop_price")

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
+from types import MappingProxyType
 from urllib.parse import urlencode
 
+import pytest
 from router_kraken_spot.client import rfc3339_milliseconds
+from router_kraken_spot.fake_data import default_pairs
 from router_kraken_spot.form import form_encode
+from router_kraken_spot.instruments import to_instrument
+from router_kraken_spot.orders import _Pair, build_add_order
+
+from router_core import Instrument, InvalidOrder, Order, OrderType, Side
 
 
 def test_a_body_of_unreserved_text_and_colons_is_joined_whole_as_urlencode_sends_it() -> None:
@@ -47,3 +56,23 @@ def test_the_deadline_text_is_what_datetime_formats() -> None:
 def test_the_deadline_crosses_into_the_next_second_day_and_year() -> None:
     assert rfc3339_milliseconds(1798761599.9999996) == "2027-01-01T00:00:00.000Z"
     assert rfc3339_milliseconds(1798761599.9995) == "2026-12-31T23:59:59.999Z"
+
+
+def _btc_usd() -> Instrument:
+    pairs = default_pairs()
+    return to_instrument("XXBTZUSD", pairs["XXBTZUSD"])
+
+
+def test_an_instruments_precision_rules_are_read_once_and_never_shared() -> None:
+    instrument = _btc_usd()
+    assert _Pair.of(instrument) is _Pair.of(instrument)
+    fewer = replace(instrument, venue=MappingProxyType({**instrument.venue, "lot_decimals": 2}))
+    assert fewer == instrument  # venue is not compared: the rules must follow the object
+    assert _Pair.of(fewer).lot_decimals == 2 and _Pair.of(instrument).lot_decimals == 8
+    order = Order(client_order_id="a1", account="a", instrument=fewer, side=Side.BUY,
+                  quantity=Decimal("0.001"), order_type=OrderType.MARKET)
+    with pytest.raises(InvalidOrder, match="more than XBTUSD's 2 volume decimals"):
+        build_add_order(order, margin=False, validate_only=False)
+    fields = dict(build_add_order(replace(order, instrument=instrument), margin=False,
+                                  validate_only=False).fields)
+    assert fields["volume"] == "0.001"
