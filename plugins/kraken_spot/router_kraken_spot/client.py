@@ -289,7 +289,8 @@ class KrakenSpotClient:
         CancelOrder); other calls charge the key's REST counter. ``deadline`` appends a
         ``deadline`` computed against Kraken's clock at the moment of signing.
         """
-        ep = endpoint(f"/0/private/{method}")  # refuses anything outside the allowlist
+        path = f"/0/private/{method}"  # ep.path, which formats it again on every read
+        ep = endpoint(path)  # refuses anything outside the allowlist
         self._refuse_if_locked_out(method)
         if ep.counter is Counter.REST:
             await self.rest_counter.acquire(ep.cost)
@@ -308,13 +309,12 @@ class KrakenSpotClient:
             body = form_encode(fields)
             headers = {
                 "API-Key": self._api_key.get_secret_value(),
-                "API-Sign": self._signer.sign(ep.path, fields[0][1], body),
+                "API-Sign": self._signer.sign(path, fields[0][1], body),
                 "Content-Type": _FORM,
             }
             started = time.perf_counter()
             try:
-                response = await self._http.post(ep.path, content=body.encode(),
-                                                 headers=headers)
+                response = await self._http.post(path, content=body.encode(), headers=headers)
             except NOT_SENT_ERRORS as exc:
                 raise VenueUnavailable(
                     f"could not connect to Kraken for {method} ({type(exc).__name__}); "
@@ -332,8 +332,9 @@ class KrakenSpotClient:
                 raise VenueUnavailable(
                     f"Kraken {method}: {type(exc).__name__}", from_venue=False
                 ) from None
-            log.debug("kraken-spot %s -> HTTP %s in %.1f ms", method, response.status,
-                      (time.perf_counter() - started) * 1000)
+            if log.isEnabledFor(logging.DEBUG):  # the arguments alone cost 0.2 µs an order
+                log.debug("kraken-spot %s -> HTTP %s in %.1f ms", method, response.status,
+                          (time.perf_counter() - started) * 1000)
         return self._parse(method, response, pair=pair)
 
     def _parse(self, method: str, response: VenueResponse, *, pair: str | None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from dataclasses import replace
@@ -11,11 +12,13 @@ from types import MappingProxyType
 from urllib.parse import urlencode
 
 import pytest
+from router_kraken_spot.broker import KrakenSpotBroker
 from router_kraken_spot.client import rfc3339_milliseconds
 from router_kraken_spot.fake_data import default_pairs
 from router_kraken_spot.form import form_encode
 from router_kraken_spot.instruments import to_instrument
 from router_kraken_spot.orders import _Pair, build_add_order
+from router_kraken_spot.testing import make_order
 
 from router_core import Instrument, InvalidOrder, Order, OrderType, Side
 
@@ -76,3 +79,14 @@ def test_an_instruments_precision_rules_are_read_once_and_never_shared() -> None
     fields = dict(build_add_order(replace(order, instrument=instrument), margin=False,
                                   validate_only=False).fields)
     assert fields["volume"] == "0.001"
+
+
+async def test_each_private_call_is_logged_at_debug_level_only(
+        broker: KrakenSpotBroker, btc: Instrument, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="router_kraken_spot"):
+        await broker.submit_order(make_order(btc))
+    assert not [r for r in caplog.records if "-> HTTP" in r.getMessage()]
+    with caplog.at_level(logging.DEBUG, logger="router_kraken_spot"):
+        await broker.submit_order(make_order(btc))
+    assert [r.getMessage().split(" in ")[0] for r in caplog.records
+            if "-> HTTP" in r.getMessage()] == ["kraken-spot AddOrder -> HTTP 200"]
