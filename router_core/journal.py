@@ -59,6 +59,10 @@ _LIVE = (LEG_PENDING, "unknown", "accepted", "partially_filled")
 # A leg the router sent, not one journaled for an order the venue created from one of its
 # orders (``record_venue_child_async``; its order names the parent).
 _NOT_A_CHILD = "json_extract(order_json, '$.parent_venue_order_id') IS NULL"
+# The JSON of leg intents, outcomes and alert reports: the very text ``json.dumps`` writes (the
+# same defaults), from an encoder made once; ``json.dumps`` checks its arguments on every
+# call first (~0.3 µs, twice a leg).
+_LEG_JSON = json.JSONEncoder()
 
 
 class ClaimOutcome(StrEnum):
@@ -276,7 +280,7 @@ class Journal:
         report: Mapping[str, Any] | None = None,
     ) -> Work:
         finished = self._time() if state in (AlertState.DONE, AlertState.REFUSED) else None
-        args = (state.value, reason, json.dumps(report) if report is not None else None,
+        args = (state.value, reason, _LEG_JSON.encode(report) if report is not None else None,
                 finished, alert_id)
 
         def work(db: Db) -> None:
@@ -412,7 +416,7 @@ class Journal:
     ) -> Work:
         now = self._time()
         row = (client_order_id, alert_id, account, broker, symbol, purpose, side, quantity,
-               notional, json.dumps(order), status, None, now, now)
+               notional, _LEG_JSON.encode(order), status, None, now, now)
 
         def work(db: Db) -> bool:
             cursor = db.execute(
@@ -459,7 +463,7 @@ class Journal:
         await self._writer.submit_async(lambda db: None, durable=False)
 
     def _outcome_work(self, client_order_id: str, result: Mapping[str, Any]) -> Work:
-        status, text, now = result["status"], json.dumps(result), self._time()
+        status, text, now = result["status"], _LEG_JSON.encode(result), self._time()
         filled = result.get("filled_quantity")
 
         def work(db: Db) -> Decimal | None:
