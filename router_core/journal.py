@@ -186,7 +186,8 @@ class Journal:
     def claim(self, **fields: Any) -> Claim:
         """Record a new alert durably, or say which earlier alert it repeats. Keywords:
         alert_id, delivery_key, intent_key, fingerprint, alert, peer, source, state, reason,
-        routing (and, optionally, ``routing_json``: its ``json.dumps`` text, made already)."""
+        routing (and, optionally, ``routing_json`` and ``alert_json``: the ``json.dumps`` texts
+        of ``routing`` and ``alert``, made already)."""
         return self._write(self._claim_work(**fields))
 
     async def claim_async(self, **fields: Any) -> Claim:
@@ -223,12 +224,16 @@ class Journal:
         reason: str | None = None,
         routing: Mapping[str, Any] | None = None,
         routing_json: str | None = None,
+        alert_json: str | None = None,
     ) -> Work:
         # ``routing_json``: ``json.dumps(routing)`` done already by the caller (the router
-        # keeps it for every alert to the same accounts)
+        # keeps it for every alert to the same accounts); ``alert_json``: ``json.dumps(alert)``,
+        # the very text, made by the router beside the fingerprint's
         if routing_json is None and routing is not None:
             routing_json = json.dumps(routing)
-        row = (alert_id, delivery_key, intent_key, fingerprint, json.dumps(alert), self._time(),
+        if alert_json is None:
+            alert_json = json.dumps(alert)
+        row = (alert_id, delivery_key, intent_key, fingerprint, alert_json, self._time(),
                peer, source, state.value, reason, routing_json)
 
         def work(db: Db) -> Claim:

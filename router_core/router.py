@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,8 +64,24 @@ HALT_FLAG = "halt"
 ACCOUNT_HALT_PREFIX = "halt:account:"  # + the account's name: that account alone is halted
 MAX_CLAIMED_IN_MEMORY = 10_000
 MAX_ROUTINGS_KEPT = 256  # distinct account lists whose routing is kept (``_routing_of``)
-# The fingerprint's JSON: keys sorted (json.dumps(..., sort_keys=True)), the encoder built once.
-FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True)
+
+
+def _text_encoder(*, sort_keys: bool) -> Callable[[Any], str]:
+    """``json.dumps(value, sort_keys=sort_keys)`` for a claim's JSON-ready alert dict: the
+    same text, from json's C encoder made once. ``JSONEncoder.encode`` makes one per call
+    (about 1.2 µs of the 3 µs each of a claim's two texts). No circular-reference check:
+    ``Alert.public_dict`` builds a fresh tree (pydantic, ``mode="json"``) that has no cycle."""
+    default = json.JSONEncoder().default  # raises TypeError, as json.dumps does
+    if c_make_encoder is None:  # a Python without json's C accelerator
+        return json.JSONEncoder(sort_keys=sort_keys).encode
+    chunks = c_make_encoder(None, default, encode_basestring_ascii, None, ": ", ", ",
+                            sort_keys, False, True)
+    return lambda value: "".join(chunks(value, 0))
+
+
+# The journal's alert text (``json.dumps(public)``) and the fingerprint's (keys sorted).
+_ALERT_TEXT = _text_encoder(sort_keys=False)
+_FINGERPRINT_TEXT = _text_encoder(sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,12 +472,11 @@ class Router:
         delivery_key = hashlib.sha256(raw).hexdigest()
         public = alert.public_dict()
         # Two deliveries are one alert when everything but the fire time (and the secret) is
-        # equal; a same-intent body that differs in anything else is a conflict.
-        fingerprint = hashlib.sha256(
-            FINGERPRINT_JSON.encode(
-                {k: v for k, v in public.items() if k not in ("timenow", "passphrase")}
-            ).encode()
-        ).hexdigest()
+        # equal; a same-intent body that differs in anything else is a conflict. (The public
+        # dict never holds the passphrase; a copy only when it holds a fire time: ~0.7 µs.)
+        fixed = public if "timenow" not in public and "passphrase" not in public else {
+            k: v for k, v in public.items() if k not in ("timenow", "passphrase")}
+        fingerprint = hashlib.sha256(_FINGERPRINT_TEXT(fixed).encode()).hexdigest()
         routing, routing_json = self._routing_of(alert)
         return alert, {
             "alert_id": new_alert_id(),
@@ -468,6 +484,7 @@ class Router:
             "intent_key": self.intent_key(alert, raw, delivery_key),
             "fingerprint": fingerprint,
             "alert": public,
+            "alert_json": _ALERT_TEXT(public),  # the journal's text of it, made here
             "peer": peer,
             "source": source,
             "routing": routing,
