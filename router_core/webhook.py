@@ -319,8 +319,10 @@ class Webhook:
 
     def _accepted(self, delivery: Delivery, acceptance: Acceptance) -> None:
         """The log line of a new alert (product output) and its receipt for /metrics."""
-        log.info("alert %s accepted from %s via %s: %s", acceptance.alert_id, delivery.sender,
-                 delivery.source, acceptance.alert.summary() if acceptance.alert else "")
+        if log.isEnabledFor(logging.INFO):  # the summary (~2 µs) only for a line that is kept
+            log.info("alert %s accepted from %s via %s: %s", acceptance.alert_id,
+                     delivery.sender, delivery.source,
+                     acceptance.alert.summary() if acceptance.alert else "")
         if self.metrics is not None:
             self.metrics.received(acceptance.alert_id, delivery.received)
 
