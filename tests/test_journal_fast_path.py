@@ -231,7 +231,6 @@ async def test_a_write_that_does_not_allow_it_is_never_fsynced_on_the_loop(
     assert not claim.done()
     assert await claim == "claim"
     # queued together: a claim before an intent takes the whole group to the helper thread
-    writer._committer = None
     queued = writer.submit_async(insert_flag("claim2"), durable=True)
     intent = writer.write_async(insert_flag("intent"), durable=True, inline=True)
     assert not intent.done()
