@@ -27,12 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
 from .journal_location import PgTarget, is_pg_url
 from .journal_store import Db, JournalStore, SqliteStore, Work
+from .json_text import text_encoder
 from .models import Fill
 
 log = logging.getLogger("router_core.journal")
@@ -60,23 +60,8 @@ _LIVE = (LEG_PENDING, "unknown", "accepted", "partially_filled")
 # A leg the router sent, not one journaled for an order the venue created from one of its
 # orders (``record_venue_child_async``; its order names the parent).
 _NOT_A_CHILD = "json_extract(order_json, '$.parent_venue_order_id') IS NULL"
-
-
-def json_text_encoder() -> Callable[[Any], str]:
-    """``json.dumps`` with its defaults: the very same text, from json's C encoder made once.
-    ``json.dumps`` (``JSONEncoder.encode``) makes a C encoder on every call, about 1 µs of the
-    2.5 µs a leg's order summary or outcome takes to encode. Without the circular-reference
-    check, which needs a fresh table per call: what is encoded with it is a tree built just
-    before (``order_summary``, ``OrderResult.to_dict``, ``ExecutionReport.to_dict``)."""
-    if c_make_encoder is None:  # a Python without json's C accelerator
-        return json.JSONEncoder().encode
-    chunks = c_make_encoder(None, json.JSONEncoder().default, encode_basestring_ascii, None,
-                            ": ", ", ", False, False, True)
-    return lambda value: "".join(chunks(value, 0))
-
-
 # The JSON of leg intents, outcomes and alert reports (twice a leg, and a report per alert).
-_LEG_JSON = json_text_encoder()
+_LEG_JSON = text_encoder()
 
 
 class ClaimOutcome(StrEnum):

@@ -1,6 +1,6 @@
-"""The journal's leg and report JSON (``json_text_encoder``) is exactly ``json.dumps``'s text,
-with json's C accelerator and without it: what readers, the dashboard and recovery parse back
-does not change by a byte."""
+"""The journal's JSON (``json_text.text_encoder``: claims, leg intents, outcomes, reports) is
+exactly ``json.dumps``'s text, with json's C accelerator and without it: what readers, the
+dashboard and recovery parse back does not change by a byte."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from router_core import journal as journal_module
-from router_core.journal import AlertState, Journal, json_text_encoder
+from router_core import json_text as json_text_module
+from router_core.journal import AlertState, Journal
+from router_core.json_text import text_encoder
 
 SAMPLES: list[Any] = [
     {"ticker": "XBTUSD", "symbol": "XXBTZUSD", "side": "buy", "quantity": "0.0001",
@@ -25,24 +26,26 @@ SAMPLES: list[Any] = [
 ]
 
 
+@pytest.mark.parametrize("sort_keys", [False, True])
 @pytest.mark.parametrize("value", SAMPLES)
-def test_the_text_is_json_dumps_text(value: Any) -> None:
-    assert json_text_encoder()(value) == json.dumps(value)
+def test_the_text_is_json_dumps_text(value: Any, sort_keys: bool) -> None:
+    assert text_encoder(sort_keys=sort_keys)(value) == json.dumps(value, sort_keys=sort_keys)
 
 
+@pytest.mark.parametrize("sort_keys", [False, True])
 @pytest.mark.parametrize("value", SAMPLES)
 def test_the_text_is_the_same_without_the_c_accelerator(
-    value: Any, monkeypatch: pytest.MonkeyPatch
+    value: Any, sort_keys: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(journal_module, "c_make_encoder", None)
-    assert json_text_encoder()(value) == json.dumps(value)
+    monkeypatch.setattr(json_text_module, "c_make_encoder", None)
+    assert text_encoder(sort_keys=sort_keys)(value) == json.dumps(value, sort_keys=sort_keys)
 
 
 def test_what_json_cannot_encode_is_refused_as_json_dumps_refuses_it() -> None:
     with pytest.raises(TypeError, match="Object of type Decimal is not JSON serializable"):
-        json_text_encoder()({"quantity": Decimal("1")})
+        text_encoder()({"quantity": Decimal("1")})
     # the encoder keeps no state from a failed call
-    assert json_text_encoder()({"quantity": "1"}) == '{"quantity": "1"}'
+    assert text_encoder()({"quantity": "1"}) == '{"quantity": "1"}'
 
 
 def test_stored_intent_outcome_and_report_are_json_dumps_texts(tmp_path: Path) -> None:
