@@ -74,6 +74,15 @@ def check_report(report: dict[str, Any], accounts: int) -> None:
                            f"{report.get('notes')} {[leg.get('reason') for leg in legs]}")
 
 
+def check_legs(report: Any, accounts: int) -> None:
+    """``check_report`` on the report object itself: ccxt's sender checks the order it got back
+    without serialising it, so the router's is not made to build the report's dict either (about
+    75 µs for 50 legs, inside the measured window)."""
+    statuses = [leg.result.status.value for leg in report.legs]
+    if len(statuses) != accounts or any(s != "accepted" for s in statuses):
+        check_report(report.to_dict(), accounts)  # raises, naming the legs and their reasons
+
+
 # -- in-process -------------------------------------------------------------------------------
 
 async def start_router(workdir: Path, spot_url: str, accounts: int,
@@ -103,7 +112,7 @@ def in_process_sender(router: Any, accounts: list[str]) -> measure.Send:
         else:
             _, report = await router.accept_and_execute(alert(accounts), "application/json")
         assert report is not None, "a fresh alert is executed"
-        check_report(report.to_dict(), len(accounts))
+        check_legs(report, len(accounts))
     return send
 
 
