@@ -8,7 +8,10 @@ machine that cost the loop 70-190 µs per hand-over, up to 6 ms, and capped the 
 orders/s (bench/README.md). A helper thread therefore asks to be scheduled as a batch thread
 (``SCHED_BATCH``): same priority and share of the CPU, but it does not preempt the thread
 that woke it. It runs as soon as a CPU is free, which on a machine with a spare core is at
-once. Elsewhere (macOS, Windows) threads are started as they are.
+once. On a single core, a commit whose fsync ends while the loop is busy waits until the loop
+waits for I/O or its time slice ends (a few milliseconds at most), where it used to take the
+CPU at once; the loop then finds larger groups to commit. Elsewhere (macOS, Windows) threads
+are started as they are.
 """
 
 from __future__ import annotations
