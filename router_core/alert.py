@@ -554,7 +554,7 @@ def contradictions(alert: Alert) -> list[AlertError]:
     # size
     if action is Action.CANCEL and (alert.quantity is not None or qt is not None):
         add(AlertError("quantity", "has no meaning with action cancel"))
-    if qt is not None and action is Action.EXIT and qt in EXIT_REFUSED_QUANTITY_TYPES:
+    if action is Action.EXIT and qt in EXIT_REFUSED_QUANTITY_TYPES:
         # exit closes all or part of the position: it is sized in units, cash or percent of
         # the position, never from equity or risk.
         add(AlertError("quantityType", f"{qt.value} has no meaning with action exit (use "
@@ -602,8 +602,7 @@ def contradictions(alert: Alert) -> list[AlertError]:
         add(AlertError("trailPercent", "must be below 100"))
 
     # time in force
-    if alert.time_in_force is not None and alert.time_in_force is TimeInForce.GTD \
-            and alert.expire_time is None:
+    if alert.time_in_force is TimeInForce.GTD and alert.expire_time is None:
         add(AlertError("expireTime", "timeInForce gtd needs expireTime"))
     if alert.expire_time is not None and alert.time_in_force is not TimeInForce.GTD:
         add(AlertError("expireTime", "only meaningful with timeInForce gtd"))

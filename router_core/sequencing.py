@@ -354,13 +354,12 @@ class PlanSequencer:
     async def _journal_brackets(
         self, broker: Broker, order: Order, result: OrderResult, alert_id: str, ticker: str
     ) -> None:
-        """Journal what the broker or the venue places for the leg's take profit and stop
-        loss: separate orders as resting legs (once the leg is placed), and, for brackets
-        attached to the leg, a mark on the leg itself, so what the venue places from it once
-        it executes (a conditional close) is looked up later (``positions``). The mark is
-        made for an unknown outcome too: such a leg may turn out placed."""
-        if order.take_profit is None and order.stop_loss is None:
-            return
+        """Journal what the broker or the venue places for the take profit and stop loss of
+        a leg that has either (the caller checks): separate orders as resting legs (once the
+        leg is placed), and, for brackets attached to the leg, a mark on the leg itself, so
+        what the venue places from it once it executes (a conditional close) is looked up
+        later (``positions``). The mark is made for an unknown outcome too: such a leg may
+        turn out placed."""
         separate = broker.bracket_order_ids(order) if result.status.is_success else ()
         placed = result.status.is_success or result.status is OrderStatus.UNKNOWN
         caps = broker.capabilities_for(order.instrument)

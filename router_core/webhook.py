@@ -459,8 +459,7 @@ async def read_body(request: Request, headers: dict[bytes, bytes], limit: int) -
     request's, from ``request_headers``): the body, or ``None`` when it is larger than
     ``limit`` (read no further than that). A sender that hangs up raises ``ClientDisconnect``,
     as ``request.stream()`` does."""
-    declared = headers.get(b"content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+    if _declared_over(headers.get(b"content-length"), limit):
         return None
     # The messages read here, not through an async generator of chunks (a webhook body
     # mostly comes in one message): 1.6 -> 0.7 µs a request.
@@ -485,11 +484,16 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
     return await _read_up_to(request.stream(), request.headers.get("content-length"), limit)
 
 
+def _declared_over(declared: bytes | str | None, limit: int) -> bool:
+    """Whether a Content-Length header says the body is larger than ``limit``."""
+    return declared is not None and declared.strip().isdigit() and int(declared) > limit
+
+
 async def _read_up_to(chunks: AsyncIterator[bytes], declared: bytes | str | None,
                       limit: int) -> bytes | None:
     """The chunks joined, or ``None`` as soon as the declared length or what came is over
     ``limit``."""
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+    if _declared_over(declared, limit):
         return None
     parts: list[bytes] = []
     size = 0
