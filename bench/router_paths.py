@@ -408,6 +408,7 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
         "calls_per_alert": calls,
         "sqlite_fsync_commit_ms": fsync_cost(Path(workdir), max(50, count)),
         "journal_floor": journal_floor(Path(workdir), max(200, count)),
+        "journal_floor_50": journal_floor(Path(workdir), max(2000, 10 * count), group=50),
         "profiled_own_ms_per_alert_by_package": by_package,
         "accept_burst_100": claims,
         "claims_100": batching,
