@@ -209,6 +209,20 @@ async def test_refusal_reasons_are_codes(served: App) -> None:
                  claim="new") == 1
 
 
+async def test_a_new_alert_is_counted_once_whether_or_not_the_sender_waits(
+        served: App) -> None:
+    # A plain delivery's claim and ack are counted after its 200 is sent; ?wait=true counts
+    # the claim and no ack (its answer waits for the execution: end to end).
+    assert (await post(served, body("m-ack"))).status_code == 200
+    assert (await post(served, body("m-waited"), "/webhook?wait=true")).status_code == 200
+    await served.settle()
+    scrape = samples((await served.scrape()).text)
+    assert value(scrape, "alert_router_alerts_received_total", source="webhook",
+                 claim="new") == 2
+    assert value(scrape, "alert_router_webhook_ack_seconds_count") == 1
+    assert value(scrape, "alert_router_end_to_end_seconds_count") == 2
+
+
 async def test_halts_are_gauges_and_a_halted_alert_is_counted(served: App) -> None:
     scrape = samples((await served.scrape()).text)
     assert value(scrape, "alert_router_halted") == 0
