@@ -16,6 +16,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,7 +338,9 @@ class SignatureVerifier:
         # A signature must be remembered at least as long as its timestamp is accepted.
         self._ttl = max(replay_ttl, 2 * tolerance)
         self._clock = clock
-        self._seen: dict[str, float] = {}
+        # Signature -> until when it is refused, in the order they came: each is kept the same
+        # ``_ttl``, so the first ones are the first to expire (``_forget_expired``).
+        self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -366,9 +369,17 @@ class SignatureVerifier:
             self._seen[replay_id] = now + self._ttl
 
     def _forget_expired(self, now: float) -> None:
-        expired = [key for key, until in self._seen.items() if until <= now]
-        for key in expired:
-            del self._seen[key]
+        """Drop the signatures whose time is up: the oldest, at the front, up to the first
+        that is still refused. Every signed delivery calls this; scanning all of the last ten
+        minutes' signatures instead made each check cost O(signatures seen), 1 ms at 60,000.
+        Should the clock step back, a later one may outlive its time a little: refused longer,
+        never shorter."""
+        seen = self._seen
+        while seen:
+            key = next(iter(seen))
+            if seen[key] > now:
+                return
+            del seen[key]
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")

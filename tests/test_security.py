@@ -144,6 +144,32 @@ def test_replay_cache_outlives_the_tolerance_then_forgets() -> None:
     assert len(verifier._seen) == 1  # the expired entry was dropped
 
 
+def test_replay_cache_forgets_the_oldest_first_and_never_a_signature_still_in_the_window(
+        ) -> None:
+    clock = Clock()
+    start = clock.now
+    # tolerance 1000 s: each signature is remembered 2000 s
+    verifier = SignatureVerifier([SecretStr("k")], clock=clock, tolerance=1000, replay_ttl=0)
+    headers = []
+    for step in (0, 500, 200, 900, 1200):  # the clock steps back once (500 -> 200)
+        clock.now = start + step
+        headers.append((step, signature_header("k", b"x", int(clock.now))))
+        verifier.verify(headers[-1][1], b"x")
+    clock.now = start + 1300
+    for step, header in headers:
+        with pytest.raises(Unauthorized, match="replay" if step >= 300 else "window"):
+            verifier.verify(header, b"x")
+    clock.now = start + 2600  # the first three are past their 2000 s
+    verifier.verify(signature_header("k", b"x", int(clock.now)), b"x")
+    assert len(verifier._seen) == 3
+    clock.now = start + 3100  # the fourth (900 + 2000) too; the fifth is kept till 3200
+    for step, header in headers[3:]:
+        with pytest.raises(Unauthorized, match="window"):
+            verifier.verify(header, b"x")
+    verifier.verify(signature_header("k", b"x", int(clock.now)), b"x")
+    assert len(verifier._seen) == 3
+
+
 @pytest.mark.parametrize("header", ["", "t=abc,v1=00", "v1=" + "0" * 64, "t=1", "t=1,v0=ab"])
 def test_malformed_signature_headers_are_unauthorized(header: str) -> None:
     with pytest.raises(Unauthorized):
