@@ -44,11 +44,11 @@ from .intake import media_type_of
 from .journal import AlertRecord, AlertState, ClaimOutcome
 from .security import (
     SIGNATURE_HEADER,
+    AddressSet,
     SignatureVerifier,
     Unauthorized,
     WebhookSettings,
     client_address,
-    in_networks,
     route_for_token,
     scrub,
     secret_matches,
@@ -98,6 +98,9 @@ class Webhook:
         self.is_ready = is_ready
         self.admin_allowed = admin_allowed
         self.verifier = SignatureVerifier(settings.hmac_secrets)
+        # The allowlist's and the proxies' answers, remembered per address (``AddressSet``).
+        self.allowed = AddressSet(settings.allowlist) if settings.allowlist is not None else None
+        self.proxies = AddressSet(settings.trusted_proxies)
         self.secrets = settings.secret_values()
         self.metrics: RouterMetrics | None = None  # set by the app when [metrics] is on
         self.taking = 0  # deliveries (without ?wait=true) between arrival and answer
@@ -161,7 +164,7 @@ class Webhook:
             headers,
             client_address(client[0] if client else None,
                            forwarded.decode("latin-1") if forwarded is not None else None,
-                           self.settings.trusted_proxies),
+                           self.proxies),
             content_type.decode("latin-1") if content_type is not None else None,
             received=started,
         )
@@ -189,7 +192,7 @@ class Webhook:
         """Address, route token, media type, size and signature: the checks that need no
         parsing. ``None`` when the delivery passed them (its body is then read)."""
         settings, sender = self.settings, delivery.sender
-        if settings.allowlist is not None and not in_networks(sender, settings.allowlist):
+        if self.allowed is not None and sender not in self.allowed:
             log.warning("webhook from %s refused: not in the IP allowlist", sender)
             return self._refuse(delivery, 403, {"error": "forbidden"}, "not in the IP allowlist",
                                 code="ip_not_allowed")

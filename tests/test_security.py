@@ -12,6 +12,7 @@ from router_core.config import ServerConfig
 from router_core.errors import ConfigError
 from router_core.security import (
     AccessLogFilter,
+    AddressSet,
     SecretRedactor,
     SignatureVerifier,
     Unauthorized,
@@ -52,6 +53,31 @@ def test_client_address_trusts_forwarded_for_only_from_proxies(
     peer: str, xff: str | None, expected: str | None
 ) -> None:
     assert client_address(peer, xff, PROXIES) == expected
+    assert client_address(peer, xff, AddressSet(PROXIES)) == expected
+
+
+ADDRESSES = ["52.32.178.7", "::ffff:52.32.178.7", " 52.32.178.7 ", "52.32.178.8", "10.1.2.3",
+             "::1", "::2", "garbage", "", "52.32.178.7.1"]
+
+
+def test_an_address_set_answers_as_in_networks_every_time() -> None:
+    for networks in (parse_allowlist("tradingview"), PROXIES, ()):
+        assert networks is not None
+        addresses = AddressSet(networks)
+        for _ in range(2):  # the second time from what it remembered
+            for text in ADDRESSES:
+                assert (text in addresses) is in_networks(text, networks), (text, networks)
+            assert None not in addresses and not in_networks(None, addresses)
+
+
+def test_an_address_set_remembers_a_bounded_number_of_addresses(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("router_core.security.MAX_REMEMBERED_ADDRESSES", 3)
+    addresses = AddressSet(PROXIES)
+    for n in range(10):
+        assert f"10.0.0.{n}" in addresses
+        assert f"192.0.2.{n}" not in addresses
+        assert len(addresses._known) <= 3
 
 
 def test_tradingview_preset_and_ipv4_mapped_addresses() -> None:
