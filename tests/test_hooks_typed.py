@@ -288,3 +288,51 @@ def test_a_dialect_that_waits_is_refused_and_old_style_wrappers_are_refused() ->
 
     with pytest.raises(PluginError, match="hookwrapper=True on router_submit_order"):
         make_plugin_manager([], extra=[("old", OldStyle())])
+
+
+def test_dialects_run_in_pluggy_order_and_a_wrapper_sees_the_dict_they_return() -> None:
+    """The parse hook's direct path (no wrapper) and its hook loop (a wrapper) read the same."""
+    from types import MappingProxyType
+
+    calls: list[str] = []
+
+    class Late:
+        @hookimpl(trylast=True)
+        def router_parse_alert(self, data):  # type: ignore[no-untyped-def]
+            calls.append("late")
+            return {"ticker": "LATE", "action": "buy", "quantity": "1"}
+
+    class First:
+        @hookimpl(tryfirst=True)
+        def router_parse_alert(self, content_type, raw):  # type: ignore[no-untyped-def]
+            calls.append(f"first {content_type} {raw}")
+            return MappingProxyType({"ticker": "FIRST"}) if raw == "first" else None
+
+    class Listy:
+        @hookimpl(tryfirst=True)
+        def router_parse_alert(self, raw):  # type: ignore[no-untyped-def]
+            return ["not", "a", "dict"] if raw == "listy" else None
+
+    plugins = make_plugin_manager([], extra=[("late", Late()), ("first", First())])
+    assert plugins.calls.parse_alert("first", "text/plain", None) == {"ticker": "FIRST"}
+    assert type(plugins.calls.parse_alert("first", "text/plain", None)) is dict
+    calls.clear()
+    assert plugins.calls.parse_alert("other", "text/plain", None) == {  # native says no
+        "ticker": "LATE", "action": "buy", "quantity": "1"}
+    assert calls == ["first text/plain other", "late"]
+    with pytest.raises(AlertError, match="a dialect returned list, not a dict"):
+        make_plugin_manager([], extra=[("listy", Listy())]).calls.parse_alert(
+            "listy", "text/plain", None)
+
+    seen: list[Any] = []
+
+    class Audit:
+        @hookimpl(wrapper=True)
+        def router_parse_alert(self, raw):  # type: ignore[no-untyped-def]
+            result = yield
+            seen.append(result)
+            return {"ticker": "AUDITED"} if raw == "audit" else result
+
+    wrapped = make_plugin_manager([], extra=[("late", Late()), ("audit", Audit())])
+    assert wrapped.calls.parse_alert("audit", "text/plain", None) == {"ticker": "AUDITED"}
+    assert seen == [{"ticker": "LATE", "action": "buy", "quantity": "1"}]
