@@ -248,6 +248,7 @@ def configure_logging() -> None:
     tokens; every configured secret masked in whatever a log line says."""
     import logging
 
+    from router_core.log_format import LogFormatter
     from router_core.security import AccessLogFilter, SecretRedactor
 
     # The line below shows none of the caller's file and line, thread or process: the logging
@@ -256,7 +257,7 @@ def configure_logging() -> None:
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretRedactor(_SECRETS))
     root = logging.getLogger()
     root.handlers[:] = [handler]
