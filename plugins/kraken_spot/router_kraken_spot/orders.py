@@ -115,6 +115,15 @@ def _decimals(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+def _written_decimals(text: str) -> int:
+    """``_decimals`` of the number ``format_decimal`` wrote as ``text`` (plain notation, no
+    trailing zeros): the digits after its point. A price or volume is formatted to be sent
+    anyway, so its decimals are read off that text instead of normalizing the Decimal again
+    (two of them an order: 1.2 µs)."""
+    point = text.find(".")
+    return 0 if point < 0 else len(text) - point - 1
+
+
 def _to_decimal(value: Any, field: str) -> Decimal:
     try:
         result = Decimal(str(value).strip())
@@ -149,12 +158,13 @@ class _Pair:
 
     def price(self, value: Decimal, field: str) -> str:
         tick = self.instrument.tick_size
+        text = format_decimal(value)
         if value <= 0:
-            raise deny(f"{field} {format_decimal(value)} must be positive")
-        if _decimals(value) > self.pair_decimals or (tick > 0 and value % tick != 0):
-            raise deny(f"{field} {format_decimal(value)} is not a multiple of {self.name}'s "
+            raise deny(f"{field} {text} must be positive")
+        if _written_decimals(text) > self.pair_decimals or (tick > 0 and value % tick != 0):
+            raise deny(f"{field} {text} is not a multiple of {self.name}'s "
                        f"tick size {format_decimal(tick)}")
-        return format_decimal(value)
+        return text
 
     def offset(self, value: Decimal, field: str) -> str:
         if value < 0:
@@ -180,10 +190,11 @@ class _Pair:
         return f"{sign}{body}{percent}"
 
     def volume(self, value: Decimal, field: str = "quantity") -> str:
-        if _decimals(value) > self.lot_decimals:
-            raise deny(f"{field} {format_decimal(value)} has more than {self.name}'s "
+        text = format_decimal(value)
+        if _written_decimals(text) > self.lot_decimals:
+            raise deny(f"{field} {text} has more than {self.name}'s "
                        f"{self.lot_decimals} volume decimals")
-        return format_decimal(value)
+        return text
 
 
 # id(instrument) -> its _Pair. Each _Pair holds its instrument, so no other object can take

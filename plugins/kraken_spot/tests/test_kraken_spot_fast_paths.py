@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,10 +18,10 @@ from router_kraken_spot.client import rfc3339_milliseconds
 from router_kraken_spot.fake_data import default_pairs
 from router_kraken_spot.form import form_encode
 from router_kraken_spot.instruments import to_instrument
-from router_kraken_spot.orders import _Pair, build_add_order
+from router_kraken_spot.orders import _decimals, _Pair, _written_decimals, build_add_order
 from router_kraken_spot.testing import make_order
 
-from router_core import Instrument, InvalidOrder, Order, OrderType, Side
+from router_core import Instrument, InvalidOrder, Order, OrderType, Side, format_decimal
 
 
 def test_a_body_of_unreserved_text_and_colons_is_joined_whole_as_urlencode_sends_it() -> None:
@@ -90,3 +91,30 @@ async def test_each_private_call_is_logged_at_debug_level_only(
         await broker.submit_order(make_order(btc))
     assert [r.getMessage().split(" in ")[0] for r in caplog.records
             if "-> HTTP" in r.getMessage()] == ["kraken-spot AddOrder -> HTTP 200"]
+
+
+@pytest.mark.parametrize("text", [
+    "0", "-0.000", "1", "100", "1E+2", "1.500", "0.00010000", "0.0001", "40000.0", "-0.5",
+    "1E-8", "1.23456789E-5", "1234567890123456789.123456789", "NaN", "Infinity",
+])
+def test_decimals_read_off_the_sent_text_are_those_of_the_normalized_decimal(text: str) -> None:
+    value = Decimal(text)
+    assert _written_decimals(format_decimal(value)) == _decimals(value)
+
+
+def test_decimals_past_the_decimal_context_are_counted_as_sent() -> None:
+    # normalize() rounds to the context's 28 digits; the text sends all 29, and counts them
+    value = Decimal("12345678901234567890.123456789")
+    assert _written_decimals(format_decimal(value)) == 9 > _decimals(value)
+
+
+def test_a_price_or_volume_with_too_many_decimals_is_still_refused_with_the_same_words() -> None:
+    pair = _Pair(_btc_usd())  # XBTUSD: tick 0.1, 8 volume decimals
+    assert pair.price(Decimal("40000.10"), "limit_price") == "40000.1"
+    assert pair.volume(Decimal("0.00010000")) == "0.0001"
+    with pytest.raises(InvalidOrder, match=re.escape(
+            "limit_price 40000.05 is not a multiple of XBTUSD's tick size 0.1")):
+        pair.price(Decimal("40000.05"), "limit_price")
+    with pytest.raises(InvalidOrder, match=re.escape(
+            "quantity 0.000000001 has more than XBTUSD's 8 volume decimals")):
+        pair.volume(Decimal("0.0000000010"))
