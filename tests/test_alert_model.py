@@ -424,3 +424,23 @@ def test_validate_alert_still_names_every_problem() -> None:
                    "reverse"),
         ("quantity", "must be greater than 0, got -1"),
     ]
+
+
+def test_bare_account_names_share_one_validated_target_and_bad_ones_are_named_in_place(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from router_core import alert as alert_module
+
+    body = {"ticker": "BTCUSD", "action": "buy"}
+    first = validate_alert({**body, "accounts": ["desk-1", " desk-2 "]}).accounts
+    again = validate_alert({**body, "accounts": "desk-1"}).accounts
+    assert [t.account for t in first] == ["desk-1", "desk-2"]
+    assert again[0] is first[0]  # immutable, validated once
+    assert again[0] == AccountTarget(account="desk-1")
+    with pytest.raises(AlertValidationError) as refused:
+        validate_alert({**body, "accounts": ["desk-1", "x" * 65, "{{acct}}"]})
+    assert [(e.field, e.reason) for e in refused.value.errors] == [
+        ("accounts[1].account", "longer than 64 characters"),
+        ("accounts[2].account", "placeholder was not rendered by TradingView")]
+    monkeypatch.setattr(alert_module, "MAX_NAMED_TARGETS", len(alert_module._NAMED_TARGETS))
+    assert validate_alert({**body, "accounts": ["desk-new"]}).accounts[0].account == "desk-new"
+    assert "desk-new" not in alert_module._NAMED_TARGETS  # kept no more than the bound
