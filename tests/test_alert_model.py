@@ -444,3 +444,16 @@ def test_bare_account_names_share_one_validated_target_and_bad_ones_are_named_in
     monkeypatch.setattr(alert_module, "MAX_NAMED_TARGETS", len(alert_module._NAMED_TARGETS))
     assert validate_alert({**body, "accounts": ["desk-new"]}).accounts[0].account == "desk-new"
     assert "desk-new" not in alert_module._NAMED_TARGETS  # kept no more than the bound
+
+
+def test_accounts_are_written_as_pydantic_writes_them_with_and_without_nulls() -> None:
+    alert = validate_alert({"ticker": "BTCUSD", "action": "buy",
+                            "accounts": ["a", {"account": "b", "multiplier": "0.50"}]})
+    assert alert.public_dict()["accounts"] == [{"account": "a"},
+                                               {"account": "b", "multiplier": "0.50"}]
+    assert alert.model_dump(mode="json")["accounts"] == [
+        {"account": "a", "multiplier": None}, {"account": "b", "multiplier": "0.50"}]
+    assert '"accounts":[{"account":"a","multiplier":null},{"account":"b","multiplier":"0.50"}]' \
+        in alert.model_dump_json()
+    assert alert.model_dump()["accounts"] == (  # python mode: pydantic's own, Decimals kept
+        {"account": "a", "multiplier": None}, {"account": "b", "multiplier": Decimal("0.50")})
