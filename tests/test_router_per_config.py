@@ -106,3 +106,20 @@ async def test_alerts_to_the_same_accounts_share_one_routing_until_a_reload(
         assert after["bob"] == routing["bob"]
     finally:
         await router.close()
+
+
+async def test_a_kept_routing_still_takes_each_alerts_own_multipliers(tmp_path: Path) -> None:
+    path = tmp_path / "router.toml"
+    router = await started(path)
+    try:
+        assert (await router.execute(accept(router, "1"))).ok  # the routing's targets kept
+        body = {"ticker": "BTCUSD", "action": "buy", "quantity": "1", "id": "2",
+                "accounts": [{"account": "alice", "multiplier": "3"}, "bob"]}
+        acceptance = router.accept(json.dumps(body).encode(), "application/json")
+        report = await router.execute(acceptance.alert_id)
+        by_account = {leg.account: leg.result.quantity for leg in report.legs}
+        assert by_account == {"alice": 3, "bob": 1}
+        again = await router.execute(accept(router, "3"))  # no multiplier: the account's own
+        assert {leg.account: leg.result.quantity for leg in again.legs} == {"alice": 1, "bob": 1}
+    finally:
+        await router.close()
