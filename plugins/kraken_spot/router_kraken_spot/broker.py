@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from router_core import (
     AccountKind,
@@ -49,6 +49,11 @@ log = logging.getLogger("router_kraken_spot")
 VALIDATE_ONLY_REASON = "validate only: nothing placed"
 _FINAL = {"closed", "canceled", "expired"}
 CHILD_PAGES = 4  # ClosedOrders pages (50 orders, 2 REST points each) read for closes at most
+# Orders whose send time and final outcome one broker keeps, the oldest forgotten first: a
+# long `serve` would otherwise grow by an entry per order. A forgotten send time only makes
+# that order's cancel cost the most (the age is unknown); a forgotten outcome is read again.
+REMEMBERED_ORDERS = 10_000
+_T = TypeVar("_T")
 
 
 class KrakenSpotBroker(Broker):
@@ -209,7 +214,7 @@ class KrakenSpotBroker(Broker):
         cid = order.client_order_id
         if request.uses_userref and not self.config.validate_only:
             self._remember_userref(cid)
-        self._sent_at[cid] = self.context.clock.monotonic()
+        _remember(self._sent_at, cid, self.context.clock.monotonic())
         result = await self.client.private(
             "AddOrder", request.fields, pair=request.pair, trading_cost=ADD_ORDER_COST,
             deadline=True,
@@ -369,7 +374,7 @@ class KrakenSpotBroker(Broker):
                 txid, data = match
                 outcome = _to_result(client_order_id, txid, data)
                 if data.get("status") in _FINAL:
-                    self._final[client_order_id] = outcome
+                    _remember(self._final, client_order_id, outcome)
                 return outcome
         return None
 
@@ -495,3 +500,10 @@ def _to_result(client_order_id: str, txid: str, data: Mapping[str, Any]) -> Orde
         quantity=volume or None, price=decimal_or(limit) or None, filled_quantity=executed,
         average_price=average if executed > 0 else None, reason=reason,
     )
+
+
+def _remember(table: dict[str, _T], key: str, value: _T) -> None:
+    """Keep ``value`` under ``key``, forgetting the oldest entry past ``REMEMBERED_ORDERS``."""
+    table[key] = value
+    if len(table) > REMEMBERED_ORDERS:
+        del table[next(iter(table))]

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+import router_kraken_spot.broker as broker_module
 from router_kraken_spot.fake import FakeKraken
 from router_kraken_spot.testing import make_broker, make_context, make_order
 
@@ -133,3 +134,26 @@ async def test_cancel_of_a_young_order_charges_the_trading_counter(broker, btc, 
     before = counter.level
     await broker.cancel_order(order.client_order_id, btc)
     assert counter.level == pytest.approx(before + 8)  # cancelled within 5 s: 8 points
+
+
+async def test_send_times_and_outcomes_are_bounded_and_the_newest_are_kept(
+        broker, btc, fake, clock, monkeypatch) -> None:
+    monkeypatch.setattr(broker_module, "REMEMBERED_ORDERS", 3)
+    orders = [make_order(btc, order_type=__import__("router_core").OrderType.LIMIT,
+                         limit_price=Decimal("40000")) for _ in range(5)]
+    for order in orders:
+        await broker.submit_order(order)
+    assert list(broker._sent_at) == [order.client_order_id for order in orders[2:]]
+    clock.advance(100)  # a known order this old costs 1 point to cancel, an unknown one 8
+    counter = broker.client.trading_counter("XXBTZUSD")
+    before = counter.level
+    await broker.cancel_order(orders[-1].client_order_id, btc)
+    assert counter.level == pytest.approx(before + 1)
+    before = counter.level
+    await broker.cancel_order(orders[0].client_order_id, btc)  # forgotten: charged the most
+    assert counter.level == pytest.approx(before + 8)
+    for order in orders[1:4]:
+        await broker.cancel_order(order.client_order_id, btc)
+    for order in orders:
+        await broker.find_order(order.client_order_id, btc)  # canceled: final, remembered
+    assert list(broker._final) == [order.client_order_id for order in orders[2:]]
