@@ -74,6 +74,7 @@ from router_core import (
     VenueUnavailable,
 )
 
+from .recent import remember
 from .settings import (
     CfdConfig,
     EnvName,
@@ -169,7 +170,7 @@ class TradeLockerBroker(Broker):
         self.currency = "USD"
         self._columns: dict[str, list[str]] = {}
         self._details: dict[int, dict[str, Any]] = {}
-        self._tags: dict[str, str] = {}  # strategy tag -> client order id, this session
+        self._tags: dict[str, str] = {}  # strategy tag -> client order id: this session's newest
         self._order_budget: DecayingCounter | None = None
         self._started = False
         self._start_lock = asyncio.Lock()
@@ -411,7 +412,7 @@ class TradeLockerBroker(Broker):
             "price": order.limit_price if order.order_type is OrderType.LIMIT else Decimal(0),
             "strategyId": strategy_tag(order.client_order_id),
         }
-        self._tags[body["strategyId"]] = order.client_order_id
+        remember(self._tags, body["strategyId"], order.client_order_id)
         if order.order_type is OrderType.STOP:
             body["stopPrice"] = order.stop_price
         body.update(self._brackets(order))

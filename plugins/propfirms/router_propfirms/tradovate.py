@@ -66,6 +66,7 @@ from router_core import (
 
 from .futures import FuturesConfig, contract_for, futures_instrument, root_of, today_from
 from .projectx import AccountFigures, register_for_rules
+from .recent import remember
 from .settings import EnvName, SymbolText, check_environment_host, check_rest_base_url
 from .tradovate_client import Credentials, TradovateClient
 
@@ -167,7 +168,7 @@ class TradovateBroker(Broker):
         self.account_spec: str | None = None
         self._contract_ids: dict[str, int] = {}
         self._contract_names: dict[int, str] = {}
-        self._order_ids: dict[str, int] = {}  # client order id -> orderId, this session
+        self._order_ids: dict[str, int] = {}  # client order id -> orderId: this session's newest
         self._lock = asyncio.Lock()
         register_for_rules(self)  # the prop-firm rules read account_figures, flatten_account
 
@@ -378,7 +379,7 @@ class TradovateBroker(Broker):
         if not isinstance(order_id, int):
             raise BrokerError(f"tradovate: {path} answered without an orderId",
                               from_venue=True)
-        self._order_ids[order.client_order_id] = order_id
+        remember(self._order_ids, order.client_order_id, order_id)
         try:
             return await self._result(order_id, order.client_order_id)
         except VenueUnavailable:  # placed; its state can be read later
@@ -509,7 +510,7 @@ class TradovateBroker(Broker):
             if (isinstance(command, dict) and command.get("clOrdId") == client_order_id
                     and command.get("commandType") == "New"
                     and isinstance(command.get("orderId"), int)):
-                self._order_ids[client_order_id] = command["orderId"]
+                remember(self._order_ids, client_order_id, command["orderId"])
                 return int(command["orderId"])
         return None
 
