@@ -290,8 +290,10 @@ def markdown(r: dict[str, Any]) -> str:
     if "experiments" in r:
         rounds = next(iter(r["experiments"].values())).get("rounds", 1)
         lines += ["", "The in-process router with one thing changed: what a change would buy "
-                  "(journal without fsync) or what one bought (the transport before); same "
-                  "run, patched in the benchmark process only, none is a product mode; median "
+                  "(journal without fsync), what the durable journal costs in all (no journal: "
+                  "nothing would survive a crash or stay idempotent) or what one bought (the "
+                  "transport before); same run, patched in the benchmark process only, none is "
+                  "a product mode; median "
                   f"of {rounds} round(s) in alternating order:", "",
                   "| router variant | p50 | CPU ms/order | orders/s, "
                   f"{keys} in flight | one alert to {max(r['params']['fan_out'])} accounts, p50 |",

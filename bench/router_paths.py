@@ -160,6 +160,7 @@ async def realistic_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> di
 EXPERIMENTS = {
     "as shipped": (),
     "journal without fsync": ("no_fsync",),
+    "no journal (its hot-path writes and the halt-flag read kept in memory)": ("no_journal",),
     "httpx on httpcore (the transport before)": ("httpcore_transport",),
 }
 
@@ -181,6 +182,38 @@ def apply_experiment(changes: tuple[str, ...]) -> Any:
         writer = journal_writer.GroupCommitWriter
         writer._set_durability_shipped = writer._set_durability  # type: ignore[attr-defined]
         writer._set_durability = never_durable  # type: ignore[method-assign]
+    if "no_journal" in changes:
+        # What the durable journal costs in all: the claim, the leg intent, the outcome, the
+        # final state and the halt-flag read of each alert become in-memory stand-ins (the
+        # alerts the bench sends are all new, nothing is halted). The journal's other reads
+        # still run, against a journal with no rows. Not a product mode: nothing survives a
+        # crash, nothing is idempotent.
+        from router_core import journal as journal_module
+
+        new = journal_module.ClaimOutcome.NEW
+
+        async def claim_deferred_async(self: Any, **fields: Any) -> tuple[Any, int]:
+            return journal_module.Claim(new, fields["alert_id"]), 0
+
+        async def nothing_async(self: Any, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        async def recorded_async(self: Any, *args: Any, **kwargs: Any) -> bool:
+            return True
+
+        def nothing(self: Any, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        def no_flags(self: Any, names: list[str]) -> dict[str, str]:
+            return {}
+
+        journal = journal_module.Journal
+        journal.claim_deferred_async = claim_deferred_async  # type: ignore[method-assign]
+        journal.ensure_durable_async = nothing_async  # type: ignore[method-assign]
+        journal.set_state_async = nothing_async  # type: ignore[method-assign]
+        journal.record_intent_async = recorded_async  # type: ignore[method-assign]
+        journal.record_outcome_soon = nothing  # type: ignore[method-assign]
+        journal.get_flags = no_flags  # type: ignore[method-assign]
     if "httpcore_transport" in changes:
         import httpx
 
