@@ -168,9 +168,11 @@ class Journal:
     def _write(self, work: Work, *, durable: bool = True) -> Any:
         return self._writer.write(work, durable=durable)
 
-    async def _write_async(self, work: Work, *, durable: bool = True, inline: bool = False
-                           ) -> Any:
-        return await self._writer.write_async(work, durable=durable, inline=inline)
+    def _write_async(self, work: Work, *, durable: bool = True, inline: bool = False
+                     ) -> asyncio.Future[Any]:
+        # the writer's future itself, for the caller to await: a coroutine around it cost
+        # ~0.5 µs a write
+        return self._writer.write_async(work, durable=durable, inline=inline)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query, ``?`` placeholders, on either backend (see ``journal_store``)."""
