@@ -103,7 +103,9 @@ class LegRunner:
             notional=None,
             order=summary,
         )
-        context = SubmitContext(alert_id=alert_id, intent_key=intent_key, leg=order.purpose)
+        # a literal: the TypedDict's call builds the same dict through keywords (~0.15 µs)
+        context: SubmitContext = {"alert_id": alert_id, "intent_key": intent_key,
+                                  "leg": order.purpose}
         if not recorded:
             return await self.resume(broker, order.client_order_id, order, context=context)
         return self._settle(order.client_order_id, await self._send(broker, order, context))

@@ -208,7 +208,7 @@ def build_add_order(
 ) -> AddOrderRequest:
     """The AddOrder fields for ``order``; raises InvalidOrder (nothing sent) when Kraken
     could not take it."""
-    extras = dict(order.extras or {})
+    extras = order.extras  # only read here: no copy (most orders have none)
     unknown = sorted(extras.keys() - EXTRAS.keys()) if extras else None
     if unknown:
         raise deny(f"Order.extras key(s) {', '.join(map(repr, unknown))} unknown to kraken-spot "
