@@ -249,7 +249,7 @@ class GroupCommitWriter:
         closed loops go now, so a process running loop after loop keeps none of theirs."""
         for old, queue in list(self._queues.items()):
             if old.is_closed() and not queue.writes:
-                del self._queues[old]
+                self._queues.pop(old, None)  # another loop's thread may drop it first
         queue = self._queues[loop] = _Queue()
         return queue
 
