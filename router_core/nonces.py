@@ -4,7 +4,12 @@ A nonce is ``max(last + 1, now in milliseconds)``: it follows the clock when it 
 past it when many requests share one millisecond or the clock steps backwards. Restarts are
 covered by a persisted *ceiling*: before a nonce above the ceiling is handed out, a new ceiling
 (``LEASE`` ahead) is written and fsynced, and a restarted process starts above the old ceiling.
-So one file write covers ``LEASE`` nonces instead of one write per request.
+So one file write covers ``LEASE`` nonces instead of one write per request. That write is
+made ahead of need, on a helper thread, once half the lease is used (``RENEW_AHEAD``): the
+request that crosses the half goes out at once, and the event loop does not wait for an fsync
+once a minute per key (a 50-account alert paid 50 of them, about 12 ms, when its keys' leases
+ran out together). A nonce above the durable ceiling is still never handed out: if the clock or
+a burst outruns the renewal, ``next`` writes the ceiling in place first, as before.
 
 Several instances sharing a key over time (``router_core.cluster``: one drives it at a time) also
 keep the ceiling in a shared ``CeilingStore``: an instance taking a key over starts above every
@@ -15,16 +20,33 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
 from .errors import ConfigError
+from .helper_threads import run_as_batch_thread
 
 LEASE = 60_000  # nonces (one minute of milliseconds) covered by one persisted ceiling
+RENEW_AHEAD = LEASE // 2  # the next ceiling is written in the background this far ahead of need
+
+log = logging.getLogger("router_core.nonces")
+_renewals: ThreadPoolExecutor | None = None
+_renewals_lock = threading.Lock()
+
+
+def _renewal_thread() -> ThreadPoolExecutor:
+    """The one thread that writes ceilings ahead of need, for every key (started on first use)."""
+    global _renewals
+    with _renewals_lock:
+        if _renewals is None:
+            _renewals = ThreadPoolExecutor(1, "nonce-ceilings", initializer=run_as_batch_thread)
+        return _renewals
 
 
 class CeilingStore(Protocol):
@@ -43,17 +65,31 @@ class NonceSource:
         self._store = store
         self._fingerprint = fingerprint
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # hands out nonces; taken before ``_write_lock``
+        self._write_lock = threading.Lock()  # writes the ceiling; owns ``_ceiling``
+        self._renewing = False  # a ceiling is being written ahead of need
         self._ceiling = self._read_ceiling()
         self._last = self._ceiling  # a restart resumes above anything handed out before
 
     def next(self) -> int:
         with self._lock:
             nonce = max(self._last + 1, self._now_ms())
-            if nonce > self._ceiling:
+            if nonce > self._ceiling:  # never above what is on disk: write it in place first
                 self._write_ceiling(nonce + LEASE)
+            elif nonce > self._ceiling - RENEW_AHEAD and not self._renewing:
+                self._renewing = True
+                _renewal_thread().submit(self._renew, nonce + LEASE)
             self._last = nonce
             return nonce
+
+    def _renew(self, ceiling: int) -> None:
+        try:
+            self._write_ceiling(ceiling)
+        except Exception as exc:  # ``next`` writes it in place, and raises, if it is needed
+            log.warning("could not write the nonce ceiling of key %s ahead of need: %s",
+                        self._fingerprint or "(unnamed)", exc)
+        finally:
+            self._renewing = False
 
     def refresh(self, store: CeilingStore | None = None) -> None:
         """Start above the shared ceiling (another instance may have used the key since)."""
@@ -61,8 +97,9 @@ class NonceSource:
             if store is not None:
                 self._store = store
             ceiling = self._read_ceiling()
-            if ceiling > self._ceiling:
-                self._ceiling = ceiling
+            with self._write_lock:
+                if ceiling > self._ceiling:
+                    self._ceiling = ceiling
             self._last = max(self._last, ceiling)
 
     def _read_ceiling(self) -> int:
@@ -75,16 +112,20 @@ class NonceSource:
             return shared
 
     def _write_ceiling(self, ceiling: int) -> None:
-        if self._path is not None:
-            tmp = self._path.with_suffix(".tmp")
-            with open(tmp, "w") as fh:
-                fh.write(str(ceiling))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self._path)
-        if self._store is not None:
-            self._store.write(self._fingerprint, ceiling)
-        self._ceiling = ceiling
+        """Make ``ceiling`` durable, then the limit of ``next`` (never lowers it)."""
+        with self._write_lock:
+            if ceiling <= self._ceiling:  # a higher one was written meanwhile
+                return
+            if self._path is not None:
+                tmp = self._path.with_suffix(".tmp")
+                with open(tmp, "w") as fh:
+                    fh.write(str(ceiling))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self._path)
+            if self._store is not None:
+                self._store.write(self._fingerprint, ceiling)
+            self._ceiling = ceiling
 
 
 class NonceRegistry:

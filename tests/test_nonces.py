@@ -101,3 +101,66 @@ def test_a_second_process_on_the_same_key_is_refused(tmp_path):
 def test_one_process_may_open_its_own_key_twice(tmp_path):
     NonceRegistry(tmp_path).for_key("k")
     NonceRegistry(tmp_path).for_key("k")  # an in-process restart, as tests do
+
+
+def _wait_for(predicate, seconds: float = 5.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "the background renewal never finished"
+        time.sleep(0.005)
+
+
+def test_the_next_ceiling_is_written_ahead_of_need_off_the_callers_thread(tmp_path, monkeypatch):
+    import os
+
+    from router_core.nonces import RENEW_AHEAD
+
+    fsynced_by: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        fsynced_by.append(threading.current_thread().name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    now = [1_000]
+    path = tmp_path / "k.nonce"
+    source = NonceSource(path, now_ms=lambda: now[0])
+    source.next()  # the first ceiling: nothing covers this nonce yet, so written in place
+    assert fsynced_by == [threading.current_thread().name]
+    now[0] = 1_000 + LEASE - RENEW_AHEAD + 1  # past half the lease
+    assert source.next() == now[0]
+    _wait_for(lambda: int(path.read_text()) == now[0] + LEASE)
+    assert len(fsynced_by) == 2 and fsynced_by[1].startswith("nonce-ceilings")
+    for _ in range(100):  # covered: nothing more is written
+        source.next()
+    assert len(fsynced_by) == 2
+
+
+def test_no_nonce_is_handed_out_above_the_ceiling_on_disk(tmp_path):
+    now = [1_000]
+    path = tmp_path / "k.nonce"
+    source = NonceSource(path, now_ms=lambda: now[0])
+    for step in range(200):  # a clock that outruns any renewal: 7 s a request
+        now[0] += 7_000
+        nonce = source.next()
+        assert int(path.read_text()) >= nonce, step
+    restarted = NonceSource(path)
+    assert restarted.next() > nonce
+
+
+def test_a_failed_renewal_is_written_in_place_when_it_is_needed(tmp_path, caplog):
+    now = [1_000]
+    path = tmp_path / "k.nonce"
+    source = NonceSource(path, now_ms=lambda: now[0], fingerprint="abcd")
+    source.next()
+    path.with_suffix(".tmp").mkdir()  # the ceiling cannot be written while this is in the way
+    now[0] = 1_000 + LEASE - 1
+    source.next()  # below the ceiling: handed out, renewal fails in the background
+    _wait_for(lambda: "could not write the nonce ceiling of key abcd" in caplog.text)
+    path.with_suffix(".tmp").rmdir()
+    now[0] = 1_000 + LEASE + 5
+    assert source.next() == now[0]  # written in place first
+    assert int(path.read_text()) == now[0] + LEASE
