@@ -100,10 +100,22 @@ def _less_journal_floor(r: dict[str, Any]) -> str:
     ccxt = r["ccxt"]["sequential"]["cpu_ms_per_order"]
     rest = r["router"]["sequential"]["cpu_ms_per_order"] - floor["cpu_ms_per_alert"]
     least = r["floor"]["sequential"]["cpu_ms_per_order"] + floor["cpu_ms_per_alert"]
-    return (f"less the durable journal's floor ({_fmt(floor['cpu_ms_per_alert'])} ms, "
+    note = (f"less the durable journal's floor ({_fmt(floor['cpu_ms_per_alert'])} ms, "
             f"bench/journal_floor.py): {_fmt(round(rest, 3))} ms, {_fmt(_ratio(rest, ccxt))}x "
             f"ccxt's; the floor client plus that journal floor alone: {_fmt(round(least, 3))} ms, "
             f"{_fmt(_ratio(least, ccxt))}x ccxt's")
+    without = _without_journal(r)
+    if without is not None:
+        cpu = without["sequential"]["cpu_ms_per_order"]
+        note += (f"; the router with no journal at all (experiment below): {_fmt(cpu)} ms, "
+                 f"{_fmt(_ratio(cpu, ccxt))}x ccxt's")
+    return note
+
+
+def _without_journal(r: dict[str, Any]) -> dict[str, Any] | None:
+    """The experiment row of the router with its journal kept in memory, if it ran."""
+    return next((x for name, x in r.get("experiments", {}).items()
+                 if name.startswith("no journal")), None)
 
 
 def _floors_in_flight(r: dict[str, Any]) -> str:
@@ -117,7 +129,17 @@ def _floors_in_flight(r: dict[str, Any]) -> str:
     return (f"CPU ms per order with 50 in flight: router "
             f"{_fmt(r['router']['in_flight']['cpu_ms_per_order'])}, ccxt "
             f"{_fmt(r['ccxt']['in_flight']['cpu_ms_per_order'])}, the floor client plus the "
-            f"journal's floor at 50 alerts per transaction {_fmt(round(least, 3))}")
+            f"journal's floor at 50 alerts per transaction {_fmt(round(least, 3))}"
+            + _in_flight_without_journal(r))
+
+
+def _in_flight_without_journal(r: dict[str, Any]) -> str:
+    without = _without_journal(r)
+    if without is None:
+        return ""
+    rate = without["in_flight"]["per_second"]
+    return (f"; the router with no journal at all (experiment below): {_fmt(rate)}/s, "
+            f"{_fmt(_ratio(rate, r['ccxt']['in_flight']['per_second']))}x ccxt's")
 
 
 def journal_floor_line(p: dict[str, Any]) -> str:
