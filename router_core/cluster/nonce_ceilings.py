@@ -2,8 +2,9 @@
 
 A nonce source writes a ceiling before handing out nonces above the last one (once per minute
 of nonces); here that ceiling also goes to ``cluster_nonces``, and an instance taking a key over
-starts above it. Blocking calls on purpose: the nonce source is synchronous and the write is
-rare; it must be durable before the nonce it covers is used.
+starts above it. Blocking calls on purpose: the write is rare and must be durable before the
+nonce it covers is used. It comes from the nonce source's helper thread (ahead of need) or, when
+that has not kept up, from the caller of ``next``; the lock keeps one statement at a time.
 """
 
 from __future__ import annotations
