@@ -138,11 +138,7 @@ class AccountPlanner:
             cancel_resting=decision.cancel_resting,
             position_source=source,
         )
-        # Without a configured limit or a plugin that checks plans, nothing to ask: no
-        # coroutine either (~0.3 µs a leg).
-        denial = None
-        if self._limits_set(account) or self.hooks.implemented("router_check_plan"):
-            denial = await self._risk(plan, account, position, price)
+        denial = await self._risk(plan, account, position, price)
         if denial is not None:
             plan = replace(
                 plan,
