@@ -612,9 +612,7 @@ class Router:
         account's own unless it is a cancel (cancels pass an account's halt)."""
         if alert.action is Action.CANCEL:
             return [HALT_FLAG]
-        # ``account_halt_flag``'s names, made in place: a call per account cost 1.6 µs more
-        # for a 50-account alert
-        return [HALT_FLAG, *[ACCOUNT_HALT_PREFIX + account.name for account, _ in targets]]
+        return [HALT_FLAG, *(account_halt_flag(account.name) for account, _ in targets)]
 
     def _refusal(
         self, alert: Alert, received_at: float | None, halted: str | None
