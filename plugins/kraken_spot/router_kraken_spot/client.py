@@ -240,8 +240,11 @@ class KrakenSpotClient:
                         "clock", self.clock_offset)
         return self.clock_offset
 
+    def _offset_is_stale(self) -> bool:
+        return self._clock.monotonic() - self._offset_measured_at > CLOCK_REFRESH_SECONDS
+
     async def _fresh_clock(self) -> float:
-        stale = self._clock.monotonic() - self._offset_measured_at > CLOCK_REFRESH_SECONDS
+        stale = self._offset_is_stale()
         if self.clock_offset is None:
             try:
                 return await self.measure_clock()
@@ -296,8 +299,7 @@ class KrakenSpotClient:
             await self.rest_counter.acquire(ep.cost)
         elif pair is not None and trading_cost > 0:
             await self.trading_counter(pair).acquire(trading_cost)
-        if deadline and (self.clock_offset is None or self._clock.monotonic()
-                         - self._offset_measured_at > CLOCK_REFRESH_SECONDS):
+        if deadline and (self.clock_offset is None or self._offset_is_stale()):
             # only then a coroutine of its own (~0.35 µs an order): the offset is measured
             # at start and again every five minutes
             await self._fresh_clock()
