@@ -66,10 +66,11 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
                                   1.5 * ccxt["sequential"]["cpu_ms_per_order"], "<=",
                                   _less_journal_floor(r)),
         "webhook_throughput_vs_ccxt": (hook["in_flight"]["per_second"],
-                                       0.8 * ccxt["in_flight"]["per_second"], ">=", ""),
+                                       0.8 * ccxt["in_flight"]["per_second"], ">=",
+                                       _webhook_references(r)),
         "webhook_ack_vs_server_floor": (hook["burst"]["ack_p99_ms"],
                                         3 * hook["burst"]["server_floor"]["ack_p99_ms"], "<=",
-                                        ""),
+                                        _burst_without_journal(r)),
         "fan_out_vs_ccxt": (router["fan_out"][widest]["p50_ms"],
                             1.2 * ccxt["fan_out"][widest]["p50_ms"], "<=",
                             width.removesuffix("; ")),
@@ -140,6 +141,40 @@ def _in_flight_without_journal(r: dict[str, Any]) -> str:
     rate = without["in_flight"]["per_second"]
     return (f"; the router with no journal at all (experiment below): {_fmt(rate)}/s, "
             f"{_fmt(_ratio(rate, r['ccxt']['in_flight']['per_second']))}x ccxt's")
+
+
+def _webhook_without_journal(r: dict[str, Any]) -> dict[str, Any] | None:
+    """The webhook experiment's row of serve with its journal kept in memory, if it ran."""
+    return next((x for name, x in r.get("webhook_experiments", {}).items()
+                 if name.startswith("no journal")), None)
+
+
+def _webhook_references(r: dict[str, Any]) -> str:
+    """The webhook in-flight target's note: the forwarding floor (what any Python webhook
+    pays to turn a POST into an order) and serve with no journal, both ÷ ccxt's in-process."""
+    ccxt = r["ccxt"]["in_flight"]["per_second"]
+    parts = []
+    forwarding = r.get("webhook_floor")
+    if forwarding is not None:
+        rate = forwarding["in_flight"]["per_second"]
+        parts.append(f"the forwarding floor (`server_floor.py --forward`): {_fmt(rate)}/s, "
+                     f"{_fmt(_ratio(rate, ccxt))}x ccxt's")
+    without = _webhook_without_journal(r)
+    if without is not None:
+        rate = without["in_flight"]["per_second"]
+        parts.append(f"serve with no journal at all (webhook experiment below): "
+                     f"{_fmt(rate)}/s, {_fmt(_ratio(rate, ccxt))}x ccxt's")
+    return "; ".join(parts)
+
+
+def _burst_without_journal(r: dict[str, Any]) -> str:
+    without = _webhook_without_journal(r)
+    if without is None:
+        return ""
+    trivial = r["webhook"]["burst"]["server_floor"]["ack_p99_ms"]
+    p99 = without["burst"]["ack_p99_ms"]
+    return (f"serve with no journal at all (webhook experiment below): p99 {_fmt(p99)} ms, "
+            f"{_fmt(_ratio(p99, trivial))}x the trivial server")
 
 
 def journal_floor_line(p: dict[str, Any]) -> str:
@@ -222,6 +257,15 @@ def markdown(r: dict[str, Any]) -> str:
                           fs["p99_ms"], cs["p99_ms"], sf["ack_p99_ms"],
                           f"`server_floor.py`; the webhook's p99 is "
                           f"{_fmt(b['ack_p99_ms'] / sf['ack_p99_ms'])}x this"))
+    if "webhook_floor" in r:  # a trivial app that turns each POST into one order
+        wf = r["webhook_floor"]["in_flight"]
+        lines.append(_row(f"forwarding floor: trivial ASGI app, one hand-signed order per "
+                          f"POST, orders/s {keys} in flight", fi["per_second"], ci["per_second"],
+                          wf["per_second"],
+                          f"`server_floor.py --forward`; its CPU "
+                          f"{_fmt(wf['serve_cpu_ms_per_order'])} ms per order; the webhook's "
+                          f"orders/s are {_fmt(_ratio(wi['per_second'], wf['per_second']))}x "
+                          f"this"))
     one = {"floor": floor["fan_out"]["1"]["p50_ms"], "ccxt": ccxt["fan_out"]["1"]["p50_ms"],
            "router": router["fan_out"]["1"]["p50_ms"]}
     for k in router["fan_out"]:
@@ -325,6 +369,20 @@ def markdown(r: dict[str, Any]) -> str:
                          f"{_fmt(x['sequential']['cpu_ms_per_order'])} | "
                          f"{_fmt(x['in_flight']['per_second'])} | "
                          f"{_fmt(x['fan_out']['p50_ms'])} |")
+    if "webhook_experiments" in r:
+        rounds = next(iter(r["webhook_experiments"].values())).get("rounds", 1)
+        trivial = b.get("server_floor", {}).get("ack_p99_ms")
+        lines += ["", "The webhook with one thing changed: `serve` with the same patches as "
+                  "the in-process variants above (`BENCH_EXPERIMENT`), same run, none a "
+                  f"product mode; median of {rounds} round(s) in alternating order:", "",
+                  f"| serve variant | orders/s, {keys} in flight | serve CPU ms/order | "
+                  f"ack p99, burst of {b['alerts']} | ÷ trivial server |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, x in r["webhook_experiments"].items():
+            lines.append(f"| {name} | {_fmt(x['in_flight']['per_second'])} | "
+                         f"{_fmt(x['in_flight']['serve_cpu_ms_per_order'])} | "
+                         f"{_fmt(x['burst']['ack_p99_ms'])} | "
+                         f"{_fmt(_ratio(x['burst']['ack_p99_ms'], trivial))} |")
     if "observability" in r:
         lines += ["", observability_section(r["observability"])]
     mem = r["startup"].get("memory_steps")

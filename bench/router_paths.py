@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -451,57 +453,30 @@ async def profile_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> dict
 
 # -- the webhook ------------------------------------------------------------------------------
 
-async def webhook_worker(spot_url: str, futures_url: str, workdir: str,
-                         p: dict[str, Any]) -> dict[str, Any]:
-    import aiohttp
-    import psutil
-
+@contextlib.asynccontextmanager
+async def serving(spot_url: str, futures_url: str, workdir: str, keys: int,
+                  experiment: str | None = None) -> AsyncIterator[tuple[int, Any, float]]:
+    """``alert-router serve`` (``serve_unthrottled.py``) on a free port, until healthy: its
+    port, its ``subprocess.Popen`` and the seconds it took to be ready. ``experiment``: one of
+    ``EXPERIMENTS``, patched into the serve process (``BENCH_EXPERIMENT``)."""
     port = fakes.free_port()
-    config = write_config(Path(workdir), spot_url, p["keys"], futures_url=futures_url, port=port)
-    env = {**os.environ, **environment(p["keys"])}
+    config = write_config(Path(workdir), spot_url, keys, futures_url=futures_url, port=port)
+    env = {**os.environ, **environment(keys)}
+    if experiment is not None:
+        env["BENCH_EXPERIMENT"] = experiment
     started = time.perf_counter()
     log_path = Path(workdir) / "serve.log"
     log = open(log_path, "wb")  # closed in finally, after the process
     process = subprocess.Popen(
         [sys.executable, str(HERE / "serve_unthrottled.py"), "serve", "--config", str(config)],
         env=env, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
     try:
         try:
-            await asyncio.to_thread(wait_healthy, base, process)
+            await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", process)
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(f"{exc}; its log ends with:\n"
                                f"{log_path.read_text(errors='replace')[-2000:]}") from None
-        out: dict[str, Any] = {"ready_ms": round((time.perf_counter() - started) * 1000, 1)}
-        serve = psutil.Process(process.pid)
-        out["rss_ready_mb"] = measure.rss_mb(process.pid)
-        async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=200)) as session:
-
-            def waiting_sender(accounts: list[str]) -> measure.Send:
-                async def send() -> None:
-                    async with session.post(f"{base}/webhook?wait=true", data=alert(accounts),
-                                            headers={"Content-Type": "application/json"}) as r:
-                        body = await r.json()
-                    if r.status != 200 or body.get("status") != "done":
-                        raise RuntimeError(f"webhook answered {r.status}: {body}")
-                    check_report(body["report"], len(accounts))
-                return send
-
-            cpu0 = _cpu(serve)
-            out["sequential"] = await measure.sequential(
-                waiting_sender(["a0"]), p["sequential"], p["warmup"])
-            out["sequential"]["serve_cpu_ms_per_order"] = round(
-                (_cpu(serve) - cpu0) * 1000 / (p["sequential"] + p["warmup"]), 3)
-            many = [waiting_sender([f"a{n}"]) for n in range(1, p["keys"] + 1)]
-            cpu0 = _cpu(serve)
-            out["in_flight"] = await measure.in_flight(many, p["in_flight_orders"])
-            out["in_flight"]["serve_cpu_ms_per_order"] = round(
-                (_cpu(serve) - cpu0) * 1000 / (out["in_flight"]["orders"] + p["keys"]), 3)
-            out["burst"] = await burst(session, "127.0.0.1", port, p["burst"], p["keys"])
-        out["burst"]["server_floor"] = await server_floor_burst(p["burst"])
-        out["rss_end_mb"] = measure.rss_mb(process.pid)
-        return out
+        yield port, process, time.perf_counter() - started
     finally:
         process.terminate()
         try:
@@ -509,6 +484,113 @@ async def webhook_worker(spot_url: str, futures_url: str, workdir: str,
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def waiting_sender(session: Any, base: str, accounts: list[str],
+                   check: bool = True) -> measure.Send:
+    """POST one alert to ``base``/webhook?wait=true; the answer must say the alert is done
+    (and, with ``check``, carry the report of its legs)."""
+    async def send() -> None:
+        async with session.post(f"{base}/webhook?wait=true", data=alert(accounts),
+                                headers={"Content-Type": "application/json"}) as r:
+            body = await r.json()
+        if r.status != 200 or body.get("status") != "done":
+            raise RuntimeError(f"webhook answered {r.status}: {body}")
+        if check:
+            check_report(body["report"], len(accounts))
+    return send
+
+
+async def in_flight_with_cpu(session: Any, base: str, process: Any, keys: int,
+                             orders: int, check: bool = True) -> dict[str, float]:
+    """Orders/s with ``keys`` accounts in flight through the server at ``base``, and the
+    server process's CPU per order."""
+    import psutil
+
+    server = psutil.Process(process.pid)
+    many = [waiting_sender(session, base, [f"a{n}"], check) for n in range(1, keys + 1)]
+    cpu0 = _cpu(server)
+    found = await measure.in_flight(many, orders)
+    found["serve_cpu_ms_per_order"] = round(
+        (_cpu(server) - cpu0) * 1000 / (found["orders"] + keys), 3)
+    return found
+
+
+async def webhook_worker(spot_url: str, futures_url: str, workdir: str,
+                         p: dict[str, Any]) -> dict[str, Any]:
+    import aiohttp
+    import psutil
+
+    async with serving(spot_url, futures_url, workdir, p["keys"]) as (port, process, ready_s):
+        out: dict[str, Any] = {"ready_ms": round(ready_s * 1000, 1)}
+        serve = psutil.Process(process.pid)
+        out["rss_ready_mb"] = measure.rss_mb(process.pid)
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200)) as session:
+            cpu0 = _cpu(serve)
+            out["sequential"] = await measure.sequential(
+                waiting_sender(session, base, ["a0"]), p["sequential"], p["warmup"])
+            out["sequential"]["serve_cpu_ms_per_order"] = round(
+                (_cpu(serve) - cpu0) * 1000 / (p["sequential"] + p["warmup"]), 3)
+            out["in_flight"] = await in_flight_with_cpu(session, base, process, p["keys"],
+                                                        p["in_flight_orders"])
+            out["burst"] = await burst(session, "127.0.0.1", port, p["burst"], p["keys"])
+        out["burst"]["server_floor"] = await server_floor_burst(p["burst"])
+        out["rss_end_mb"] = measure.rss_mb(process.pid)
+        return out
+
+
+# The webhook with one thing changed: the journal's variants (the transport one is the
+# in-process experiments' alone: serve builds its own transports).
+WEBHOOK_EXPERIMENTS = [name for name, changes in EXPERIMENTS.items()
+                       if "httpcore_transport" not in changes]
+
+
+async def webhook_experiment_worker(spot_url: str, futures_url: str, workdir: str,
+                                    p: dict[str, Any]) -> dict[str, Any]:
+    """``serve`` with ``p["experiment"]`` patched in: orders/s with N in flight, its CPU per
+    order and a burst's acks, as the webhook worker measures them."""
+    import aiohttp
+
+    name = p["experiment"]
+    async with serving(spot_url, futures_url, workdir, p["keys"], name) as (port, process, _):
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200)) as session:
+            warm = waiting_sender(session, base, ["a0"])
+            for _ in range(p["warmup"]):
+                await warm()
+            found = await in_flight_with_cpu(session, base, process, p["keys"],
+                                             p["in_flight_orders"])
+            # With no journal nothing records an alert's end, so only the acks are timed.
+            executed = "no_journal" not in EXPERIMENTS[name]
+            return {"experiment": name, "in_flight": found,
+                    "burst": await burst(session, "127.0.0.1", port, p["burst"], p["keys"],
+                                         wait_executed=executed)}
+
+
+async def webhook_floor_worker(spot_url: str, p: dict[str, Any]) -> dict[str, Any]:
+    """``server_floor.py --forward``: the least a Python webhook spends to turn each POST into
+    one order (HTTP in, JSON, signing, HTTP out), with N in flight from the same sender as the
+    webhook's. It must run before the router's workers: its nonces are the millisecond's, and
+    a router may have gone past it on the same keys."""
+    import aiohttp
+
+    port = fakes.free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "server_floor.py"), str(port), "--forward", spot_url,
+         "--keys", str(p["keys"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(fakes.wait_http, f"{base}/healthz", 20.0, process)
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200)) as session:
+            return {"in_flight": await in_flight_with_cpu(
+                session, base, process, p["keys"], p["in_flight_orders"], check=False)}
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def _cpu(process: Any) -> float:
@@ -633,10 +715,10 @@ async def server_floor_burst(count: int) -> dict[str, float]:
         process.wait(10)
 
 
-async def burst(session: Any, host: str, port: int, count: int,
-                accounts: int) -> dict[str, Any]:
+async def burst(session: Any, host: str, port: int, count: int, accounts: int,
+                wait_executed: bool = True) -> dict[str, Any]:
     """``count`` alerts posted at once (no wait): how long each waits for its 2xx (see
-    ``ack_burst``), then how long until every one of them has executed."""
+    ``ack_burst``), then (``wait_executed``) how long until every one of them has executed."""
     bodies = [alert([f"a{1 + n % accounts}"]) for n in range(count)]
     answers, started = await ack_burst(host, port, bodies)
     all_acked = max(seconds for seconds, _, _ in answers)
@@ -646,6 +728,9 @@ async def burst(session: Any, host: str, port: int, count: int,
         if status != 200:
             raise RuntimeError(f"burst alert answered {status}: {answer}")
         ids.append(answer["alert_id"])
+    if not wait_executed:
+        return {"alerts": count, **ack_summary(answers),
+                "all_acked_ms": round(all_acked * 1000, 1)}
     base = f"http://{host}:{port}"
     pending = set(ids)
     while pending:

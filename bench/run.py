@@ -94,6 +94,11 @@ async def worker(name: str, params: dict[str, Any], urls: dict[str, str]) -> dic
         return await clients.realistic_reference_worker(spot, params)
     if name == "webhook":
         return await router_paths.webhook_worker(spot, urls["futures"], urls["workdir"], params)
+    if name == "webhook-floor":
+        return await router_paths.webhook_floor_worker(spot, params)
+    if name == "webhook-experiment":
+        return await router_paths.webhook_experiment_worker(spot, urls["futures"],
+                                                            urls["workdir"], params)
     if name == "observability":
         import observability
 
@@ -129,6 +134,22 @@ def realistic(params: dict[str, Any], work: Path) -> dict[str, Any]:
         slow.stop()
 
 
+def alternating_rounds(worker_name: str, names: list[str], params: dict[str, Any], work: Path,
+                       urls: dict[str, str]) -> dict[str, Any]:
+    """Each variant in ``names`` run by ``worker_name`` once per round, in a fresh process and
+    journal; rounds alternate the order of the variants, and each figure is the median over
+    rounds, so a burst of load on the machine does not land on one variant."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for round_number in range(params["experiment_rounds"]):
+        order = names if round_number % 2 == 0 else names[::-1]
+        for name in order:
+            runs[name].append(run_worker(
+                worker_name, {**params, "experiment": name},
+                workdir=str(work / f"{worker_name}-{round_number}-{names.index(name)}"),
+                **urls))
+    return {name: median_of(rs) for name, rs in runs.items()}
+
+
 def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
                 experiments: bool) -> dict[str, Any]:
     import fakes
@@ -150,6 +171,8 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
                 ["venue-http", "httpx-router-transport", "httpx-httpcore"] if transports else [])
             for name in scenarios:
                 results[name] = run_worker(name, params, **urls)
+            # before the router's workers: the forwarding floor's nonces are the millisecond's
+            results["webhook_floor"] = run_worker("webhook-floor", params, **urls)
             results["router"] = run_worker("router", params, workdir=str(work / "r"), **urls)
             results["profile"] = run_worker("profile", params, workdir=str(work / "p"), **urls)
             results["webhook"] = run_worker("webhook", params, workdir=str(work / "w"), **urls)
@@ -158,21 +181,13 @@ def orchestrate(params: dict[str, Any], out_dir: Path, transports: bool,
             if params.get("latency_ms"):
                 results["realistic"] = realistic(params, work)
             if experiments:
-                results["experiments"] = {}
                 small = {**params, "sequential": params["sequential"] // 2,
                          "in_flight_orders": params["in_flight_orders"] // 2,
                          "fan_out_rounds": max(3, params["fan_out_rounds"] // 2)}
-                # Rounds alternate the order of the variants; each figure is the median over
-                # rounds, so a burst of load on the machine does not land on one variant.
-                names = list(router_paths.EXPERIMENTS)
-                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-                for round_number in range(params["experiment_rounds"]):
-                    order = names if round_number % 2 == 0 else names[::-1]
-                    for name in order:
-                        runs[name].append(run_worker(
-                            "experiment", {**small, "experiment": name},
-                            workdir=str(work / f"x{round_number}-{names.index(name)}"), **urls))
-                results["experiments"] = {name: median_of(rs) for name, rs in runs.items()}
+                results["experiments"] = alternating_rounds(
+                    "experiment", list(router_paths.EXPERIMENTS), small, work, urls)
+                results["webhook_experiments"] = alternating_rounds(
+                    "webhook-experiment", router_paths.WEBHOOK_EXPERIMENTS, params, work, urls)
             print("  cold start ...", file=sys.stderr, flush=True)
             results["startup"] = startup.commands(params["runs"])
             port = fakes.free_port()
