@@ -345,7 +345,10 @@ def markdown(r: dict[str, Any]) -> str:
                   f"(group commit) {_fmt(c['together_group_commit_ms'])} ms. 100 alerts "
                   f"accepted at once in-process (parse + claim, as the webhook does, nothing "
                   f"executed): ack p50 "
-                  f"{_fmt(a['ack_p50_ms'])} ms, p99 {_fmt(a['ack_p99_ms'])} ms."]
+                  f"{_fmt(a['ack_p50_ms'])} ms, p99 {_fmt(a['ack_p99_ms'])} ms"
+                  + (f"; parsing and validating 100 alerts alone, one after another: "
+                     f"{_fmt(a['parse_validate_ms'])} ms of CPU"
+                     if "parse_validate_ms" in a else "") + "."]
     packages_time = p.get("profiled_own_ms_per_alert_by_package")
     if packages_time:
         total = sum(packages_time.values()) or 1.0
