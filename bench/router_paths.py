@@ -162,7 +162,8 @@ async def realistic_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> di
 EXPERIMENTS = {
     "as shipped": (),
     "journal without fsync": ("no_fsync",),
-    "no journal (its hot-path writes and the halt-flag read kept in memory)": ("no_journal",),
+    "no journal (its hot-path writes and halt-flag read in memory, no claim texts)":
+        ("no_journal",),
     "httpx on httpcore (the transport before)": ("httpcore_transport",),
 }
 
@@ -187,10 +188,17 @@ def apply_experiment(changes: tuple[str, ...]) -> Any:
     if "no_journal" in changes:
         # What the durable journal costs in all: the claim, the leg intent, the outcome, the
         # final state and the halt-flag read of each alert become in-memory stand-ins (the
-        # alerts the bench sends are all new, nothing is halted). The journal's other reads
-        # still run, against a journal with no rows. Not a product mode: nothing survives a
-        # crash, nothing is idempotent.
+        # alerts the bench sends are all new, nothing is halted), and the two texts of each
+        # claim that only the journal reads (the alert's JSON and its fingerprint's) are not
+        # made. The journal's other reads still run, against a journal with no rows. Not a
+        # product mode: nothing survives a crash, nothing is idempotent.
         from router_core import journal as journal_module
+        from router_core import router as router_module
+
+        def no_text(value: Any) -> str:
+            return "{}"
+
+        router_module._ALERT_TEXT = router_module._FINGERPRINT_TEXT = no_text
 
         new = journal_module.ClaimOutcome.NEW
 
