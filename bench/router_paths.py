@@ -159,7 +159,7 @@ async def realistic_worker(spot_url: str, workdir: str, p: dict[str, Any]) -> di
 
 # -- the router with one thing changed -------------------------------------------------------
 
-EXPERIMENTS = {
+EXPERIMENTS: dict[str, tuple[str, ...]] = {
     "as shipped": (),
     "journal without fsync": ("no_fsync",),
     "no journal (its hot-path writes and halt-flag read in memory, no claim texts)":
@@ -597,6 +597,23 @@ async def webhook_experiment_worker(spot_url: str, futures_url: str, workdir: st
                                          wait_executed=executed)}
 
 
+@contextlib.asynccontextmanager
+async def floor_server(*options: str) -> AsyncIterator[tuple[int, Any]]:
+    """``server_floor.py`` with ``options`` on a free port, until it answers: its port and its
+    ``subprocess.Popen``."""
+    port = fakes.free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "server_floor.py"), str(port), *options],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.to_thread(fakes.wait_http, f"http://127.0.0.1:{port}/healthz", 20.0,
+                                process)
+        yield port, process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 async def webhook_floor_worker(spot_url: str, p: dict[str, Any]) -> dict[str, Any]:
     """``server_floor.py --forward``: the least a Python webhook spends to turn each POST into
     one order (HTTP in, JSON, signing, HTTP out), with N in flight from the same sender as the
@@ -604,20 +621,12 @@ async def webhook_floor_worker(spot_url: str, p: dict[str, Any]) -> dict[str, An
     a router may have gone past it on the same keys."""
     import aiohttp
 
-    port = fakes.free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / "server_floor.py"), str(port), "--forward", spot_url,
-         "--keys", str(p["keys"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await asyncio.to_thread(fakes.wait_http, f"{base}/healthz", 20.0, process)
+    async with floor_server("--forward", spot_url, "--keys", str(p["keys"])) as (port, process):
         async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=200)) as session:
             return {"in_flight": await in_flight_with_cpu(
-                session, base, process, p["keys"], p["in_flight_orders"], check=False)}
-    finally:
-        process.terminate()
-        process.wait(10)
+                session, f"http://127.0.0.1:{port}", process, p["keys"], p["in_flight_orders"],
+                check=False)}
 
 
 def _cpu(process: Any) -> float:
@@ -728,18 +737,10 @@ def ack_summary(answers: list[tuple[float, int, bytes]]) -> dict[str, float]:
 async def server_floor_burst(count: int) -> dict[str, float]:
     """The same burst against ``server_floor.py``: what uvicorn, uvloop and httptools alone
     cost for ``count`` requests at once on this machine, in this run."""
-    port = fakes.free_port()
-    process = subprocess.Popen([sys.executable, str(HERE / "server_floor.py"), str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        await asyncio.to_thread(fakes.wait_http, f"http://127.0.0.1:{port}/healthz", 20.0,
-                                process)
+    async with floor_server() as (port, _):
         await ack_burst("127.0.0.1", port, [alert(["a1"]) for _ in range(count)])  # warm-up
         answers, _ = await ack_burst("127.0.0.1", port, [alert(["a1"]) for _ in range(count)])
         return ack_summary(answers)
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 async def burst(session: Any, host: str, port: int, count: int, accounts: int,

@@ -64,18 +64,16 @@ def forwarding_app(spot_url: str, keys: int) -> Any:
     import fakes
     import floor
 
-    senders: list[floor.AiohttpFloor] = []
-    sessions: list[Any] = []
+    senders: list[floor.AiohttpFloor] = []  # key N's at N, all on one session
 
     async def start() -> None:
-        session = floor.aiohttp_session(keys + 1)
-        sessions.append(session)
+        session = floor.aiohttp_session(keys + 1)  # made on the server's loop, at start-up
         senders.extend(floor.AiohttpFloor(spot_url, floor.Signer(*fakes.key(n)), session)
                        for n in range(keys + 1))
 
     async def stop() -> None:
-        for session in sessions:
-            await session.close()
+        if senders:
+            await senders[0].session.close()
 
     async def forward(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
