@@ -113,9 +113,10 @@ def _less_journal_floor(r: dict[str, Any]) -> str:
     return note
 
 
-def _without_journal(r: dict[str, Any]) -> dict[str, Any] | None:
-    """The experiment row of the router with its journal kept in memory, if it ran."""
-    return next((x for name, x in r.get("experiments", {}).items()
+def _without_journal(r: dict[str, Any], table: str = "experiments") -> dict[str, Any] | None:
+    """The row of the router with its journal kept in memory in ``table`` (the in-process
+    experiments, or ``webhook_experiments``: serve's), if it ran."""
+    return next((x for name, x in r.get(table, {}).items()
                  if name.startswith("no journal")), None)
 
 
@@ -143,12 +144,6 @@ def _in_flight_without_journal(r: dict[str, Any]) -> str:
             f"{_fmt(_ratio(rate, r['ccxt']['in_flight']['per_second']))}x ccxt's")
 
 
-def _webhook_without_journal(r: dict[str, Any]) -> dict[str, Any] | None:
-    """The webhook experiment's row of serve with its journal kept in memory, if it ran."""
-    return next((x for name, x in r.get("webhook_experiments", {}).items()
-                 if name.startswith("no journal")), None)
-
-
 def _webhook_references(r: dict[str, Any]) -> str:
     """The webhook in-flight target's note: the forwarding floor (what any Python webhook
     pays to turn a POST into an order) and serve with no journal, both ÷ ccxt's in-process."""
@@ -159,7 +154,7 @@ def _webhook_references(r: dict[str, Any]) -> str:
         rate = forwarding["in_flight"]["per_second"]
         parts.append(f"the forwarding floor (`server_floor.py --forward`): {_fmt(rate)}/s, "
                      f"{_fmt(_ratio(rate, ccxt))}x ccxt's")
-    without = _webhook_without_journal(r)
+    without = _without_journal(r, "webhook_experiments")
     if without is not None:
         rate = without["in_flight"]["per_second"]
         parts.append(f"serve with no journal at all (webhook experiment below): "
@@ -168,7 +163,7 @@ def _webhook_references(r: dict[str, Any]) -> str:
 
 
 def _burst_without_journal(r: dict[str, Any]) -> str:
-    without = _webhook_without_journal(r)
+    without = _without_journal(r, "webhook_experiments")
     if without is None:
         return ""
     trivial = r["webhook"]["burst"]["server_floor"]["ack_p99_ms"]
