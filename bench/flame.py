@@ -163,16 +163,8 @@ async def webhook(out: Path, urls: dict[str, str], work: Path, bursts: int) -> N
         recorder = spy(["--pid", str(process.pid)], out)
         await asyncio.sleep(1.0)  # py-spy attached
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
-            def sender(accounts: list[str]) -> measure.Send:
-                async def send() -> None:
-                    async with session.post(f"{base}/webhook?wait=true",
-                                            data=router_paths.alert(accounts),
-                                            headers={"Content-Type": "application/json"}) as r:
-                        body = await r.json()
-                    if r.status != 200 or body.get("status") != "done":
-                        raise RuntimeError(f"webhook answered {r.status}: {body}")
-                return send
-            many = [sender([f"a{n}"]) for n in range(1, PARAMS["keys"] + 1)]
+            many = [router_paths.waiting_sender(session, base, [f"a{n}"], check=False)
+                    for n in range(1, PARAMS["keys"] + 1)]
             await measure.in_flight(many, PARAMS["in_flight_orders"])
             for _ in range(bursts):
                 await router_paths.burst(session, "127.0.0.1", port, 100, PARAMS["keys"])

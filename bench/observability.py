@@ -276,17 +276,6 @@ async def _check_variant(session: Any, server: Server) -> None:
                                f"expected {expected}")
 
 
-def _sender(session: Any, base: str, accounts: list[str]) -> measure.Send:
-    async def send() -> None:
-        async with session.post(f"{base}/webhook?wait=true", data=router_paths.alert(accounts),
-                                headers={"Content-Type": "application/json"}) as r:
-            body = await r.json()
-        if r.status != 200 or body.get("status") != "done":
-            raise RuntimeError(f"webhook answered {r.status}: {body}")
-        router_paths.check_report(body["report"], len(accounts))
-    return send
-
-
 async def _block(server: Server, observer: Observer, samples: Samples, p: dict[str, Any],
                  sequential: int, in_flight_orders: int) -> None:
     """One round's share of every scenario on one variant, its observer running. The
@@ -298,8 +287,9 @@ async def _block(server: Server, observer: Observer, samples: Samples, p: dict[s
         await observer.start()
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
     try:
-        many = [_sender(session, server.base, [f"a{n}"]) for n in range(1, p["keys"] + 1)]
-        one = _sender(session, server.base, ["a0"])
+        many = [router_paths.waiting_sender(session, server.base, [f"a{n}"])
+                for n in range(1, p["keys"] + 1)]
+        one = router_paths.waiting_sender(session, server.base, ["a0"])
         for _ in range(max(1, p["warmup"] // 2)):
             await one()
         await asyncio.gather(*(send() for send in many))
